@@ -1,0 +1,45 @@
+// The audit log: one JSON line per decision record, written by pino through an asynchronous
+// destination so that logging never blocks the data path, and flushed on a clean stop.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pino from 'pino';
+import type { DecisionRecord } from './record.js';
+
+export interface AuditLog {
+  write(record: DecisionRecord): void;
+  /** Writes out everything buffered; safe to call more than once. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createAuditLog(file: string | null): AuditLog {
+  if (file !== null) mkdirSync(dirname(file), { recursive: true });
+  const dest = pino.destination({ dest: file ?? 1, sync: false, minLength: 0 });
+  // No level, time or pid: the line is exactly the decision record (CONTRACT.md).
+  const logger = pino({ base: null, timestamp: false, formatters: { level: () => ({}) } }, dest);
+  let closed = false;
+  const flush = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (closed) return resolve();
+      dest.flush((err) => {
+        void err;
+        resolve();
+      });
+    });
+  return {
+    write(record) {
+      if (!closed) logger.info(record);
+    },
+    flush,
+    async close() {
+      if (closed) return;
+      await flush();
+      closed = true;
+      await new Promise<void>((resolve) => {
+        if (file === null) return resolve(); // never close stdout
+        dest.once('close', () => resolve());
+        dest.end();
+      });
+    },
+  };
+}

@@ -1,0 +1,139 @@
+// The one config schema: TypeBox gives both the runtime check (through Ajv) and the TypeScript type.
+import { Type, type Static } from '@sinclair/typebox';
+
+const HostPort = Type.String({
+  pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$',
+  description: 'address:port, e.g. 0.0.0.0:3128 or [::]:3128',
+});
+
+const Cidr = Type.String({ minLength: 1, description: 'an address or CIDR, e.g. 10.0.0.0/8' });
+
+/** ACR registry names: 5-50 alphanumerics, matched case-insensitively. */
+export const REGISTRY_NAME_PATTERN = '^[A-Za-z0-9]{5,50}$';
+const Region = Type.String({ pattern: '^[A-Za-z0-9]{2,40}$', description: 'Azure region name, e.g. eastus' });
+
+export const RegistryByName = Type.Object(
+  {
+    name: Type.String({ pattern: REGISTRY_NAME_PATTERN }),
+    regions: Type.Optional(Type.Array(Region, { uniqueItems: true })),
+    dataEndpoints: Type.Optional(Type.Boolean()),
+    regionalEndpoints: Type.Optional(Type.Boolean()),
+    blobStorage: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const EndpointEntry = Type.Object(
+  { region: Region, endpoint: Type.String({ minLength: 1 }) },
+  { additionalProperties: true },
+);
+
+/** The JSON `az acr show-endpoints` prints, given inline. */
+export const RegistryFromEndpoints = Type.Object(
+  {
+    loginServer: Type.String({ minLength: 1 }),
+    dataEndpoints: Type.Optional(Type.Array(EndpointEntry)),
+    regionalEndpoints: Type.Optional(Type.Array(EndpointEntry)),
+    blobStorage: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: true },
+);
+
+/** A path to a file holding `az acr show-endpoints` output. */
+export const RegistryFromFile = Type.Object(
+  { endpointsFile: Type.String({ minLength: 1 }), blobStorage: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
+export const RegistryEntry = Type.Union([RegistryByName, RegistryFromEndpoints, RegistryFromFile]);
+
+export const EnforceMode = Type.Union([Type.Literal(true), Type.Literal(false), Type.Literal('when-available')]);
+
+export const ConfigSchema = Type.Object(
+  {
+    proxy: Type.Object(
+      {
+        listen: Type.String({ ...HostPort, default: '0.0.0.0:3128' }),
+        transparentListen: Type.Union([HostPort, Type.Null()], { default: null }),
+        ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1, uniqueItems: true, default: [443] }),
+        clients: Type.Array(Cidr, { default: [] }),
+        connectTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
+        clientHelloTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
+        idleTimeoutMs: Type.Integer({ minimum: 1, maximum: 86_400_000, default: 300_000 }),
+        maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20_000 }),
+        drainTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
+        maxClientHelloBytes: Type.Integer({ minimum: 512, maximum: 1_048_576, default: 65_536 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    cloud: Type.Union([Type.Literal('AzureCloud'), Type.Literal('AzureUSGovernment'), Type.Literal('AzureChinaCloud')], {
+      default: 'AzureCloud',
+    }),
+    registries: Type.Array(RegistryEntry, { default: [] }),
+    mcr: Type.Boolean({ default: true }),
+    allow: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    mode: Type.Union([Type.Literal('enforce'), Type.Literal('report')], { default: 'enforce' }),
+    serviceTags: Type.Object(
+      {
+        enforce: Type.Union([Type.Literal(true), Type.Literal(false), Type.Literal('when-available')], { default: true }),
+        source: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: 'https://www.microsoft.com/en-us/download/details.aspx?id=56519',
+        }),
+        refreshHours: Type.Number({ exclusiveMinimum: 0, maximum: 8760, default: 24 }),
+        maxAgeDays: Type.Number({ exclusiveMinimum: 0, maximum: 3650, default: 30 }),
+        cacheFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: './data/service-tags.json' }),
+        fetchTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
+        maxBytes: Type.Integer({ minimum: 1024, maximum: 1_073_741_824, default: 64 * 1024 * 1024 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    dns: Type.Object(
+      {
+        overrides: Type.Record(Type.String(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }), { default: {} }),
+        servers: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description: 'resolver addresses (ip or ip:port); empty = the system resolver configuration',
+        }),
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5_000 }),
+        cacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+        minTtlSeconds: Type.Integer({ minimum: 0, maximum: 86_400, default: 5 }),
+        maxTtlSeconds: Type.Integer({ minimum: 0, maximum: 86_400, default: 300 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    network: Type.Object(
+      { allowPrivate: Type.Array(Cidr, { default: [] }) },
+      { additionalProperties: false, default: {} },
+    ),
+    admin: Type.Object(
+      {
+        listen: Type.Union([HostPort, Type.Null()], { default: '127.0.0.1:9128' }),
+        token: Type.Union([Type.String(), Type.Null()], { default: null }),
+        tokenFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        tokens: Type.Array(
+          Type.Object({ name: Type.String({ minLength: 1 }), token: Type.String({ minLength: 16 }) }, { additionalProperties: false }),
+          { default: [] },
+        ),
+        metricsAuth: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+          { default: 'info' },
+        ),
+        file: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        recent: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 50_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The config after defaults are applied and validated (what the code reads). */
+export type Config = Static<typeof ConfigSchema>;
+export type RegistryEntryConfig = Static<typeof RegistryEntry>;
+export type ServiceTagsEnforce = Config['serviceTags']['enforce'];

@@ -1,0 +1,196 @@
+// The running gateway: holds the current config and policy snapshot, owns the listeners, and swaps
+// snapshots atomically on reload or new service tags. Tunnels keep the snapshot they started with.
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import { createAuditLog, type AuditLog } from './audit/audit-log.js';
+import { Recorder } from './audit/recorder.js';
+import { DecisionStore } from './audit/store.js';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { isAcrEgressError } from './errors.js';
+import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
+import type { ProxySettings, TunnelEvents } from './proxy/context.js';
+import { parseListen, ProxyServer } from './proxy/proxy-server.js';
+import { HostResolver } from './proxy/resolver.js';
+import type { ServiceTagIndex } from './service-tags/types.js';
+
+export interface GatewayOptions {
+  configFile: string;
+  env?: NodeJS.ProcessEnv;
+  /** Operational log (not the audit log); defaults to pino on stderr at log.level. */
+  logger?: Logger;
+  /** Service tags to start with; by default read by loadInitialTags. */
+  tags?: ServiceTagIndex | null;
+  /** Loads tags for a config; injected so the service-tag lifecycle can own it. */
+  loadTags?: (loaded: LoadedConfig, log: Logger) => Promise<ServiceTagIndex | null>;
+}
+
+export type ReloadResult = { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
+
+export class Gateway {
+  readonly log: Logger;
+  readonly store: DecisionStore;
+  readonly recorder: Recorder;
+  #audit: AuditLog;
+  #loaded: LoadedConfig;
+  #tags: ServiceTagIndex | null;
+  #policy: PolicySnapshot;
+  #resolver: HostResolver;
+  #proxy: ProxyServer;
+  #proxyAddress: AddressInfo | null = null;
+  #options: GatewayOptions;
+  #tunnelsActive = 0;
+  #stopping: Promise<void> | null = null;
+  readonly tunnelEvents: TunnelEvents & { listeners: TunnelEvents[] };
+
+  private constructor(options: GatewayOptions, loaded: LoadedConfig, tags: ServiceTagIndex | null, log: Logger) {
+    this.#options = options;
+    this.#loaded = loaded;
+    this.#tags = tags;
+    this.log = log;
+    this.#policy = compilePolicy(loaded, tags);
+    this.#resolver = makeResolver(loaded);
+    this.#audit = createAuditLog(loaded.config.log.file);
+    this.store = new DecisionStore(loaded.config.log.recent);
+    this.recorder = new Recorder(this.#audit, this.store);
+    const listeners: TunnelEvents[] = [];
+    this.tunnelEvents = {
+      listeners,
+      opened: () => {
+        this.#tunnelsActive++;
+        for (const l of listeners) l.opened();
+      },
+      closed: (up, down) => {
+        this.#tunnelsActive--;
+        for (const l of listeners) l.closed(up, down);
+      },
+    };
+    this.#proxy = new ProxyServer({
+      policy: () => this.#policy,
+      settings: () => this.settings,
+      resolver: () => this.#resolver,
+      recorder: this.recorder,
+      log: this.log.child({ component: 'proxy' }),
+      events: this.tunnelEvents,
+    });
+  }
+
+  static async create(options: GatewayOptions): Promise<Gateway> {
+    const loaded = loadConfigFile(options.configFile, options.env ?? process.env);
+    const log = options.logger ?? pino({ level: loaded.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
+    const tags = options.tags !== undefined ? options.tags : await (options.loadTags ?? loadInitialTags)(loaded, log);
+    return new Gateway(options, loaded, tags, log);
+  }
+
+  get config(): LoadedConfig {
+    return this.#loaded;
+  }
+
+  get policy(): PolicySnapshot {
+    return this.#policy;
+  }
+
+  get tags(): ServiceTagIndex | null {
+    return this.#tags;
+  }
+
+  get settings(): ProxySettings {
+    return this.#loaded.config.proxy;
+  }
+
+  get tunnelsActive(): number {
+    return this.#tunnelsActive;
+  }
+
+  get resolver(): HostResolver {
+    return this.#resolver;
+  }
+
+  get proxyAddress(): AddressInfo | null {
+    return this.#proxyAddress;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    this.#proxyAddress = await this.#proxy.listen(parseListen(this.#loaded.config.proxy.listen));
+    this.log.info(
+      { listen: this.#proxyAddress, configVersion: this.#loaded.version, mode: this.#policy.mode, tags: this.#tags?.changeNumber ?? null },
+      'proxy listening',
+    );
+    return this.#proxyAddress;
+  }
+
+  /** New service tags: recompile against the running config and swap. */
+  setTags(index: ServiceTagIndex | null): void {
+    this.#tags = index;
+    this.#policy = compilePolicy(this.#loaded, index);
+  }
+
+  /** Re-reads the config file; an invalid one is refused and the running one kept. */
+  async reload(): Promise<ReloadResult> {
+    let next: LoadedConfig;
+    try {
+      next = loadConfigFile(this.#options.configFile, this.#options.env ?? process.env);
+    } catch (err) {
+      const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
+      this.log.warn({ problems }, 'config reload refused; keeping the running config');
+      return { ok: false, problems };
+    }
+    const changed = next.version !== this.#loaded.version;
+    const sourceChanged = next.config.serviceTags.source !== this.#loaded.config.serviceTags.source || next.config.cloud !== this.#loaded.config.cloud;
+    let tags = this.#tags;
+    if (sourceChanged) tags = await (this.#options.loadTags ?? loadInitialTags)(next, this.log);
+    const policy = compilePolicy(next, tags);
+    this.#loaded = next;
+    this.#tags = tags;
+    this.#policy = policy;
+    this.#resolver = makeResolver(next);
+    this.log.info({ configVersion: next.version, changed }, 'config reloaded');
+    return { ok: true, version: next.version, changed };
+  }
+
+  /** Stops accepting, drains open tunnels up to proxy.drainTimeoutMs, flushes the audit log. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.log.info({ active: this.#proxy.activeConnections }, 'stopping: draining connections');
+      await this.#proxy.close(this.#loaded.config.proxy.drainTimeoutMs);
+      await this.#audit.close();
+      this.log.info('stopped');
+    })();
+    return this.#stopping;
+  }
+}
+
+function makeResolver(loaded: LoadedConfig): HostResolver {
+  const dns = loaded.config.dns;
+  return new HostResolver({
+    overrides: dns.overrides,
+    servers: dns.servers,
+    timeoutMs: dns.timeoutMs,
+    cacheSize: dns.cacheSize,
+    minTtlSeconds: dns.minTtlSeconds,
+    maxTtlSeconds: dns.maxTtlSeconds,
+  });
+}
+
+/**
+ * Tags at start: the source when it is a local file, else the cache file. Anything else
+ * (a URL) is the service-tag refresher's job; until it succeeds the gateway runs without tags.
+ */
+export async function loadInitialTags(loaded: LoadedConfig, log: Logger): Promise<ServiceTagIndex | null> {
+  const { loadServiceTagsFile } = await import('./service-tags/load-file.js');
+  const st = loaded.config.serviceTags;
+  // A local source file is authoritative; otherwise the last good download in the cache.
+  const candidates = [st.source !== null && !/^https?:\/\//i.test(st.source) ? st.source : null, st.cacheFile].filter(
+    (p): p is string => p !== null,
+  );
+  for (const path of candidates) {
+    try {
+      const { index } = await loadServiceTagsFile(path);
+      log.info({ path, changeNumber: index.changeNumber, prefixes: index.prefixCount }, 'service tags loaded');
+      return index;
+    } catch (err) {
+      log.debug({ path, err: (err as Error).message }, 'service tags not loaded from this path');
+    }
+  }
+  log.warn({ enforce: st.enforce }, 'no service-tag data available');
+  return null;
+}

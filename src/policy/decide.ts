@@ -1,0 +1,165 @@
+// The policy engine: pure functions from a compiled snapshot and request values to a decision.
+//
+// Checks run in this order, and the first failing check names the reason:
+//   1. client address in proxy.clients                       client_not_allowed
+//   2. host is a valid DNS name / not an IP literal          bad_request / ip_literal
+//   3. port in proxy.ports                                   port_not_allowed
+//   4. host matches a rule                                   host_not_allowed
+//   -- the proxy resolves the host; for each address --
+//   5. address not private/reserved (unless allowPrivate)    private_destination
+//   6. address inside the rule's service-tag ranges          ip_not_in_service_tag / service_tags_unavailable
+//   -- the proxy reads the TLS ClientHello --
+//   7. SNI present and equal to the host                     sni_missing / sni_mismatch
+// In report mode, a failing policy check is recorded with its reason and let through; failures
+// that leave nothing to let through (bad_request, dns_failure, upstream_unreachable, ...) still block.
+import { classifyAddress, parseIp, ADDRESS_CLASSES, type ParsedIp } from './address.js';
+import { normalizeHost } from './host.js';
+import type { Reason } from './reasons.js';
+import type { HostMatch } from './rules.js';
+import type { PolicySnapshot } from './snapshot.js';
+
+export interface Decision {
+  readonly allowed: boolean;
+  /** The block reason; for an allowed decision in report mode, the reason it would have been blocked for. */
+  readonly reason: Reason | null;
+  /** True when allowed only because mode is report. */
+  readonly report: boolean;
+  readonly rule: string | null;
+  readonly tag: string | null;
+  readonly detail?: string;
+  /** Allowed without a tag check because enforce is when-available and no tags are loaded. */
+  readonly tagsUnenforced?: boolean;
+}
+
+/** Reasons that report mode may let through: a would-be block with a destination still to go to. */
+const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>([
+  'client_not_allowed',
+  'port_not_allowed',
+  'ip_literal',
+  'host_not_allowed',
+  'sni_missing',
+  'sni_mismatch',
+  'not_tls',
+  'client_hello_timeout',
+  'private_destination',
+  'ip_not_in_service_tag',
+  'service_tags_unavailable',
+]);
+
+export function allow(rule: string | null, tag: string | null = null): Decision {
+  return { allowed: true, reason: null, report: false, rule, tag };
+}
+
+/** A block, or in report mode (for reportable reasons) an allow that remembers why it would block. */
+export function block(policy: Pick<PolicySnapshot, 'mode'>, reason: Reason, detail: string, rule: string | null = null): Decision {
+  if (policy.mode === 'report' && REPORTABLE.has(reason)) return { allowed: true, reason, report: true, rule, tag: null, detail };
+  return { allowed: false, reason, report: false, rule, tag: null, detail };
+}
+
+/** A hard block that report mode does not soften. */
+export function refuse(reason: Reason, detail: string, rule: string | null = null): Decision {
+  return { allowed: false, reason, report: false, rule, tag: null, detail };
+}
+
+/** Chains a later stage onto an earlier one: a block wins; otherwise what each stage found is kept. */
+export function then(earlier: Decision, later: Decision): Decision {
+  const rule = later.rule ?? earlier.rule;
+  if (!later.allowed) return { ...later, rule };
+  let merged: Decision = { ...later, rule, tag: later.tag ?? earlier.tag, detail: later.detail ?? earlier.detail };
+  if (earlier.tagsUnenforced) merged = { ...merged, tagsUnenforced: true };
+  if (earlier.report && !later.report) merged = { ...merged, reason: earlier.reason, report: true, detail: earlier.detail };
+  if (merged.detail === undefined) delete (merged as { detail?: string }).detail;
+  return merged;
+}
+
+export interface RequestCheck {
+  readonly decision: Decision;
+  /** The normalised host, when it was a valid name. */
+  readonly host: string | null;
+  readonly match: HostMatch | null;
+}
+
+/** Stages 1-4: everything that can be decided before DNS. */
+export function checkRequest(policy: PolicySnapshot, req: { client: string | null; host: string; port: number }): RequestCheck {
+  let decision = allow(null);
+  if (policy.clients !== null) {
+    const ip = req.client === null ? null : parseIp(req.client);
+    if (ip === null || !policy.clients.contains(ip)) {
+      decision = block(policy, 'client_not_allowed', `client ${req.client ?? 'unknown'} is not in proxy.clients`);
+      if (!decision.allowed) return { decision, host: null, match: null };
+    }
+  }
+  const norm = normalizeHost(req.host);
+  if (!norm.ok) {
+    const d = norm.reason === 'ip_literal' ? block(policy, 'ip_literal', norm.detail) : refuse('bad_request', norm.detail);
+    return { decision: then(decision, d), host: null, match: null };
+  }
+  const host = norm.host;
+  if (!policy.ports.has(req.port)) {
+    decision = then(decision, block(policy, 'port_not_allowed', `port ${req.port} is not in proxy.ports`));
+    if (!decision.allowed) return { decision, host, match: null };
+  }
+  const match = policy.rules.match(host);
+  if (match === null) {
+    return { decision: then(decision, block(policy, 'host_not_allowed', `no rule allows ${host}`)), host, match: null };
+  }
+  return { decision: then(decision, allow(match.id)), host, match };
+}
+
+/** Stages 5-6 for one resolved address. `ip` must be an IP address string. */
+export function checkAddress(policy: PolicySnapshot, match: HostMatch | null, ip: string): Decision {
+  const rule = match?.id ?? null;
+  const parsed = parseIp(ip);
+  if (parsed === null) return refuse('bad_request', `"${ip}" is not an IP address`, rule);
+  const cls = classifyAddress(parsed);
+  if (cls !== 'public' && !policy.allowPrivate.contains(parsed)) {
+    return block(policy, 'private_destination', `${parsed.address} is ${ADDRESS_CLASSES[cls].text} (${cls})`, rule);
+  }
+  return checkTags(policy, match, parsed);
+}
+
+function checkTags(policy: PolicySnapshot, match: HostMatch | null, ip: ParsedIp): Decision {
+  const rule = match?.id ?? null;
+  if (policy.enforceTags === false || match === null || match.rule.tags.length === 0) return allow(rule);
+  const binding = policy.tags;
+  if (binding === null) {
+    if (policy.enforceTags === 'when-available') return { ...allow(rule), tagsUnenforced: true, detail: 'no service-tag data loaded; enforce is when-available' };
+    return block(policy, 'service_tags_unavailable', 'serviceTags.enforce is on and no service-tag data is loaded', rule);
+  }
+  const bound = binding.forRule(match.rule);
+  for (const t of bound.tags) {
+    if (t.ranges.has(ip.address)) return allow(rule, t.name);
+  }
+  const names = bound.tags.map((t) => t.name);
+  const missing = bound.missing.length > 0 ? `; no tag found for ${bound.missing.join(', ')}` : '';
+  return block(policy, 'ip_not_in_service_tag', `${ip.address} is in none of [${names.join(', ')}] (change ${binding.changeNumber})${missing}`, rule);
+}
+
+/** Stage 7: the ClientHello's SNI against the CONNECT host (already normalised). */
+export function checkSni(policy: PolicySnapshot, host: string, sni: string | null, rule: string | null): Decision {
+  if (sni === null || sni === '') return block(policy, 'sni_missing', 'the ClientHello has no server_name', rule);
+  const norm = normalizeHost(sni);
+  if (!norm.ok || norm.host !== host) return block(policy, 'sni_mismatch', `SNI "${sni}" is not the CONNECT host ${host}`, rule);
+  return allow(rule);
+}
+
+export interface EvaluateInput {
+  client?: string | null;
+  host: string;
+  port?: number;
+  sni?: string | null;
+  ip?: string | null;
+}
+
+/** All stages for one request given as values (the `check` command and the admin dry-run). */
+export function evaluate(policy: PolicySnapshot, input: EvaluateInput): { decision: Decision; host: string | null } {
+  const req = checkRequest(policy, { client: input.client ?? null, host: input.host, port: input.port ?? 443 });
+  let decision = req.decision;
+  if (!decision.allowed || req.host === null) return { decision, host: req.host };
+  if (input.ip !== undefined && input.ip !== null) {
+    decision = then(decision, checkAddress(policy, req.match, input.ip));
+    if (!decision.allowed) return { decision, host: req.host };
+  }
+  if (input.sni !== undefined) decision = then(decision, checkSni(policy, req.host, input.sni, decision.rule));
+  return { decision, host: req.host };
+}

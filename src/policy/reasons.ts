@@ -1,0 +1,27 @@
+// The fixed reason codes a decision can carry (CONTRACT.md), and how each is answered on the wire.
+
+export const REASONS = {
+  bad_request: { status: 400, text: 'the request or host name is malformed' },
+  client_not_allowed: { status: 403, text: 'the client address is not in proxy.clients' },
+  port_not_allowed: { status: 403, text: 'the destination port is not in proxy.ports' },
+  ip_literal: { status: 403, text: 'destinations must be host names, not IP addresses' },
+  host_not_allowed: { status: 403, text: 'no rule allows this host' },
+  sni_missing: { status: 403, text: 'the TLS ClientHello carries no server name' },
+  sni_mismatch: { status: 403, text: 'the TLS server name differs from the CONNECT host' },
+  not_tls: { status: 403, text: 'the tunnel did not start with a TLS ClientHello' },
+  client_hello_timeout: { status: 403, text: 'no complete TLS ClientHello arrived in time' },
+  dns_failure: { status: 502, text: 'the host name could not be resolved' },
+  private_destination: { status: 403, text: 'the host resolves to a private or reserved address' },
+  ip_not_in_service_tag: { status: 403, text: "the address is outside the rule's Azure service-tag ranges" },
+  service_tags_unavailable: { status: 403, text: 'service-tag enforcement is on and no service-tag data is loaded' },
+  upstream_unreachable: { status: 502, text: 'the destination could not be reached' },
+  too_many_connections: { status: 503, text: 'the gateway is at proxy.maxConnections' },
+} as const;
+
+export type Reason = keyof typeof REASONS;
+
+export const REASON_CODES = Object.keys(REASONS) as Reason[];
+
+export function isReason(value: string): value is Reason {
+  return Object.hasOwn(REASONS, value);
+}

@@ -1,0 +1,127 @@
+// Host rules compiled once per config: which names are allowed, under which rule id, needing which
+// service tags. Matching is a Map lookup per shape; no rule list is scanned per connection.
+import type { LoadedConfig } from '../config/load.js';
+import { CLOUDS, type CloudName } from '../config/cloud.js';
+import type { TagSelector } from '../service-tags/types.js';
+
+export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'mcr-login' | 'mcr-data' | 'allow';
+
+export interface HostRule {
+  /** CONTRACT rule id; for a data endpoint matched by any region, `<region>` is filled at match time. */
+  readonly id: string;
+  readonly kind: RuleKind;
+  /** Human pattern: `myregistry.azurecr.io`, `*.blob.core.windows.net`, `myregistry.*.data.azurecr.io`. */
+  readonly pattern: string;
+  /** Service tags whose ranges the destination must fall in (empty: no tag check, e.g. allow rules). */
+  readonly tags: readonly TagSelector[];
+}
+
+export interface HostMatch {
+  readonly rule: HostRule;
+  /** The rule id, specialised (data endpoint region) where the rule is a template. */
+  readonly id: string;
+}
+
+export interface CompiledRules {
+  readonly list: readonly HostRule[];
+  match(host: string): HostMatch | null;
+}
+
+const ACR = 'AzureContainerRegistry';
+const STORAGE = 'Storage';
+
+function scoped(base: string, regions: readonly string[]): TagSelector {
+  return regions.length > 0 ? { base, regions } : { base };
+}
+
+/** Compiles the config's registries, MCR and allow entries into host rules. */
+export function compileRules(loaded: LoadedConfig): CompiledRules {
+  const { config, registries } = loaded;
+  const suffix = CLOUDS[config.cloud as CloudName];
+  const exact = new Map<string, HostRule>();
+  const wildcard = new Map<string, HostRule>(); // key: suffix after the first label
+  const anyRegionData = new Map<string, HostRule>(); // key: registry name, for <name>.<region>.data.<acr>
+  const list: HostRule[] = [];
+
+  const add = (table: Map<string, HostRule>, key: string, rule: HostRule): void => {
+    const existing = table.get(key);
+    if (existing) {
+      // Two registries share *.blob...: one rule whose tags are the union of both scopes.
+      const merged: HostRule = { ...existing, tags: [...existing.tags, ...rule.tags] };
+      table.set(key, merged);
+      list[list.indexOf(existing)] = merged;
+      return;
+    }
+    table.set(key, rule);
+    list.push(rule);
+  };
+
+  for (const reg of registries) {
+    const login = `${reg.name}.${suffix.acr}`;
+    add(exact, login, { id: `registry:${reg.name}:login`, kind: 'login', pattern: login, tags: [scoped(ACR, reg.regions)] });
+    for (const region of reg.regionalEndpoints) {
+      const host = `${reg.name}.${region}.geo.${suffix.acr}`;
+      add(exact, host, { id: `registry:${reg.name}:geo:${region}`, kind: 'geo', pattern: host, tags: [scoped(ACR, [region])] });
+    }
+    for (const region of reg.dataEndpoints) {
+      if (region === '*') {
+        const pattern = `${reg.name}.*.data.${suffix.acr}`;
+        add(anyRegionData, reg.name, { id: `registry:${reg.name}:data:*`, kind: 'data', pattern, tags: [{ base: ACR }, { base: STORAGE }] });
+        continue;
+      }
+      const host = `${reg.name}.${region}.data.${suffix.acr}`;
+      add(exact, host, {
+        id: `registry:${reg.name}:data:${region}`,
+        kind: 'data',
+        pattern: host,
+        tags: [scoped(ACR, [region]), scoped(STORAGE, [region])],
+      });
+    }
+    if (reg.blobStorage) {
+      add(wildcard, suffix.blob, { id: `registry:${reg.name}:blob`, kind: 'blob', pattern: `*.${suffix.blob}`, tags: [scoped(STORAGE, reg.regions)] });
+    }
+  }
+  if (config.mcr) {
+    add(exact, suffix.mcr, { id: 'mcr:login', kind: 'mcr-login', pattern: suffix.mcr, tags: [{ base: 'MicrosoftContainerRegistry' }] });
+    add(wildcard, `data.${suffix.mcr}`, {
+      id: 'mcr:data',
+      kind: 'mcr-data',
+      pattern: `*.data.${suffix.mcr}`,
+      tags: [{ base: 'AzureFrontDoor.FirstParty' }],
+    });
+  }
+  for (const raw of config.allow) {
+    const pattern = raw.toLowerCase().replace(/\.$/, '');
+    const rule: HostRule = { id: `allow:${pattern}`, kind: 'allow', pattern, tags: [] };
+    if (pattern.startsWith('*.')) {
+      if (!wildcard.has(pattern.slice(2))) add(wildcard, pattern.slice(2), rule);
+    } else if (!exact.has(pattern)) {
+      add(exact, pattern, rule);
+    }
+  }
+
+  const dataInfix = `.data.${suffix.acr}`;
+  return {
+    list,
+    match(host: string): HostMatch | null {
+      const hit = exact.get(host);
+      if (hit) return { rule: hit, id: hit.id };
+      const dot = host.indexOf('.');
+      if (dot <= 0) return null;
+      const wild = wildcard.get(host.slice(dot + 1));
+      if (wild) return { rule: wild, id: wild.id };
+      if (anyRegionData.size > 0 && host.endsWith(dataInfix)) {
+        // <name>.<region>.data.<acr>: exactly two labels before the infix.
+        const head = host.slice(0, host.length - dataInfix.length);
+        const sep = head.indexOf('.');
+        if (sep > 0 && head.indexOf('.', sep + 1) === -1) {
+          const rule = anyRegionData.get(head.slice(0, sep));
+          const region = head.slice(sep + 1);
+          // Regions unknown at load time: the rule keeps the global ACR and Storage tags.
+          if (rule && region.length > 0) return { rule, id: `registry:${head.slice(0, sep)}:data:${region}` };
+        }
+      }
+      return null;
+    },
+  };
+}

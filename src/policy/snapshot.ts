@@ -1,0 +1,83 @@
+// A policy snapshot: the config's rules and the service-tag ranges they need, compiled together once
+// per config version and tag version. Immutable; the proxy swaps the whole snapshot on reload.
+import type { LoadedConfig } from '../config/load.js';
+import type { AddressRangeSet, ServiceTagIndex } from '../service-tags/types.js';
+import { CidrList } from './address.js';
+import { compileRules, type CompiledRules, type HostRule } from './rules.js';
+
+export interface BoundTag {
+  readonly name: string;
+  readonly ranges: AddressRangeSet;
+}
+
+export interface RuleTags {
+  readonly tags: readonly BoundTag[];
+  /** Selectors that matched no tag in the loaded file (e.g. a region with no tag of that service). */
+  readonly missing: readonly string[];
+}
+
+export interface TagBinding {
+  readonly changeNumber: number;
+  readonly cloud: string;
+  forRule(rule: HostRule): RuleTags;
+}
+
+export interface PolicySnapshot {
+  readonly configVersion: string;
+  readonly mode: 'enforce' | 'report';
+  readonly rules: CompiledRules;
+  readonly ports: ReadonlySet<number>;
+  /** null: any client may use the proxy. */
+  readonly clients: CidrList | null;
+  readonly allowPrivate: CidrList;
+  readonly enforceTags: true | false | 'when-available';
+  /** null: no service-tag data is loaded. */
+  readonly tags: TagBinding | null;
+  readonly index: ServiceTagIndex | null;
+}
+
+function cidrs(list: readonly string[]): CidrList {
+  const parsed = CidrList.parse([...list]);
+  // The config loader has already refused invalid entries; this cannot widen anything.
+  if ('errors' in parsed) throw new Error(`invalid CIDR list reached the policy: ${parsed.errors.join('; ')}`);
+  return parsed.list;
+}
+
+export function bindTags(rules: CompiledRules, index: ServiceTagIndex): TagBinding {
+  const byRule = new Map<HostRule, RuleTags>();
+  for (const rule of rules.list) {
+    const tags: BoundTag[] = [];
+    const missing: string[] = [];
+    for (const selector of rule.tags) {
+      const names = index.select(selector);
+      if (names.length === 0) missing.push(selector.regions ? `${selector.base} in ${selector.regions.join(', ')}` : selector.base);
+      for (const name of names) {
+        const ranges = index.rangesOf(name);
+        if (ranges && !tags.some((t) => t.name === name)) tags.push({ name, ranges });
+      }
+    }
+    byRule.set(rule, Object.freeze({ tags, missing }));
+  }
+  const none: RuleTags = Object.freeze({ tags: [], missing: [] });
+  return Object.freeze({
+    changeNumber: index.changeNumber,
+    cloud: index.cloud,
+    forRule: (rule: HostRule) => byRule.get(rule) ?? none,
+  });
+}
+
+export function compilePolicy(loaded: LoadedConfig, index: ServiceTagIndex | null): PolicySnapshot {
+  const { config } = loaded;
+  const rules = compileRules(loaded);
+  return Object.freeze({
+    configVersion: loaded.version,
+    mode: config.mode,
+    rules,
+    ports: new Set(config.proxy.ports),
+    clients: config.proxy.clients.length > 0 ? cidrs(config.proxy.clients) : null,
+    allowPrivate: cidrs(config.network.allowPrivate),
+    enforceTags: config.serviceTags.enforce,
+    tags: index === null ? null : bindTags(rules, index),
+    index,
+  });
+}

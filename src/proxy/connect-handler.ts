@@ -1,0 +1,117 @@
+// One CONNECT request, start to end: parse, decide, resolve, dial, 200, ClientHello, SNI, splice, record.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { block, checkRequest, checkSni, refuse, then, type Decision } from '../policy/decide.js';
+import { chooseDestination } from './destination.js';
+import { dial } from './dial.js';
+import { readClientHello } from './hello-reader.js';
+import { DownstreamReader, pump } from './pump.js';
+import { CONNECT_ESTABLISHED, refuseSocket } from './responses.js';
+import { clientAddress, type ConnectionContext, type ProxyDeps } from './context.js';
+
+/** `host:port` or `[v6]:port`; null when malformed. */
+export function parseAuthority(authority: string | undefined): { host: string; port: number } | null {
+  if (authority === undefined || authority.length === 0 || authority.length > 300) return null;
+  const m = /^(\[[^\]\s]*\]|[^:\s[\]/]+):([0-9]{1,5})$/.exec(authority);
+  if (!m) return null;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return null;
+  return { host: m[1] as string, port };
+}
+
+export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  socket.on('error', () => undefined); // every error ends in 'close', which the steps below observe
+  const ctx: ConnectionContext = {
+    startedAt: Date.now(),
+    mode: 'connect',
+    client: clientAddress(socket.remoteAddress),
+    host: null,
+    port: null,
+    sni: null,
+    ip: null,
+    decision: null,
+  };
+  const settings = deps.settings();
+  const policy = deps.policy();
+  const finishBlocked = (decision: Decision): void => {
+    ctx.decision = decision;
+    if (decision.reason !== null) refuseSocket(socket, decision.reason, decision.detail);
+    record(deps, ctx);
+  };
+
+  const authority = parseAuthority(req.url);
+  if (authority === null) {
+    ctx.host = (req.url ?? '').slice(0, 256) || null;
+    return finishBlocked(refuse('bad_request', `CONNECT target "${(req.url ?? '').slice(0, 100)}" is not host:port`));
+  }
+  ctx.host = authority.host;
+  ctx.port = authority.port;
+  const request = checkRequest(policy, { client: ctx.client, host: authority.host, port: authority.port });
+  if (request.host !== null) ctx.host = request.host;
+  let decision = request.decision;
+  if (!decision.allowed) return finishBlocked(decision);
+
+  const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
+  ctx.ip = dest.ip;
+  decision = then(decision, dest.decision);
+  if (!dest.ok || !decision.allowed) return finishBlocked(decision);
+  if (socket.destroyed) return finishBlocked(refuse('upstream_unreachable', 'client went away before the tunnel opened', decision.rule));
+
+  const reader = new DownstreamReader();
+  const dialed = await dial(dest.ip, authority.port, settings.connectTimeoutMs, reader);
+  if (!dialed.ok) return finishBlocked(refuse('upstream_unreachable', dialed.detail, decision.rule));
+  const upstream = dialed.socket;
+  if (socket.destroyed) {
+    upstream.destroy();
+    return finishBlocked(refuse('upstream_unreachable', 'client went away before the tunnel opened', decision.rule));
+  }
+  socket.write(CONNECT_ESTABLISHED);
+
+  const hello = await readClientHello(socket, head, settings.clientHelloTimeoutMs, settings.maxClientHelloBytes);
+  let first: Buffer;
+  if (hello.kind === 'closed') {
+    upstream.destroy();
+    ctx.decision = { ...decision };
+    return record(deps, ctx, 0, 0);
+  }
+  if (hello.kind === 'hello') {
+    ctx.sni = hello.sni;
+    decision = then(decision, checkSni(policy, ctx.host, hello.sni, decision.rule));
+    first = hello.buffered;
+  } else if (hello.kind === 'not_tls') {
+    decision = then(decision, block(policy, 'not_tls', hello.detail, decision.rule));
+    first = hello.buffered;
+  } else {
+    decision = then(decision, block(policy, 'client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`, decision.rule));
+    first = hello.buffered;
+  }
+  if (!decision.allowed) {
+    // The 200 is already sent: a block now closes the tunnel.
+    upstream.destroy();
+    socket.destroy();
+    ctx.decision = decision;
+    return record(deps, ctx, 0, 0);
+  }
+
+  ctx.decision = decision;
+  deps.events?.opened();
+  await pump(socket, upstream, reader, first, settings.idleTimeoutMs);
+  deps.events?.closed(reader.stats.bytesUp, reader.stats.bytesDown);
+  record(deps, ctx, reader.stats.bytesUp, reader.stats.bytesDown);
+}
+
+function record(deps: ProxyDeps, ctx: ConnectionContext, bytesUp: number | null = null, bytesDown: number | null = null): void {
+  if (ctx.decision === null) return;
+  deps.recorder.record({
+    mode: ctx.mode,
+    client: ctx.client,
+    host: ctx.host,
+    port: ctx.port,
+    sni: ctx.sni,
+    ip: ctx.ip,
+    decision: ctx.decision,
+    startedAt: ctx.startedAt,
+    bytesUp,
+    bytesDown,
+  });
+}

@@ -1,0 +1,47 @@
+// What the proxy needs from the rest of the gateway, and the per-connection state it keeps.
+import type { Logger } from 'pino';
+import type { Recorder } from '../audit/recorder.js';
+import type { Decision } from '../policy/decide.js';
+import type { PolicySnapshot } from '../policy/snapshot.js';
+import type { HostResolver } from './resolver.js';
+
+export interface ProxySettings {
+  readonly connectTimeoutMs: number;
+  readonly clientHelloTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxClientHelloBytes: number;
+}
+
+export interface TunnelEvents {
+  opened(): void;
+  closed(bytesUp: number, bytesDown: number): void;
+}
+
+export interface ProxyDeps {
+  /** The current snapshot; a tunnel reads it once and keeps it (reloads affect new tunnels only). */
+  policy(): PolicySnapshot;
+  settings(): ProxySettings;
+  resolver(): HostResolver;
+  readonly recorder: Recorder;
+  readonly log: Logger;
+  readonly events?: TunnelEvents;
+}
+
+/** Per-connection state, one typed object rather than properties glued onto sockets. */
+export interface ConnectionContext {
+  readonly startedAt: number;
+  readonly mode: 'connect' | 'transparent' | 'http';
+  readonly client: string | null;
+  host: string | null;
+  port: number | null;
+  sni: string | null;
+  ip: string | null;
+  decision: Decision | null;
+}
+
+/** `::ffff:10.0.0.5` -> `10.0.0.5`: clients are recorded and matched as IPv4 when they are. */
+export function clientAddress(raw: string | undefined): string | null {
+  if (raw === undefined) return null;
+  return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
+}

@@ -1,0 +1,31 @@
+// From an allowed host to a vetted address: resolve, then take the first address the policy accepts.
+import { isIP } from 'node:net';
+import { checkAddress, refuse, type Decision } from '../policy/decide.js';
+import type { HostMatch } from '../policy/rules.js';
+import type { PolicySnapshot } from '../policy/snapshot.js';
+import type { HostResolver } from './resolver.js';
+
+export type DestinationResult = { ok: true; ip: string; decision: Decision } | { ok: false; ip: string | null; decision: Decision };
+
+export async function chooseDestination(
+  policy: PolicySnapshot,
+  resolver: HostResolver,
+  host: string,
+  match: HostMatch | null,
+): Promise<DestinationResult> {
+  let addresses: readonly string[];
+  if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) {
+    addresses = [host.replace(/^\[|\]$/g, '')]; // an IP literal let through by report mode
+  } else {
+    const resolved = await resolver.resolve(host);
+    if (!resolved.ok) return { ok: false, ip: null, decision: refuse('dns_failure', resolved.detail, match?.id ?? null) };
+    addresses = resolved.addresses;
+  }
+  let firstBlock: DestinationResult | null = null;
+  for (const ip of addresses) {
+    const decision = checkAddress(policy, match, ip);
+    if (decision.allowed) return { ok: true, ip, decision };
+    firstBlock ??= { ok: false, ip, decision };
+  }
+  return firstBlock ?? { ok: false, ip: null, decision: refuse('dns_failure', `${host}: no addresses`, match?.id ?? null) };
+}

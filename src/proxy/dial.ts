@@ -1,0 +1,28 @@
+// Opens the upstream TCP connection to one already-vetted address, with a connect timeout.
+import { connect, type Socket } from 'node:net';
+import type { DownstreamReader } from './pump.js';
+
+export type DialResult = { ok: true; socket: Socket } | { ok: false; detail: string; timeout: boolean };
+
+export function dial(ip: string, port: number, timeoutMs: number, reader: DownstreamReader): Promise<DialResult> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: ip, port, allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000, onread: reader.onread });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ ok: false, detail: `connect to ${ip}:${port} timed out after ${timeoutMs} ms`, timeout: true });
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      // Errors after connect are seen through 'close' by whoever owns the socket; never crash on one.
+      socket.on('error', () => undefined);
+      resolve({ ok: true, socket });
+    });
+    const onError = (err: NodeJS.ErrnoException): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ ok: false, detail: `connect to ${ip}:${port} failed: ${err.code ?? err.message}`, timeout: false });
+    };
+    socket.once('error', onError);
+  });
+}

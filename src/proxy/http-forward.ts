@@ -1,0 +1,111 @@
+// Plain-HTTP proxying of absolute-form requests (`GET http://host/path`) through http-proxy, with the
+// same host and address checks as tunnels; the upstream is dialled at the vetted address only.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import httpProxy from 'http-proxy';
+import { checkRequest, refuse, then, type Decision } from '../policy/decide.js';
+import { REASONS } from '../policy/reasons.js';
+import { chooseDestination } from './destination.js';
+import { clientAddress, type ConnectionContext, type ProxyDeps } from './context.js';
+
+const HOP_BY_HOP = ['proxy-authorization', 'proxy-connection', 'proxy-authenticate'];
+
+export function createHttpForwarder(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, ws: false, followRedirects: false } as httpProxy.ServerOptions);
+  proxy.on('error', (_err, _req, res) => {
+    const r = res as ServerResponse;
+    if ('headersSent' in r && !r.headersSent) answer(r, 'upstream_unreachable', 'the upstream request failed');
+    else (res as { destroy?: () => void }).destroy?.();
+  });
+
+  // Response bytes per request; one listener for the shared proxy, keyed by the request.
+  const counters = new WeakMap<IncomingMessage, Counter>();
+  proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
+    const counter = counters.get(req);
+    if (counter) proxyRes.on('data', (c: Buffer) => (counter.bytesDown += c.length));
+  });
+
+  return (req, res) => {
+    void forward(deps, proxy, counters, req, res).catch((err: unknown) => {
+      deps.log.error({ err }, 'http forwarding failed');
+      if (!res.headersSent) answer(res, 'upstream_unreachable', 'internal error');
+    });
+  };
+}
+
+function answer(res: ServerResponse, reason: keyof typeof REASONS, detail?: string): void {
+  const body = `acr-egress: ${reason}: ${detail ?? REASONS[reason].text}\n`;
+  res.writeHead(REASONS[reason].status, {
+    'X-Acr-Egress-Reason': reason,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    Connection: 'close',
+  });
+  res.end(body);
+}
+
+interface Counter {
+  bytesUp: number;
+  bytesDown: number;
+}
+
+async function forward(
+  deps: ProxyDeps,
+  proxy: httpProxy,
+  counters: WeakMap<IncomingMessage, Counter>,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const ctx: ConnectionContext = {
+    startedAt: Date.now(),
+    mode: 'http',
+    client: clientAddress(req.socket.remoteAddress),
+    host: null,
+    port: null,
+    sni: null,
+    ip: null,
+    decision: null,
+  };
+  const done = (decision: Decision, bytesUp: number | null = null, bytesDown: number | null = null): void => {
+    ctx.decision = decision;
+    deps.recorder.record({ ...ctx, decision, bytesUp, bytesDown });
+  };
+  const blocked = (decision: Decision): void => {
+    if (decision.reason !== null) answer(res, decision.reason, decision.detail);
+    done(decision);
+  };
+
+  let url: URL | null = null;
+  try {
+    if (req.url !== undefined && /^http:\/\//i.test(req.url)) url = new URL(req.url);
+  } catch {
+    url = null;
+  }
+  if (url === null || url.username !== '' || url.password !== '') {
+    return blocked(refuse('bad_request', 'only absolute-form http:// requests (or CONNECT) are proxied'));
+  }
+  const port = url.port === '' ? 80 : Number(url.port);
+  ctx.host = url.hostname;
+  ctx.port = port;
+  // The Host header must name the same host, or the upstream would serve another site than was checked.
+  const hostHeader = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  const policy = deps.policy();
+  const request = checkRequest(policy, { client: ctx.client, host: url.hostname, port });
+  if (request.host !== null) ctx.host = request.host;
+  let decision = request.decision;
+  if (!decision.allowed) return blocked(decision);
+  if (hostHeader !== '' && hostHeader !== url.hostname.toLowerCase()) {
+    return blocked(refuse('bad_request', `Host header "${hostHeader}" differs from the request target ${url.hostname}`));
+  }
+  const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
+  ctx.ip = dest.ip;
+  decision = then(decision, dest.decision);
+  if (!dest.ok || !decision.allowed) return blocked(decision);
+
+  for (const h of HOP_BY_HOP) delete req.headers[h];
+  const counter: Counter = { bytesUp: 0, bytesDown: 0 };
+  counters.set(req, counter);
+  req.on('data', (c: Buffer) => (counter.bytesUp += c.length));
+  res.once('close', () => done(decision, counter.bytesUp, counter.bytesDown));
+  const target = `http://${dest.ip.includes(':') ? `[${dest.ip}]` : dest.ip}:${port}`;
+  proxy.web(req, res, { target, proxyTimeout: deps.settings().idleTimeoutMs, timeout: deps.settings().idleTimeoutMs });
+}

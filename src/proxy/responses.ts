@@ -1,0 +1,41 @@
+// The one place that turns a block reason into bytes on the wire: an HTTP status line with the
+// X-Acr-Egress-Reason header, or (once a tunnel is open) a plain close.
+import type { Socket } from 'node:net';
+import { REASONS, type Reason } from '../policy/reasons.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export function statusFor(reason: Reason): number {
+  return REASONS[reason].status;
+}
+
+/** The full HTTP/1.1 response for a refused proxy request (connection closes after it). */
+export function blockResponse(reason: Reason, detail?: string): string {
+  const status = statusFor(reason);
+  const body = `acr-egress: ${reason}: ${detail ?? REASONS[reason].text}\n`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    `X-Acr-Egress-Reason: ${reason}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+/** Answers and closes a client socket that has not been turned into a tunnel yet. */
+export function refuseSocket(socket: Socket, reason: Reason, detail?: string): void {
+  if (socket.destroyed) return;
+  if (socket.writable) socket.end(blockResponse(reason, detail));
+  else socket.destroy();
+  // A client that never reads its answer must not hold the socket open.
+  socket.setTimeout(5_000, () => socket.destroy());
+}
+
+export const CONNECT_ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';

@@ -1,0 +1,55 @@
+// Shapes of Microsoft's "Azure IP Ranges and Service Tags" JSON and of the index built from it.
+
+export interface ServiceTagProperties {
+  changeNumber: number;
+  region: string;
+  regionId?: number;
+  platform?: string;
+  systemService: string;
+  addressPrefixes: string[];
+  networkFeatures?: string[] | null;
+}
+
+export interface ServiceTagValue {
+  name: string;
+  id: string;
+  properties: ServiceTagProperties;
+}
+
+export interface ServiceTagsFile {
+  changeNumber: number;
+  cloud: string;
+  values: ServiceTagValue[];
+}
+
+/** Which tags a rule needs: a base tag name, optionally scoped to regions. */
+export interface TagSelector {
+  /** e.g. AzureContainerRegistry, Storage, MicrosoftContainerRegistry, AzureFrontDoor.FirstParty */
+  readonly base: string;
+  /** Lower-case Azure region names; empty or absent = the base (global) tag itself. */
+  readonly regions?: readonly string[];
+}
+
+/** A compiled set of address ranges (one or more tags), answering membership by binary search. */
+export interface AddressRangeSet {
+  /** True when the (already canonical) IPv4 or IPv6 address string lies inside the set. */
+  has(ip: string): boolean;
+  readonly prefixCount: number;
+}
+
+/** The index over one loaded service-tag file. Built once per file; immutable. */
+export interface ServiceTagIndex {
+  readonly changeNumber: number;
+  readonly cloud: string;
+  /** Number of values (tags) and prefixes in the file. */
+  readonly tagCount: number;
+  readonly prefixCount: number;
+  /** Tag names selected by a selector (in file order); empty when none match. */
+  select(selector: TagSelector): string[];
+  /** The range set of one tag by exact name, or undefined. */
+  rangesOf(tagName: string): AddressRangeSet | undefined;
+  /** Every tag whose ranges contain ip (for `tags lookup`). */
+  tagsContaining(ip: string): string[];
+  /** The raw value of one tag (for counts, diffs). */
+  value(tagName: string): ServiceTagValue | undefined;
+}
