@@ -1,0 +1,397 @@
+// Compiled address ranges: sorted, merged intervals searched by bisection, so a lookup costs
+// one scan of the address string and ~20 word comparisons, with no allocation and no BigInt.
+
+import { AcrEgressError } from '../errors.js';
+import type { AddressRangeSet } from './types.js';
+
+export type ParsedAddress = { v: 4; n: number } | { v: 6; w: Uint32Array };
+
+/** A CIDR prefix as its first and last address; IPv6 bounds are 4 big-endian uint32 words. */
+export type ParsedPrefix =
+  | { v: 4; start: number; end: number; bits: number }
+  | { v: 6; start: Uint32Array; end: Uint32Array; bits: number };
+
+// Scratch space for the parsers: lookups are synchronous, so one module-level buffer is safe
+// and keeps has() allocation-free.
+const groups = new Uint32Array(8);
+const probe = new Uint32Array(4);
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** Dotted quad in s[from, to) as a uint32, or -1. Leading zeros are refused: some stacks read them as octal. */
+function readV4(s: string, from: number, to: number): number {
+  let n = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return -1;
+      octet = octet * 10 + (c - 48);
+      if (octet > 255) return -1;
+      digits++;
+    } else if (c === 46 && digits > 0 && dots < 3) {
+      n = n * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else {
+      return -1;
+    }
+  }
+  return digits === 0 || dots !== 3 ? -1 : n * 256 + octet;
+}
+
+/** RFC 4291 text form in s[from, to) into out[0..3]; zone ids and brackets are refused. */
+function readV6(s: string, from: number, to: number, out: Uint32Array): boolean {
+  if (to - from < 2 || to - from > 45) return false;
+  let n = 0;
+  let gap = -1;
+  let i = from;
+  if (s.charCodeAt(i) === 58) {
+    if (s.charCodeAt(i + 1) !== 58) return false;
+    gap = 0;
+    i += 2;
+  }
+  while (i < to) {
+    const groupStart = i;
+    let value = 0;
+    let digits = 0;
+    for (; i < to && digits < 5; i++) {
+      const h = hexValue(s.charCodeAt(i));
+      if (h < 0) break;
+      value = value * 16 + h;
+      digits++;
+    }
+    if (i < to && s.charCodeAt(i) === 46) {
+      // An embedded IPv4 tail fills the last two groups and must end the address.
+      const v4 = readV4(s, groupStart, to);
+      if (v4 < 0 || n > 6) return false;
+      groups[n++] = v4 >>> 16;
+      groups[n++] = v4 & 0xffff;
+      i = to;
+      break;
+    }
+    if (digits === 0 || digits > 4 || n === 8) return false;
+    groups[n++] = value;
+    if (i === to) break;
+    if (s.charCodeAt(i) !== 58) return false;
+    i++;
+    if (i < to && s.charCodeAt(i) === 58) {
+      if (gap >= 0) return false;
+      gap = n;
+      i++;
+    } else if (i === to) {
+      return false;
+    }
+  }
+  if (gap < 0 ? n !== 8 : n > 7) return false;
+  const zeros = gap < 0 ? 0 : 8 - n;
+  for (let k = 0; k < 8; k++) {
+    const g = gap < 0 || k < gap ? groups[k]! : k < gap + zeros ? 0 : groups[k - zeros]!;
+    if (k % 2 === 0) out[k >> 1] = g * 65536;
+    else out[k >> 1] = out[k >> 1]! + g;
+  }
+  return true;
+}
+
+/** Reads an address into out: 4 (out[0] holds it; IPv4-mapped IPv6 counts as IPv4), 6 (out[0..3]) or 0. */
+export function readAddress(ip: string, out: Uint32Array): 0 | 4 | 6 {
+  if (typeof ip !== 'string') return 0;
+  const v4 = readV4(ip, 0, ip.length);
+  if (v4 >= 0) {
+    out[0] = v4;
+    return 4;
+  }
+  if (!readV6(ip, 0, ip.length, out)) return 0;
+  if (out[0] === 0 && out[1] === 0 && out[2] === 0xffff) {
+    out[0] = out[3]!;
+    return 4;
+  }
+  return 6;
+}
+
+export function parseAddress(ip: string): ParsedAddress | null {
+  const w = new Uint32Array(4);
+  const kind = readAddress(ip, w);
+  if (kind === 4) return { v: 4, n: w[0]! };
+  return kind === 6 ? { v: 6, w } : null;
+}
+
+/** Mask of the top `bits` bits of a 32-bit word (JS shifts are mod 32, hence the special cases). */
+function wordMask(bits: number): number {
+  if (bits <= 0) return 0;
+  return bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/**
+ * Reads "a.b.c.d/n" or "x::y/n" into out: IPv4 bounds in out[0], out[1]; IPv6 bounds in out[0..3]
+ * and out[4..7]; the length in out[8]. Returns the family, or 0. Host bits are masked off, as
+ * CIDR notation means. Writing into a caller's buffer keeps validation of 93k prefixes allocation-free.
+ */
+function readPrefix(text: string, out: Uint32Array): 0 | 4 | 6 {
+  if (typeof text !== 'string') return 0;
+  const slash = text.indexOf('/');
+  const digits = text.length - slash - 1;
+  if (slash < 0 || digits < 1 || digits > 3 || (digits > 1 && text.charCodeAt(slash + 1) === 48)) return 0;
+  let bits = 0;
+  for (let i = slash + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return 0;
+    bits = bits * 10 + (c - 48);
+  }
+  out[8] = bits;
+  const v4 = readV4(text, 0, slash);
+  if (v4 >= 0) {
+    if (bits > 32) return 0;
+    const mask = wordMask(bits);
+    out[0] = v4 & mask;
+    out[1] = out[0]! | ~mask;
+    return 4;
+  }
+  if (bits > 128 || !readV6(text, 0, slash, out)) return 0;
+  for (let k = 0; k < 4; k++) {
+    const mask = wordMask(bits - 32 * k);
+    out[k] = out[k]! & mask;
+    out[k + 4] = out[k]! | ~mask;
+  }
+  return 6;
+}
+
+const prefixScratch = new Uint32Array(9);
+
+export function isValidPrefix(text: string): boolean {
+  return readPrefix(text, prefixScratch) !== 0;
+}
+
+export function parsePrefix(text: string): ParsedPrefix | null {
+  const out = new Uint32Array(9);
+  const kind = readPrefix(text, out);
+  if (kind === 4) return { v: 4, start: out[0]!, end: out[1]!, bits: out[8]! };
+  return kind === 6 ? { v: 6, start: out.slice(0, 4), end: out.slice(4, 8), bits: out[8]! } : null;
+}
+
+export function formatV4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** RFC 5952 form: lower-case, no leading zeros, the longest run of two or more zero groups as "::". */
+export function formatV6(words: ArrayLike<number>, offset = 0): string {
+  const g: number[] = [];
+  for (let k = 0; k < 4; k++) g.push(words[offset + k]! >>> 16, words[offset + k]! & 0xffff);
+  let best = -1;
+  let bestLen = 1;
+  for (let k = 0; k < 8; ) {
+    let j = k;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - k > bestLen) [best, bestLen] = [k, j - k];
+    k = j === k ? k + 1 : j;
+  }
+  const hex = (part: number[]) => part.map((x) => x.toString(16)).join(':');
+  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+/** Compares words a[ai..ai+3] with b[bi..bi+3] as unsigned 128-bit numbers. */
+function compare128(a: Uint32Array, ai: number, b: Uint32Array, bi: number): number {
+  for (let k = 0; k < 4; k++) {
+    const x = a[ai + k]!;
+    const y = b[bi + k]!;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+const successor = new Uint32Array(4);
+
+/** True when the range starting at r[start] overlaps or directly follows the one ending at r[end]. */
+function touches128(r: Uint32Array, end: number, start: number): boolean {
+  if (compare128(r, start, r, end) <= 0) return true;
+  successor.set(r.subarray(end, end + 4));
+  for (let k = 3; k >= 0; k--) {
+    successor[k] = successor[k]! + 1;
+    if (successor[k] !== 0) break;
+    if (k === 0) return true; // end was the last address: nothing can follow it
+  }
+  return compare128(r, start, successor, 0) <= 0;
+}
+
+// Building reuses these growing buffers: allocating typed arrays per tag (3,000 tags) cost more
+// than the sorting. Only the merged result is copied out.
+let pending4 = new Float64Array(1024);
+let pending6 = new Uint32Array(1024);
+
+function reserve(count4: number, words6: number): void {
+  if (pending4.length < count4 * 2) pending4 = new Float64Array(count4 * 4);
+  if (pending6.length < words6) pending6 = new Uint32Array(words6 * 2);
+}
+
+/** Drops buffers a large union grew, so they are not held for the life of the process. */
+function release(): void {
+  if (pending4.length > 1 << 17) pending4 = new Float64Array(1024);
+  if (pending6.length > 1 << 17) pending6 = new Uint32Array(1024);
+}
+
+// Microsoft lists each tag's prefixes in address order, so the sort is usually skipped. Otherwise
+// sorting start * 2^21 + index as doubles (exact below 2^53) is much faster than a comparator.
+const INDEX_SPACE = 2 ** 21;
+
+/** Sorts and merges the [start, end] pairs in pending4[0, 2 * count). */
+function mergeV4(count: number): Uint32Array {
+  let r = pending4;
+  let sorted = true;
+  for (let i = 2; i < count * 2 && sorted; i += 2) sorted = r[i - 2]! <= r[i]!;
+  if (!sorted) {
+    const keys = new Float64Array(count);
+    for (let i = 0; i < count; i++) keys[i] = r[i * 2]! * INDEX_SPACE + i;
+    const order = count < INDEX_SPACE ? keys.sort().map((key) => key % INDEX_SPACE) : sortedIndices(count, (a, b) => r[a * 2]! - r[b * 2]!);
+    const copy = new Float64Array(count * 2);
+    order.forEach((i, k) => copy.set(r.subarray(i * 2, i * 2 + 2), k * 2));
+    r = copy;
+  }
+  // In place: the write position never passes the read position.
+  let used = 0;
+  for (let i = 0; i < count * 2; i += 2) {
+    if (used > 0 && r[i]! <= r[used - 1]! + 1) r[used - 1] = Math.max(r[used - 1]!, r[i + 1]!);
+    else (r[used++] = r[i]!), (r[used++] = r[i + 1]!);
+  }
+  return Uint32Array.from(r.subarray(0, used));
+}
+
+/** Sorts and merges the 8-word [start, end] records in pending6[0, words). */
+function mergeV6(words: number): Uint32Array {
+  let r = pending6;
+  const count = words / 8;
+  let sorted = true;
+  for (let i = 8; i < words && sorted; i += 8) sorted = compare128(r, i - 8, r, i) <= 0;
+  if (!sorted) {
+    const copy = new Uint32Array(words);
+    sortedIndices(count, (a, b) => compare128(r, a * 8, r, b * 8)).forEach((i, k) =>
+      copy.set(r.subarray(i * 8, i * 8 + 8), k * 8),
+    );
+    r = copy;
+  }
+  let used = 0;
+  for (let i = 0; i < words; i += 8) {
+    if (used > 0 && touches128(r, used - 4, i)) {
+      if (compare128(r, i + 4, r, used - 4) > 0) r.copyWithin(used - 4, i + 4, i + 8);
+    } else {
+      r.copyWithin(used, i, i + 8);
+      used += 8;
+    }
+  }
+  return r.slice(0, used);
+}
+
+function sortedIndices(count: number, compare: (a: number, b: number) => number): number[] {
+  return Array.from({ length: count }, (_, i) => i).sort(compare);
+}
+
+export class RangeSet implements AddressRangeSet {
+  static readonly empty = new RangeSet(new Uint32Array(0), new Uint32Array(0), 0);
+
+  readonly prefixCount: number;
+  /** [start, end] pairs of uint32, sorted, disjoint and never adjacent. */
+  readonly #v4: Uint32Array;
+  /** 8 words per range: start (4 words) then end (4 words), sorted, disjoint and never adjacent. */
+  readonly #v6: Uint32Array;
+
+  private constructor(v4: Uint32Array, v6: Uint32Array, prefixCount: number) {
+    this.#v4 = v4;
+    this.#v6 = v6;
+    this.prefixCount = prefixCount;
+  }
+
+  /** Throws SERVICE_TAGS_INVALID on a prefix that is not IPv4 or IPv6 CIDR. */
+  static fromPrefixes(prefixes: readonly string[]): RangeSet {
+    reserve(prefixes.length, prefixes.length * 8);
+    let at4 = 0;
+    let at6 = 0;
+    for (const text of prefixes) {
+      const kind = readPrefix(text, prefixScratch);
+      if (kind === 0) {
+        throw new AcrEgressError('SERVICE_TAGS_INVALID', `${JSON.stringify(text)} is not a valid IPv4 or IPv6 prefix`);
+      }
+      if (kind === 4) (pending4[at4++] = prefixScratch[0]!), (pending4[at4++] = prefixScratch[1]!);
+      else pending6.set(prefixScratch.subarray(0, 8), at6), (at6 += 8);
+    }
+    const set = new RangeSet(mergeV4(at4 / 2), mergeV6(at6), prefixes.length);
+    release();
+    return set;
+  }
+
+  /** Accepts AddressRangeSet so sets from ServiceTagIndex.rangesOf() combine without casts; all must be RangeSets. */
+  static union(sets: Iterable<AddressRangeSet>): RangeSet {
+    const list = [...sets].map((set) => {
+      if (set instanceof RangeSet) return set;
+      throw new TypeError('RangeSet.union() combines RangeSet instances only');
+    });
+    reserve(list.reduce((n, set) => n + set.#v4.length / 2, 0), list.reduce((n, set) => n + set.#v6.length, 0));
+    let at4 = 0;
+    let at6 = 0;
+    for (const set of list) {
+      pending4.set(set.#v4, at4);
+      at4 += set.#v4.length;
+      pending6.set(set.#v6, at6);
+      at6 += set.#v6.length;
+    }
+    const prefixCount = list.reduce((n, set) => n + set.prefixCount, 0);
+    const union = new RangeSet(mergeV4(at4 / 2), mergeV6(at6), prefixCount);
+    release();
+    return union;
+  }
+
+  get v4RangeCount(): number {
+    return this.#v4.length / 2;
+  }
+
+  get v6RangeCount(): number {
+    return this.#v6.length / 8;
+  }
+
+  has(ip: string): boolean {
+    const kind = readAddress(ip, probe);
+    return kind === 4 ? this.hasV4(probe[0]!) : kind === 6 && this.hasV6(probe);
+  }
+
+  /** Membership of an address already parsed to a uint32, for callers probing many sets. */
+  hasV4(n: number): boolean {
+    const r = this.#v4;
+    let lo = 0;
+    let hi = (r.length >> 1) - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (r[mid * 2]! > n) hi = mid - 1;
+      else if (r[mid * 2 + 1]! < n) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+
+  /** Membership of an IPv6 address already parsed to 4 big-endian words. */
+  hasV6(w: Uint32Array): boolean {
+    const r = this.#v6;
+    let lo = 0;
+    let hi = (r.length >> 3) - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compare128(r, mid * 8, w, 0) > 0) hi = mid - 1;
+      else if (compare128(r, mid * 8 + 4, w, 0) < 0) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+
+  /** The merged ranges as first/last address, IPv4 first (for `tags show` and tests). */
+  ranges(): Array<{ first: string; last: string }> {
+    const out: Array<{ first: string; last: string }> = [];
+    for (let i = 0; i < this.#v4.length; i += 2) out.push({ first: formatV4(this.#v4[i]!), last: formatV4(this.#v4[i + 1]!) });
+    for (let i = 0; i < this.#v6.length; i += 8) out.push({ first: formatV6(this.#v6, i), last: formatV6(this.#v6, i + 4) });
+    return out;
+  }
+}
