@@ -97,6 +97,11 @@ export class Gateway {
     return this.#loaded.config.proxy;
   }
 
+  /** Client connections open on the proxy listener (tunnels and plain-HTTP keep-alives). */
+  get connections(): number {
+    return this.#proxy.activeConnections;
+  }
+
   get tunnelsActive(): number {
     return this.#tunnelsActive;
   }

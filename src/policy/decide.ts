@@ -62,7 +62,7 @@ export function refuse(reason: Reason, detail: string, rule: string | null = nul
 }
 
 /** Chains a later stage onto an earlier one: a block wins; otherwise what each stage found is kept. */
-export function then(earlier: Decision, later: Decision): Decision {
+export function chain(earlier: Decision, later: Decision): Decision {
   const rule = later.rule ?? earlier.rule;
   if (!later.allowed) return { ...later, rule };
   let merged: Decision = { ...later, rule, tag: later.tag ?? earlier.tag, detail: later.detail ?? earlier.detail };
@@ -92,18 +92,18 @@ export function checkRequest(policy: PolicySnapshot, req: { client: string | nul
   const norm = normalizeHost(req.host);
   if (!norm.ok) {
     const d = norm.reason === 'ip_literal' ? block(policy, 'ip_literal', norm.detail) : refuse('bad_request', norm.detail);
-    return { decision: then(decision, d), host: null, match: null };
+    return { decision: chain(decision, d), host: null, match: null };
   }
   const host = norm.host;
   if (!policy.ports.has(req.port)) {
-    decision = then(decision, block(policy, 'port_not_allowed', `port ${req.port} is not in proxy.ports`));
+    decision = chain(decision, block(policy, 'port_not_allowed', `port ${req.port} is not in proxy.ports`));
     if (!decision.allowed) return { decision, host, match: null };
   }
   const match = policy.rules.match(host);
   if (match === null) {
-    return { decision: then(decision, block(policy, 'host_not_allowed', `no rule allows ${host}`)), host, match: null };
+    return { decision: chain(decision, block(policy, 'host_not_allowed', `no rule allows ${host}`)), host, match: null };
   }
-  return { decision: then(decision, allow(match.id)), host, match };
+  return { decision: chain(decision, allow(match.id)), host, match };
 }
 
 /** Stages 5-6 for one resolved address. `ip` must be an IP address string. */
@@ -157,9 +157,9 @@ export function evaluate(policy: PolicySnapshot, input: EvaluateInput): { decisi
   let decision = req.decision;
   if (!decision.allowed || req.host === null) return { decision, host: req.host };
   if (input.ip !== undefined && input.ip !== null) {
-    decision = then(decision, checkAddress(policy, req.match, input.ip));
+    decision = chain(decision, checkAddress(policy, req.match, input.ip));
     if (!decision.allowed) return { decision, host: req.host };
   }
-  if (input.sni !== undefined) decision = then(decision, checkSni(policy, req.host, input.sni, decision.rule));
+  if (input.sni !== undefined) decision = chain(decision, checkSni(policy, req.host, input.sni, decision.rule));
   return { decision, host: req.host };
 }

@@ -1,7 +1,7 @@
 // One CONNECT request, start to end: parse, decide, resolve, dial, 200, ClientHello, SNI, splice, record.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { block, checkRequest, checkSni, refuse, then, type Decision } from '../policy/decide.js';
+import { block, checkRequest, checkSni, refuse, chain, type Decision } from '../policy/decide.js';
 import { chooseDestination } from './destination.js';
 import { dial } from './dial.js';
 import { readClientHello } from './hello-reader.js';
@@ -53,7 +53,7 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
 
   const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
   ctx.ip = dest.ip;
-  decision = then(decision, dest.decision);
+  decision = chain(decision, dest.decision);
   if (!dest.ok || !decision.allowed) return finishBlocked(decision);
   if (socket.destroyed) return finishBlocked(refuse('upstream_unreachable', 'client went away before the tunnel opened', decision.rule));
 
@@ -76,13 +76,13 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   }
   if (hello.kind === 'hello') {
     ctx.sni = hello.sni;
-    decision = then(decision, checkSni(policy, ctx.host, hello.sni, decision.rule));
+    decision = chain(decision, checkSni(policy, ctx.host, hello.sni, decision.rule));
     first = hello.buffered;
   } else if (hello.kind === 'not_tls') {
-    decision = then(decision, block(policy, 'not_tls', hello.detail, decision.rule));
+    decision = chain(decision, block(policy, 'not_tls', hello.detail, decision.rule));
     first = hello.buffered;
   } else {
-    decision = then(decision, block(policy, 'client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`, decision.rule));
+    decision = chain(decision, block(policy, 'client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`, decision.rule));
     first = hello.buffered;
   }
   if (!decision.allowed) {

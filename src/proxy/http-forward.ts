@@ -2,7 +2,7 @@
 // same host and address checks as tunnels; the upstream is dialled at the vetted address only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
-import { checkRequest, refuse, then, type Decision } from '../policy/decide.js';
+import { checkRequest, refuse, chain, type Decision } from '../policy/decide.js';
 import { REASONS } from '../policy/reasons.js';
 import { chooseDestination } from './destination.js';
 import { clientAddress, type ConnectionContext, type ProxyDeps } from './context.js';
@@ -98,7 +98,7 @@ async function forward(
   }
   const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
   ctx.ip = dest.ip;
-  decision = then(decision, dest.decision);
+  decision = chain(decision, dest.decision);
   if (!dest.ok || !decision.allowed) return blocked(decision);
 
   for (const h of HOP_BY_HOP) delete req.headers[h];
