@@ -67,7 +67,7 @@ export function chain(earlier: Decision, later: Decision): Decision {
   if (!later.allowed) return { ...later, rule };
   let merged: Decision = { ...later, rule, tag: later.tag ?? earlier.tag, detail: later.detail ?? earlier.detail };
   if (earlier.tagsUnenforced) merged = { ...merged, tagsUnenforced: true };
-  if (earlier.report && !later.report) merged = { ...merged, reason: earlier.reason, report: true, detail: earlier.detail };
+  if (earlier.report) merged = { ...merged, reason: earlier.reason, report: true, detail: earlier.detail };
   if (merged.detail === undefined) delete (merged as { detail?: string }).detail;
   return merged;
 }
