@@ -11,6 +11,7 @@ import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
 import { parseListen, ProxyServer } from './proxy/proxy-server.js';
 import { HostResolver } from './proxy/resolver.js';
+import { TransparentServer } from './proxy/transparent-server.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
 
 export interface GatewayOptions {
@@ -37,6 +38,8 @@ export class Gateway {
   #resolver: HostResolver;
   #proxy: ProxyServer;
   #proxyAddress: AddressInfo | null = null;
+  #transparent: TransparentServer | null = null;
+  #transparentAddress: AddressInfo | null = null;
   #options: GatewayOptions;
   #tunnelsActive = 0;
   #stopping: Promise<void> | null = null;
@@ -64,14 +67,18 @@ export class Gateway {
         for (const l of listeners) l.closed(up, down);
       },
     };
-    this.#proxy = new ProxyServer({
+    const deps = {
       policy: () => this.#policy,
       settings: () => this.settings,
       resolver: () => this.#resolver,
       recorder: this.recorder,
       log: this.log.child({ component: 'proxy' }),
       events: this.tunnelEvents,
-    });
+    };
+    this.#proxy = new ProxyServer(deps);
+    if (loaded.config.proxy.transparentListen !== null) {
+      this.#transparent = new TransparentServer(deps, () => this.#loaded.config.proxy.transparentUpstreamPort);
+    }
   }
 
   static async create(options: GatewayOptions): Promise<Gateway> {
@@ -99,7 +106,7 @@ export class Gateway {
 
   /** Client connections open on the proxy listener (tunnels and plain-HTTP keep-alives). */
   get connections(): number {
-    return this.#proxy.activeConnections;
+    return this.#proxy.activeConnections + (this.#transparent?.activeConnections ?? 0);
   }
 
   get tunnelsActive(): number {
@@ -114,8 +121,17 @@ export class Gateway {
     return this.#proxyAddress;
   }
 
+  get transparentAddress(): AddressInfo | null {
+    return this.#transparentAddress;
+  }
+
   async listen(): Promise<AddressInfo> {
     this.#proxyAddress = await this.#proxy.listen(parseListen(this.#loaded.config.proxy.listen));
+    const transparentListen = this.#loaded.config.proxy.transparentListen;
+    if (this.#transparent !== null && transparentListen !== null) {
+      this.#transparentAddress = await this.#transparent.listen(parseListen(transparentListen));
+      this.log.info({ listen: this.#transparentAddress }, 'transparent listener up');
+    }
     this.log.info(
       { listen: this.#proxyAddress, configVersion: this.#loaded.version, mode: this.#policy.mode, tags: this.#tags?.changeNumber ?? null },
       'proxy listening',
@@ -156,7 +172,8 @@ export class Gateway {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       this.log.info({ active: this.#proxy.activeConnections }, 'stopping: draining connections');
-      await this.#proxy.close(this.#loaded.config.proxy.drainTimeoutMs);
+      const drainMs = this.#loaded.config.proxy.drainTimeoutMs;
+      await Promise.all([this.#proxy.close(drainMs), this.#transparent?.close(drainMs)]);
       await this.#audit.close();
       this.log.info('stopped');
     })();

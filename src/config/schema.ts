@@ -55,6 +55,12 @@ export const ConfigSchema = Type.Object(
       {
         listen: Type.String({ ...HostPort, default: '0.0.0.0:3128' }),
         transparentListen: Type.Union([HostPort, Type.Null()], { default: null }),
+        transparentUpstreamPort: Type.Integer({
+          minimum: 1,
+          maximum: 65535,
+          default: 443,
+          description: 'destination port for connections on transparentListen (the original port is not visible after a redirect)',
+        }),
         ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1, uniqueItems: true, default: [443] }),
         clients: Type.Array(Cidr, { default: [] }),
         connectTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
@@ -84,6 +90,10 @@ export const ConfigSchema = Type.Object(
         cacheFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: './data/service-tags.json' }),
         fetchTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
         maxBytes: Type.Integer({ minimum: 1024, maximum: 1_073_741_824, default: 64 * 1024 * 1024 }),
+        userAgent: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'User-Agent of the gateway\'s own downloads; null = acr-egress/<version>',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

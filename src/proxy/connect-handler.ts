@@ -7,7 +7,7 @@ import { dial } from './dial.js';
 import { readClientHello } from './hello-reader.js';
 import { DownstreamReader, pump } from './pump.js';
 import { CONNECT_ESTABLISHED, refuseSocket } from './responses.js';
-import { clientAddress, type ConnectionContext, type ProxyDeps } from './context.js';
+import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
 
 /** `host:port` or `[v6]:port`; null when malformed. */
 export function parseAuthority(authority: string | undefined): { host: string; port: number } | null {
@@ -36,7 +36,7 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   const finishBlocked = (decision: Decision): void => {
     ctx.decision = decision;
     if (decision.reason !== null) refuseSocket(socket, decision.reason, decision.detail);
-    record(deps, ctx);
+    recordConnection(deps, ctx);
   };
 
   const authority = parseAuthority(req.url);
@@ -72,7 +72,7 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   if (hello.kind === 'closed') {
     upstream.destroy();
     ctx.decision = { ...decision };
-    return record(deps, ctx, 0, 0);
+    return recordConnection(deps, ctx, 0, 0);
   }
   if (hello.kind === 'hello') {
     ctx.sni = hello.sni;
@@ -90,28 +90,12 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
     upstream.destroy();
     socket.destroy();
     ctx.decision = decision;
-    return record(deps, ctx, 0, 0);
+    return recordConnection(deps, ctx, 0, 0);
   }
 
   ctx.decision = decision;
   deps.events?.opened();
   await pump(socket, upstream, reader, first, settings.idleTimeoutMs);
   deps.events?.closed(reader.stats.bytesUp, reader.stats.bytesDown);
-  record(deps, ctx, reader.stats.bytesUp, reader.stats.bytesDown);
-}
-
-function record(deps: ProxyDeps, ctx: ConnectionContext, bytesUp: number | null = null, bytesDown: number | null = null): void {
-  if (ctx.decision === null) return;
-  deps.recorder.record({
-    mode: ctx.mode,
-    client: ctx.client,
-    host: ctx.host,
-    port: ctx.port,
-    sni: ctx.sni,
-    ip: ctx.ip,
-    decision: ctx.decision,
-    startedAt: ctx.startedAt,
-    bytesUp,
-    bytesDown,
-  });
+  recordConnection(deps, ctx, reader.stats.bytesUp, reader.stats.bytesDown);
 }

@@ -45,3 +45,20 @@ export function clientAddress(raw: string | undefined): string | null {
   if (raw === undefined) return null;
   return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
 }
+
+/** Writes the connection's decision record (once, at its end), with bytes when a tunnel carried any. */
+export function recordConnection(deps: ProxyDeps, ctx: ConnectionContext, bytesUp: number | null = null, bytesDown: number | null = null): void {
+  if (ctx.decision === null) return;
+  deps.recorder.record({
+    mode: ctx.mode,
+    client: ctx.client,
+    host: ctx.host,
+    port: ctx.port,
+    sni: ctx.sni,
+    ip: ctx.ip,
+    decision: ctx.decision,
+    startedAt: ctx.startedAt,
+    bytesUp,
+    bytesDown,
+  });
+}

@@ -1,0 +1,63 @@
+// One connection on the transparent listener (traffic redirected to the gateway without CONNECT):
+// the ClientHello's SNI names the destination, then the same checks and tunnel as CONNECT.
+import type { Socket } from 'node:net';
+import { chain, checkRequest, refuse, type Decision } from '../policy/decide.js';
+import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
+import { chooseDestination } from './destination.js';
+import { dial } from './dial.js';
+import { readClientHello } from './hello-reader.js';
+import { DownstreamReader, pump } from './pump.js';
+
+export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstreamPort: number): Promise<void> {
+  socket.on('error', () => undefined);
+  const ctx: ConnectionContext = {
+    startedAt: Date.now(),
+    mode: 'transparent',
+    client: clientAddress(socket.remoteAddress),
+    host: null,
+    port: upstreamPort,
+    sni: null,
+    ip: null,
+    decision: null,
+  };
+  const settings = deps.settings();
+  const policy = deps.policy();
+  // Nothing has been answered yet and there is no HTTP to answer with: a block closes the socket.
+  const blocked = (decision: Decision): void => {
+    ctx.decision = decision;
+    socket.destroy();
+    recordConnection(deps, ctx);
+  };
+
+  const hello = await readClientHello(socket, Buffer.alloc(0), settings.clientHelloTimeoutMs, settings.maxClientHelloBytes);
+  if (hello.kind === 'closed') return;
+  // Without a ClientHello there is no destination to let through, so report mode cannot soften these.
+  if (hello.kind === 'timeout') return blocked(refuse('client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`));
+  if (hello.kind === 'not_tls') return blocked(refuse('not_tls', hello.detail));
+  ctx.sni = hello.sni;
+  if (hello.sni === null || hello.sni === '') return blocked(refuse('sni_missing', 'the ClientHello has no server_name: nothing to route by'));
+
+  const request = checkRequest(policy, { client: ctx.client, host: hello.sni, port: upstreamPort });
+  ctx.host = request.host ?? hello.sni;
+  let decision = request.decision;
+  if (!decision.allowed) return blocked(decision);
+  if (request.host === null) return blocked(refuse('bad_request', 'SNI is not a host name'));
+
+  const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
+  ctx.ip = dest.ip;
+  decision = chain(decision, dest.decision);
+  if (!dest.ok || !decision.allowed) return blocked(decision);
+
+  const reader = new DownstreamReader();
+  const dialed = await dial(dest.ip, upstreamPort, settings.connectTimeoutMs, reader);
+  if (!dialed.ok) return blocked(refuse('upstream_unreachable', dialed.detail, decision.rule));
+  if (socket.destroyed) {
+    dialed.socket.destroy();
+    return blocked(refuse('upstream_unreachable', 'client went away before the tunnel opened', decision.rule));
+  }
+  ctx.decision = decision;
+  deps.events?.opened();
+  await pump(socket, dialed.socket, reader, hello.buffered, settings.idleTimeoutMs);
+  deps.events?.closed(reader.stats.bytesUp, reader.stats.bytesDown);
+  recordConnection(deps, ctx, reader.stats.bytesUp, reader.stats.bytesDown);
+}

@@ -1,0 +1,60 @@
+// The transparent listener: raw TLS connections redirected to the gateway (iptables REDIRECT, a
+// sidecar), routed by SNI. Shares the connection limit semantics of the CONNECT listener.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { refuse } from '../policy/decide.js';
+import { clientAddress, type ProxyDeps } from './context.js';
+import type { ListenAddress } from './proxy-server.js';
+import { handleTransparent } from './transparent-handler.js';
+
+export class TransparentServer {
+  #deps: ProxyDeps;
+  #server: Server;
+  #sockets = new Set<Socket>();
+  #upstreamPort: () => number;
+
+  constructor(deps: ProxyDeps, upstreamPort: () => number) {
+    this.#deps = deps;
+    this.#upstreamPort = upstreamPort;
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
+    this.#server.on('error', (err) => deps.log.error({ err }, 'transparent listener error'));
+  }
+
+  get activeConnections(): number {
+    return this.#sockets.size;
+  }
+
+  #accept(socket: Socket): void {
+    socket.on('error', () => undefined);
+    const max = this.#deps.settings().maxConnections;
+    if (this.#sockets.size >= max) {
+      socket.destroy();
+      const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached on the transparent listener`);
+      this.#deps.recorder.record({ mode: 'transparent', client: clientAddress(socket.remoteAddress), host: null, port: null, decision });
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    handleTransparent(this.#deps, socket, this.#upstreamPort()).catch((err: unknown) => {
+      this.#deps.log.error({ err }, 'transparent connection failed');
+      socket.destroy();
+    });
+  }
+
+  listen(addr: ListenAddress): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(addr.port, addr.host, () => {
+        this.#server.off('error', reject);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  async close(drainMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const deadline = Date.now() + drainMs;
+    while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.#sockets) s.destroy();
+    await closed;
+  }
+}
