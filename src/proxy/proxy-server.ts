@@ -90,5 +90,10 @@ export class ProxyServer {
     }
     for (const s of this.#sockets) s.destroy();
     await closed;
+    // 'close' events of destroyed sockets come in a later loop phase than the server's own 'close':
+    // wait for them so the cut tunnels' records are written before the audit log is closed.
+    const cutoff = Date.now() + 2_000;
+    while (this.#sockets.size > 0 && Date.now() < cutoff) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r));
   }
 }

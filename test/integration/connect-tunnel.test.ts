@@ -271,3 +271,45 @@ describe('gateway-wide limits and modes', () => {
     }
   });
 });
+
+describe('tunnel lifetime', () => {
+  it('closes an idle tunnel after idleTimeoutMs and records its bytes', async () => {
+    const g = await startGateway(
+      testConfig({
+        proxy: { listen: '127.0.0.1:0', ports: [acr.port], idleTimeoutMs: 300 },
+        serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+        dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
+      }),
+    );
+    try {
+      const a = await connectThrough(g.port, `myregistry.azurecr.io:${acr.port}`);
+      const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', acr.ca);
+      tls.write('GET / HTTP/1.1\r\nHost: myregistry.azurecr.io\r\n\r\n'); // keep-alive: the upstream stays open
+      await readToEnd(tls, 10_000); // ends when the gateway cuts the idle tunnel
+      const rec = await g.waitForRecord((r) => r.bytesDown !== null);
+      expect(rec.bytesDown).toBeGreaterThan(0);
+    } finally {
+      await g.stop();
+    }
+  });
+
+  it('drains on stop: a tunnel still open is cut after drainTimeoutMs and its record is flushed to the log file', async () => {
+    const g = await startGateway(
+      testConfig({
+        proxy: { listen: '127.0.0.1:0', ports: [acr.port], drainTimeoutMs: 200 },
+        serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+        dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
+      }),
+    );
+    const a = await connectThrough(g.port, `myregistry.azurecr.io:${acr.port}`);
+    const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', acr.ca);
+    tls.on('error', () => undefined);
+    tls.write('GET / HTTP/1.1\r\nHost: myregistry.azurecr.io\r\n\r\n');
+    await new Promise((r) => tls.once('data', r));
+    await g.stop();
+    const { readFileSync } = await import('node:fs');
+    const lines = readFileSync(g.logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([expect.objectContaining({ host: 'myregistry.azurecr.io', decision: 'allowed', kind: 'decision' })]);
+    expect(lines[0]?.bytesDown).toBeGreaterThan(0);
+  });
+});
