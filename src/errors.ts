@@ -9,6 +9,13 @@ export const ERROR_CODES = {
   SERVICE_TAGS_UNREADABLE: { exitCode: 1, message: 'service-tag data cannot be read' },
   SERVICE_TAGS_FETCH_FAILED: { exitCode: 1, message: 'service-tag download failed' },
   SERVICE_TAGS_STALE_CHANGE: { exitCode: 1, message: 'service-tag change number is lower than the one in use' },
+  SERVICE_TAGS_WRONG_CLOUD: { exitCode: 1, message: 'service-tag file is for another cloud' },
+  SERVICE_TAGS_TAG_MISSING: { exitCode: 1, message: 'a service tag the rules need is missing or empty' },
+  SERVICE_TAGS_LINK_NOT_FOUND: { exitCode: 1, message: 'no service-tag file link on the download page' },
+  SERVICE_TAGS_TOO_LARGE: { exitCode: 1, message: 'service-tag download exceeds serviceTags.maxBytes' },
+  SERVICE_TAGS_REDIRECT_REFUSED: { exitCode: 1, message: 'service-tag download redirect refused' },
+  SERVICE_TAGS_NO_SOURCE: { exitCode: 1, message: 'no service-tag source or cache file is configured' },
+  SERVICE_TAGS_CACHE_WRITE_FAILED: { exitCode: 1, message: 'service-tag cache file cannot be written' },
   LISTEN_FAILED: { exitCode: 1, message: 'cannot listen' },
   ADMIN_UNSAFE_BIND: { exitCode: 2, message: 'admin API without a token may only listen on loopback' },
 } as const;

@@ -53,3 +53,26 @@ export interface ServiceTagIndex {
   /** The raw value of one tag (for counts, diffs). */
   value(tagName: string): ServiceTagValue | undefined;
 }
+
+/** What the admin API and `tags show` report about the service-tag data in use. */
+export interface TagsStatus {
+  /** null when no data is loaded. */
+  changeNumber: number | null;
+  cloud: string | null;
+  /** Where the data in use came from (URL, file path, or the cache file). */
+  source: string | null;
+  /** ISO time the data in use was loaded (or null). */
+  loadedAt: string | null;
+  /** ISO time of the last successful refresh (download or file read). */
+  lastSuccessAt: string | null;
+  nextRefreshAt: string | null;
+  /** Message of the last failed refresh, cleared by a success. */
+  lastError: string | null;
+  lastErrorAt: string | null;
+  /** True when the data in use is older than serviceTags.maxAgeDays (or none is loaded). */
+  stale: boolean;
+  /** Age of the data in use in seconds (from loadedAt of the file it came from), or null. */
+  ageSeconds: number | null;
+  /** Prefix counts of the tags the configured rules use. */
+  tags: Record<string, number>;
+}
