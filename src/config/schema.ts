@@ -69,6 +69,10 @@ export const ConfigSchema = Type.Object(
         maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20_000 }),
         drainTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
         maxClientHelloBytes: Type.Integer({ minimum: 512, maximum: 1_048_576, default: 65_536 }),
+        allowEch: Type.Boolean({
+          default: false,
+          description: 'let ClientHellos with Encrypted Client Hello through (their inner server name cannot be checked)',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

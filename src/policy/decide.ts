@@ -63,6 +63,7 @@ export function refuse(reason: Reason, detail: string, rule: string | null = nul
 
 /** Chains a later stage onto an earlier one: a block wins; otherwise what each stage found is kept. */
 export function chain(earlier: Decision, later: Decision): Decision {
+  if (!earlier.allowed) return earlier;
   const rule = later.rule ?? earlier.rule;
   if (!later.allowed) return { ...later, rule };
   let merged: Decision = { ...later, rule, tag: later.tag ?? earlier.tag, detail: later.detail ?? earlier.detail };
@@ -136,8 +137,10 @@ function checkTags(policy: PolicySnapshot, match: HostMatch | null, ip: ParsedIp
 }
 
 /** Stage 7: the ClientHello's SNI against the CONNECT host (already normalised). */
-export function checkSni(policy: PolicySnapshot, host: string, sni: string | null, rule: string | null): Decision {
+export function checkSni(policy: PolicySnapshot, host: string, sni: string | null, rule: string | null, hasEch = false): Decision {
   if (sni === null || sni === '') return block(policy, 'sni_missing', 'the ClientHello has no server_name', rule);
+  // With ECH the SNI seen here is only the outer name; the server name actually requested is encrypted.
+  if (hasEch && !policy.allowEch) return block(policy, 'sni_mismatch', 'the ClientHello uses Encrypted Client Hello: the real server name cannot be checked', rule);
   const norm = normalizeHost(sni);
   if (!norm.ok || norm.host !== host) return block(policy, 'sni_mismatch', `SNI "${sni}" is not the CONNECT host ${host}`, rule);
   return allow(rule);

@@ -31,6 +31,8 @@ export interface PolicySnapshot {
   readonly clients: CidrList | null;
   readonly allowPrivate: CidrList;
   readonly enforceTags: true | false | 'when-available';
+  /** Whether a ClientHello carrying Encrypted Client Hello may pass (its real server name is hidden). */
+  readonly allowEch: boolean;
   /** null: no service-tag data is loaded. */
   readonly tags: TagBinding | null;
   readonly index: ServiceTagIndex | null;
@@ -77,6 +79,7 @@ export function compilePolicy(loaded: LoadedConfig, index: ServiceTagIndex | nul
     clients: config.proxy.clients.length > 0 ? cidrs(config.proxy.clients) : null,
     allowPrivate: cidrs(config.network.allowPrivate),
     enforceTags: config.serviceTags.enforce,
+    allowEch: config.proxy.allowEch,
     tags: index === null ? null : bindTags(rules, index),
     index,
   });

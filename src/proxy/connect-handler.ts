@@ -76,7 +76,7 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   }
   if (hello.kind === 'hello') {
     ctx.sni = hello.sni;
-    decision = chain(decision, checkSni(policy, ctx.host, hello.sni, decision.rule));
+    decision = chain(decision, checkSni(policy, ctx.host, hello.sni, decision.rule, hello.hasEch));
     first = hello.buffered;
   } else if (hello.kind === 'not_tls') {
     decision = chain(decision, block(policy, 'not_tls', hello.detail, decision.rule));

@@ -1,7 +1,7 @@
 // One connection on the transparent listener (traffic redirected to the gateway without CONNECT):
 // the ClientHello's SNI names the destination, then the same checks and tunnel as CONNECT.
 import type { Socket } from 'node:net';
-import { chain, checkRequest, refuse, type Decision } from '../policy/decide.js';
+import { chain, checkRequest, checkSni, refuse, type Decision } from '../policy/decide.js';
 import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
 import { chooseDestination } from './destination.js';
 import { dial } from './dial.js';
@@ -39,7 +39,7 @@ export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstrea
 
   const request = checkRequest(policy, { client: ctx.client, host: hello.sni, port: upstreamPort });
   ctx.host = request.host ?? hello.sni;
-  let decision = request.decision;
+  let decision = chain(request.decision, checkSni(policy, request.host ?? hello.sni, hello.sni, request.decision.rule, hello.hasEch));
   if (!decision.allowed) return blocked(decision);
   if (request.host === null) return blocked(refuse('bad_request', 'SNI is not a host name'));
 

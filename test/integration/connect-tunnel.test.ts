@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildClientHello } from '../helpers/client-hello-capture.js';
 import { connectThrough, httpsGet, rawConnect, readToEnd, tlsOver } from '../helpers/raw.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { writeTagsFile } from '../helpers/tags.js';
@@ -163,6 +164,13 @@ describe('blocked requests carry their reason code', () => {
     const rec = await gw.waitForRecord((r) => r.reason === 'sni_mismatch');
     expect(rec).toMatchObject({ decision: 'blocked', host: 'myregistry.azurecr.io', sni: 'other.azurecr.io' });
     expect(acr.snis).not.toContain('other.azurecr.io');
+  });
+
+  it('closes a tunnel whose ClientHello carries Encrypted Client Hello with sni_mismatch', async () => {
+    const hello = buildClientHello({ sni: 'myregistry.azurecr.io', extraExtensions: [{ type: 0xfe0d, data: Buffer.from([0, 0, 1, 0, 1, 0, 0, 0, 0, 0]) }] });
+    await afterTunnel(`myregistry.azurecr.io:${acr.port}`, (s) => s.write(hello));
+    const rec = await gw.waitForRecord((r) => r.reason === 'sni_mismatch' && (r.detail ?? '').includes('Encrypted Client Hello'));
+    expect(rec.decision).toBe('blocked');
   });
 
   it('closes a tunnel that starts with plain HTTP with not_tls', async () => {

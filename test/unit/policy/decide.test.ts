@@ -218,6 +218,15 @@ describe('SNI', () => {
   });
 });
 
+describe('Encrypted Client Hello', () => {
+  it('refuses an ECH hello with sni_mismatch: its real server name is hidden', () => {
+    expect(checkSni(p, 'myregistry.azurecr.io', 'myregistry.azurecr.io', null, true)).toMatchObject({ allowed: false, reason: 'sni_mismatch' });
+  });
+  it('lets an ECH hello through with proxy.allowEch', () => {
+    expect(checkSni(policy({ proxy: { allowEch: true } }), 'myregistry.azurecr.io', 'myregistry.azurecr.io', null, true).allowed).toBe(true);
+  });
+});
+
 describe('report mode', () => {
   const q = policy({ mode: 'report' });
   it('lets host_not_allowed through with report and the reason', () => {
