@@ -46,31 +46,53 @@ const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>([
   'service_tags_unavailable',
 ]);
 
+/** Every decision has the same seven fields, so the engine's objects keep one shape on the hot path. */
+function decision(
+  allowed: boolean,
+  reason: Reason | null,
+  report: boolean,
+  rule: string | null,
+  tag: string | null,
+  detail: string | undefined,
+  tagsUnenforced: boolean | undefined,
+): Decision {
+  return { allowed, reason, report, rule, tag, detail, tagsUnenforced };
+}
+
+const ALLOW_NO_RULE: Decision = Object.freeze(decision(true, null, false, null, null, undefined, undefined));
+
 export function allow(rule: string | null, tag: string | null = null): Decision {
-  return { allowed: true, reason: null, report: false, rule, tag };
+  return rule === null && tag === null ? ALLOW_NO_RULE : decision(true, null, false, rule, tag, undefined, undefined);
 }
 
 /** A block, or in report mode (for reportable reasons) an allow that remembers why it would block. */
 export function block(policy: Pick<PolicySnapshot, 'mode'>, reason: Reason, detail: string, rule: string | null = null): Decision {
-  if (policy.mode === 'report' && REPORTABLE.has(reason)) return { allowed: true, reason, report: true, rule, tag: null, detail };
-  return { allowed: false, reason, report: false, rule, tag: null, detail };
+  const soften = policy.mode === 'report' && REPORTABLE.has(reason);
+  return decision(soften, reason, soften, rule, null, detail, undefined);
 }
 
 /** A hard block that report mode does not soften. */
 export function refuse(reason: Reason, detail: string, rule: string | null = null): Decision {
-  return { allowed: false, reason, report: false, rule, tag: null, detail };
+  return decision(false, reason, false, rule, null, detail, undefined);
 }
 
 /** Chains a later stage onto an earlier one: a block wins; otherwise what each stage found is kept. */
 export function chain(earlier: Decision, later: Decision): Decision {
   if (!earlier.allowed) return earlier;
   const rule = later.rule ?? earlier.rule;
-  if (!later.allowed) return { ...later, rule };
-  let merged: Decision = { ...later, rule, tag: later.tag ?? earlier.tag, detail: later.detail ?? earlier.detail };
-  if (earlier.tagsUnenforced) merged = { ...merged, tagsUnenforced: true };
-  if (earlier.report) merged = { ...merged, reason: earlier.reason, report: true, detail: earlier.detail };
-  if (merged.detail === undefined) delete (merged as { detail?: string }).detail;
-  return merged;
+  if (!later.allowed) return rule === later.rule ? later : decision(false, later.reason, false, rule, null, later.detail, undefined);
+  // The common case: a plain allow followed by a finding; nothing of the earlier one to carry.
+  if (earlier === ALLOW_NO_RULE) return later;
+  const report = earlier.report || later.report;
+  return decision(
+    true,
+    earlier.report ? earlier.reason : later.reason,
+    report,
+    rule,
+    later.tag ?? earlier.tag,
+    earlier.report ? earlier.detail : (later.detail ?? earlier.detail),
+    earlier.tagsUnenforced || later.tagsUnenforced ? true : undefined,
+  );
 }
 
 export interface RequestCheck {
@@ -124,7 +146,7 @@ function checkTags(policy: PolicySnapshot, match: HostMatch | null, ip: ParsedIp
   if (policy.enforceTags === false || match === null || match.rule.tags.length === 0) return allow(rule);
   const binding = policy.tags;
   if (binding === null) {
-    if (policy.enforceTags === 'when-available') return { ...allow(rule), tagsUnenforced: true, detail: 'no service-tag data loaded; enforce is when-available' };
+    if (policy.enforceTags === 'when-available') return decision(true, null, false, rule, null, 'no service-tag data loaded; enforce is when-available', true);
     return block(policy, 'service_tags_unavailable', 'serviceTags.enforce is on and no service-tag data is loaded', rule);
   }
   const bound = binding.forRule(match.rule);
