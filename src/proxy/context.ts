@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Recorder } from '../audit/recorder.js';
 import type { Decision } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
+import type { ConnectionTracker } from './connection-tracker.js';
 import type { HostResolver } from './resolver.js';
 
 export interface ProxySettings {
@@ -24,6 +25,8 @@ export interface ProxyDeps {
   settings(): ProxySettings;
   resolver(): HostResolver;
   readonly recorder: Recorder;
+  /** Open client connections across all listeners (proxy.maxConnections is gateway-wide). */
+  readonly connections: ConnectionTracker;
   readonly log: Logger;
   readonly events?: TunnelEvents;
 }

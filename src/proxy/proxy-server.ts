@@ -23,7 +23,6 @@ export class ProxyServer {
   #deps: ProxyDeps;
   #net: NetServer;
   #http: HttpServer;
-  #sockets = new Set<Socket>();
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
@@ -40,21 +39,17 @@ export class ProxyServer {
     this.#net.on('error', (err) => deps.log.error({ err }, 'proxy listener error'));
   }
 
-  get activeConnections(): number {
-    return this.#sockets.size;
-  }
 
   #accept(socket: Socket): void {
     socket.on('error', () => undefined);
-    if (this.#sockets.size >= this.#deps.settings().maxConnections) {
-      const decision = refuse('too_many_connections', `proxy.maxConnections (${this.#deps.settings().maxConnections}) reached`);
+    const max = this.#deps.settings().maxConnections;
+    if (!this.#deps.connections.admit(socket, max)) {
+      const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached`);
       socket.end(blockResponse('too_many_connections', decision.detail));
       socket.setTimeout(2_000, () => socket.destroy());
       this.#deps.recorder.record({ mode: 'connect', client: clientAddress(socket.remoteAddress), host: null, port: null, decision });
       return;
     }
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
     this.#http.emit('connection', socket);
   }
 
@@ -79,21 +74,10 @@ export class ProxyServer {
     });
   }
 
-  /** Stops accepting, lets open connections finish for up to drainMs, then cuts the rest. */
+  /** Stops accepting; open connections drain through the shared ConnectionTracker. */
   async close(drainMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#net.close(() => resolve()));
-    this.#http.closeIdleConnections();
-    const deadline = Date.now() + drainMs;
-    while (this.#sockets.size > 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      this.#http.closeIdleConnections();
-    }
-    for (const s of this.#sockets) s.destroy();
+    await this.#deps.connections.drain(drainMs, () => this.#http.closeIdleConnections());
     await closed;
-    // 'close' events of destroyed sockets come in a later loop phase than the server's own 'close':
-    // wait for them so the cut tunnels' records are written before the audit log is closed.
-    const cutoff = Date.now() + 2_000;
-    while (this.#sockets.size > 0 && Date.now() < cutoff) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setImmediate(r));
   }
 }

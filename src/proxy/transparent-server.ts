@@ -9,7 +9,6 @@ import { handleTransparent } from './transparent-handler.js';
 export class TransparentServer {
   #deps: ProxyDeps;
   #server: Server;
-  #sockets = new Set<Socket>();
   #upstreamPort: () => number;
 
   constructor(deps: ProxyDeps, upstreamPort: () => number) {
@@ -19,21 +18,15 @@ export class TransparentServer {
     this.#server.on('error', (err) => deps.log.error({ err }, 'transparent listener error'));
   }
 
-  get activeConnections(): number {
-    return this.#sockets.size;
-  }
-
   #accept(socket: Socket): void {
     socket.on('error', () => undefined);
     const max = this.#deps.settings().maxConnections;
-    if (this.#sockets.size >= max) {
+    if (!this.#deps.connections.admit(socket, max)) {
       socket.destroy();
-      const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached on the transparent listener`);
+      const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached`);
       this.#deps.recorder.record({ mode: 'transparent', client: clientAddress(socket.remoteAddress), host: null, port: null, decision });
       return;
     }
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
     handleTransparent(this.#deps, socket, this.#upstreamPort()).catch((err: unknown) => {
       this.#deps.log.error({ err }, 'transparent connection failed');
       socket.destroy();
@@ -50,16 +43,10 @@ export class TransparentServer {
     });
   }
 
+  /** Stops accepting; open connections drain through the shared ConnectionTracker. */
   async close(drainMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    const deadline = Date.now() + drainMs;
-    while (this.#sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const s of this.#sockets) s.destroy();
+    await this.#deps.connections.drain(drainMs);
     await closed;
-    // 'close' events of destroyed sockets come in a later loop phase than the server's own 'close':
-    // wait for them so the cut tunnels' records are written before the audit log is closed.
-    const cutoff = Date.now() + 2_000;
-    while (this.#sockets.size > 0 && Date.now() < cutoff) await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setImmediate(r));
   }
 }
