@@ -9,9 +9,11 @@ import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { isAcrEgressError } from './errors.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
+import { ConnectionTracker } from './proxy/connection-tracker.js';
 import { parseListen, ProxyServer } from './proxy/proxy-server.js';
 import { HostResolver } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
+import { ServiceTagManager } from './service-tags/manager.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
 
 export interface GatewayOptions {
@@ -19,10 +21,12 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** Operational log (not the audit log); defaults to pino on stderr at log.level. */
   logger?: Logger;
-  /** Service tags to start with; by default read by loadInitialTags. */
+  /** Service tags to start with (trusted, not validated); by default the manager's loadInitial. */
   tags?: ServiceTagIndex | null;
-  /** Loads tags for a config; injected so the service-tag lifecycle can own it. */
+  /** Loads tags for a config at start and when its source changes, instead of the manager. */
   loadTags?: (loaded: LoadedConfig, log: Logger) => Promise<ServiceTagIndex | null>;
+  /** Passed to the service-tag manager (tests point it at a fake download site). */
+  serviceTagFetch?: ConstructorParameters<typeof ServiceTagManager>[0]['fetchImpl'];
 }
 
 export type ReloadResult = { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
@@ -39,14 +43,18 @@ export class Gateway {
   #proxy: ProxyServer;
   #proxyAddress: AddressInfo | null = null;
   #transparent: TransparentServer | null = null;
+  #connections = new ConnectionTracker();
   #transparentAddress: AddressInfo | null = null;
   #options: GatewayOptions;
   #tunnelsActive = 0;
   #stopping: Promise<void> | null = null;
+  /** Owns the service-tag data: start-up load, scheduled refresh, validation, cache. */
+  readonly serviceTags: ServiceTagManager;
   readonly tunnelEvents: TunnelEvents & { listeners: TunnelEvents[] };
 
-  private constructor(options: GatewayOptions, loaded: LoadedConfig, tags: ServiceTagIndex | null, log: Logger) {
+  private constructor(options: GatewayOptions, loaded: LoadedConfig, tags: ServiceTagIndex | null, log: Logger, serviceTags: ServiceTagManager) {
     this.#options = options;
+    this.serviceTags = serviceTags;
     this.#loaded = loaded;
     this.#tags = tags;
     this.log = log;
@@ -72,6 +80,7 @@ export class Gateway {
       settings: () => this.settings,
       resolver: () => this.#resolver,
       recorder: this.recorder,
+      connections: this.#connections,
       log: this.log.child({ component: 'proxy' }),
       events: this.tunnelEvents,
     };
@@ -84,8 +93,23 @@ export class Gateway {
   static async create(options: GatewayOptions): Promise<Gateway> {
     const loaded = loadConfigFile(options.configFile, options.env ?? process.env);
     const log = options.logger ?? pino({ level: loaded.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
-    const tags = options.tags !== undefined ? options.tags : await (options.loadTags ?? loadInitialTags)(loaded, log);
-    return new Gateway(options, loaded, tags, log);
+    let gateway: Gateway | undefined;
+    const serviceTags = new ServiceTagManager({
+      config: loaded,
+      log: log.child({ component: 'service-tags' }),
+      // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
+      onUpdate: (index) => gateway?.setTags(index),
+      fetchImpl: options.serviceTagFetch,
+    });
+    let tags: ServiceTagIndex | null;
+    if (options.tags !== undefined || options.loadTags !== undefined) {
+      tags = options.tags !== undefined ? options.tags : await options.loadTags!(loaded, log);
+      serviceTags.use(tags);
+    } else {
+      tags = await serviceTags.loadInitial();
+    }
+    gateway = new Gateway(options, loaded, tags, log, serviceTags);
+    return gateway;
   }
 
   get config(): LoadedConfig {
@@ -106,7 +130,7 @@ export class Gateway {
 
   /** Client connections open on the proxy listener (tunnels and plain-HTTP keep-alives). */
   get connections(): number {
-    return this.#proxy.activeConnections + (this.#transparent?.activeConnections ?? 0);
+    return this.#connections.size;
   }
 
   get tunnelsActive(): number {
@@ -127,6 +151,8 @@ export class Gateway {
 
   async listen(): Promise<AddressInfo> {
     this.#proxyAddress = await this.#proxy.listen(parseListen(this.#loaded.config.proxy.listen));
+    // Only a listening gateway refreshes: `check` and tests that never listen start no timers.
+    this.serviceTags.start();
     const transparentListen = this.#loaded.config.proxy.transparentListen;
     if (this.#transparent !== null && transparentListen !== null) {
       this.#transparentAddress = await this.#transparent.listen(parseListen(transparentListen));
@@ -158,7 +184,14 @@ export class Gateway {
     const changed = next.version !== this.#loaded.version;
     const sourceChanged = next.config.serviceTags.source !== this.#loaded.config.serviceTags.source || next.config.cloud !== this.#loaded.config.cloud;
     let tags = this.#tags;
-    if (sourceChanged) tags = await (this.#options.loadTags ?? loadInitialTags)(next, this.log);
+    if (this.#options.loadTags !== undefined) {
+      await this.serviceTags.reconfigure(next);
+      if (sourceChanged) tags = await this.#options.loadTags(next, this.log);
+      this.serviceTags.use(tags);
+    } else {
+      await this.serviceTags.reconfigure(next);
+      tags = this.serviceTags.index;
+    }
     const policy = compilePolicy(next, tags);
     this.#loaded = next;
     this.#tags = tags;
@@ -171,7 +204,8 @@ export class Gateway {
   /** Stops accepting, drains open tunnels up to proxy.drainTimeoutMs, flushes the audit log. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      this.log.info({ active: this.#proxy.activeConnections }, 'stopping: draining connections');
+      this.log.info({ active: this.#connections.size }, 'stopping: draining connections');
+      this.serviceTags.stop();
       const drainMs = this.#loaded.config.proxy.drainTimeoutMs;
       await Promise.all([this.#proxy.close(drainMs), this.#transparent?.close(drainMs)]);
       await this.#audit.close();
@@ -194,25 +228,9 @@ function makeResolver(loaded: LoadedConfig): HostResolver {
 }
 
 /**
- * Tags at start: the source when it is a local file, else the cache file. Anything else
- * (a URL) is the service-tag refresher's job; until it succeeds the gateway runs without tags.
+ * Tags at start, for commands that do not run a gateway (`check`): the source when it is a local
+ * file, else the cache file, validated like a download. A URL source is only read by a refresh.
  */
 export async function loadInitialTags(loaded: LoadedConfig, log: Logger): Promise<ServiceTagIndex | null> {
-  const { loadServiceTagsFile } = await import('./service-tags/load-file.js');
-  const st = loaded.config.serviceTags;
-  // A local source file is authoritative; otherwise the last good download in the cache.
-  const candidates = [st.source !== null && !/^https?:\/\//i.test(st.source) ? st.source : null, st.cacheFile].filter(
-    (p): p is string => p !== null,
-  );
-  for (const path of candidates) {
-    try {
-      const { index } = await loadServiceTagsFile(path);
-      log.info({ path, changeNumber: index.changeNumber, prefixes: index.prefixCount }, 'service tags loaded');
-      return index;
-    } catch (err) {
-      log.debug({ path, err: (err as Error).message }, 'service tags not loaded from this path');
-    }
-  }
-  log.warn({ enforce: st.enforce }, 'no service-tag data available');
-  return null;
+  return new ServiceTagManager({ config: loaded, log }).loadInitial();
 }

@@ -5,6 +5,7 @@ import { loadInitialTags } from '../gateway.js';
 import { runCheck } from './check.js';
 import { processIo, reportError, type Io } from './output.js';
 import { runServe } from './serve.js';
+import { runTags, TAGS_USAGE } from './tags.js';
 import pino from 'pino';
 
 const USAGE = `usage: acr-egress <command> [options]
@@ -13,7 +14,7 @@ const USAGE = `usage: acr-egress <command> [options]
   check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--config FILE] [--json]
                                              evaluate the policy for one request (no connection)
   config validate FILE                       check a config file; every problem with its path
-  tags lookup IP [--config FILE]             every service tag whose ranges contain IP
+${TAGS_USAGE}
 
 The config file is --config, else $ACR_EGRESS_CONFIG, else config/acr-egress.yaml.`;
 
@@ -65,23 +66,7 @@ const commands: Record<string, Handler> = {
       return reportError(io, err, 2);
     }
   },
-  async tags(io, argv) {
-    const { values, positionals } = parse(argv, { config: { type: 'string' } });
-    const sub = positionals[0];
-    if (sub === 'lookup') {
-      if (positionals.length !== 2) throw new UsageError('usage: acr-egress tags lookup IP');
-      const loaded = loadConfigFile(configPath(values.config as string | undefined));
-      const index = await loadInitialTags(loaded, quietLog);
-      if (index === null) {
-        io.err('acr-egress: no service-tag data (cache file or source file) could be loaded');
-        return 1;
-      }
-      const found = index.tagsContaining(positionals[1] as string);
-      for (const name of found) io.out(name);
-      return found.length > 0 ? 0 : 1;
-    }
-    throw new UsageError(`unknown tags command "${sub ?? ''}"`);
-  },
+  tags: (io, argv) => runTags(io, argv),
 };
 
 class UsageError extends Error {}

@@ -75,4 +75,7 @@ export interface TagsStatus {
   ageSeconds: number | null;
   /** Prefix counts of the tags the configured rules use. */
   tags: Record<string, number>;
+  /** Failed refreshes (or unusable local files) since start, and in a row now (drives the back-off). */
+  failures: number;
+  consecutiveFailures: number;
 }

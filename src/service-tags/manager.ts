@@ -1,0 +1,334 @@
+// Keeps the service-tag data in use current: loads the last good copy at start, refreshes from the
+// source on a jittered schedule with back-off, validates before swapping and never lets a bad source
+// change (or empty) what is allowed. Swaps are reported through onUpdate.
+
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { SERVICE_TAG_CLOUD, type CloudName } from '../config/cloud.js';
+import type { LoadedConfig } from '../config/load.js';
+import { AcrEgressError, isAcrEgressError } from '../errors.js';
+import { storeCache } from './cache.js';
+import { diffUsedTags, type UsedTagChange } from './changes.js';
+import type { FetchLike } from './fetch.js';
+import { jitter, nextDelay, RefreshTimer } from './schedule.js';
+import { classifySource, downloadServiceTags, readSourceFile, type Obtained } from './source.js';
+import type { ServiceTagIndex, ServiceTagsFile, TagsStatus } from './types.js';
+import { DEFAULT_USER_AGENT } from './user-agent.js';
+import { usedTagCounts, validateServiceTags } from './validate.js';
+
+export interface ServiceTagManagerOptions {
+  config: LoadedConfig;
+  log: Logger;
+  /** Called after each swap with the new data; not called by loadInitial, reconfigure or use. */
+  onUpdate?: (index: ServiceTagIndex, file: ServiceTagsFile) => void;
+  fetchImpl?: FetchLike;
+  now?: () => number;
+  /** 0..1, for the jitter; injectable so schedule tests are deterministic. */
+  random?: () => number;
+}
+
+export type RefreshResult =
+  | { ok: true; changed: boolean; changes: UsedTagChange[]; status: TagsStatus; cacheError?: string }
+  | { ok: false; error: string; status: TagsStatus };
+
+interface Attempt {
+  changed: boolean;
+  changes: UsedTagChange[];
+  /** The data is in use but the cache file could not be written (`tags update` fails on it). */
+  cacheError?: string;
+}
+
+interface InUse {
+  index: ServiceTagIndex;
+  origin: string;
+  /** See Obtained.dataTime: file mtime, or download time; the age is measured from it. */
+  dataTime: number;
+  /** sha256 of the bytes, to tell a re-download of the same file; null when unknown. */
+  hash: string | null;
+}
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+export class ServiceTagManager {
+  #config: LoadedConfig;
+  readonly #log: Logger;
+  readonly #onUpdate: (index: ServiceTagIndex, file: ServiceTagsFile) => void;
+  readonly #fetch: FetchLike | undefined;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  #data: InUse | null = null;
+  #cacheHash: string | null = null;
+  #lastSuccessAt: number | null = null;
+  #lastError: string | null = null;
+  #lastErrorAt: number | null = null;
+  #failures = 0;
+  #consecutive = 0;
+  readonly #timer: RefreshTimer;
+  #started = false;
+  #inflight: Promise<RefreshResult> | null = null;
+  #abort: AbortController | null = null;
+  /** Bumped when the source or cloud changes, so a refresh begun before it is discarded. */
+  #generation = 0;
+
+  constructor(options: ServiceTagManagerOptions) {
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#onUpdate = options.onUpdate ?? (() => undefined);
+    this.#fetch = options.fetchImpl;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#timer = new RefreshTimer(() => void this.refresh(), this.#now);
+  }
+
+  get index(): ServiceTagIndex | null {
+    return this.#data?.index ?? null;
+  }
+
+  get config(): LoadedConfig {
+    return this.#config;
+  }
+
+  lookup(ip: string): string[] {
+    return this.#data?.index.tagsContaining(ip) ?? [];
+  }
+
+  /** The data to start with: the source when it is a local file, else (or if that fails) the cache. Never throws. */
+  async loadInitial(): Promise<ServiceTagIndex | null> {
+    const st = this.#config.config.serviceTags;
+    const src = classifySource(st.source);
+    const paths = [src.kind === 'file' ? src.path : null, st.cacheFile].filter((p): p is string => p !== null);
+    for (const path of [...new Set(paths)]) if (await this.#loadLocal(path, path === st.cacheFile)) return this.index;
+    this.#log.warn({ enforce: st.enforce, tried: paths }, 'no service-tag data available');
+    return null;
+  }
+
+  /** Loads only the cache file (what `tags update` compares against). Never throws. */
+  async loadCache(): Promise<ServiceTagIndex | null> {
+    const cache = this.#config.config.serviceTags.cacheFile;
+    return cache !== null && (await this.#loadLocal(cache, true)) ? this.index : null;
+  }
+
+  async #loadLocal(path: string, isCache: boolean): Promise<boolean> {
+    try {
+      const got = await readSourceFile(path);
+      const valid = validateServiceTags(got.body, this.#config, { current: null, origin: path });
+      const hash = sha256(got.body);
+      this.#data = { index: valid.index, origin: path, dataTime: got.dataTime, hash };
+      if (isCache) this.#cacheHash = hash;
+      else this.#lastSuccessAt = this.#now();
+      this.#log.info({ path, changeNumber: valid.index.changeNumber, prefixes: valid.index.prefixCount, age: this.#ageSeconds() }, 'service tags loaded');
+      return true;
+    } catch (err) {
+      const missing = (err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT';
+      // A cache that does not exist yet is normal on a first start; anything else is worth a look.
+      if (isCache && missing) this.#log.info({ path }, 'no service-tag cache file yet');
+      else this.#fail(err, `${isCache ? 'cache' : 'source'} ${path}`);
+      return false;
+    }
+  }
+
+  /** Data injected by the caller (tests, GatewayOptions.tags): trusted as is, not validated. */
+  use(index: ServiceTagIndex | null, origin = 'injected'): void {
+    this.#data = index === null ? null : { index, origin, dataTime: this.#now(), hash: null };
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    if (classifySource(this.#config.config.serviceTags.source).kind === 'none') {
+      this.#log.info('serviceTags.source is null: no scheduled refresh');
+      return;
+    }
+    // Fresh data waits out the rest of its interval; missing or older data is refreshed now.
+    const age = this.#data === null ? Infinity : this.#now() - this.#data.dataTime;
+    this.#timer.arm(jitter(this.#intervalMs(), this.#random) - age);
+  }
+
+  stop(): void {
+    this.#started = false;
+    this.#timer.cancel();
+    this.#abort?.abort();
+  }
+
+  /** Fetches, validates and, if it differs, swaps in the source's data. Never throws. */
+  refresh(options: { force?: boolean } = {}): Promise<RefreshResult> {
+    if (this.#inflight !== null && options.force !== true) return this.#inflight;
+    const previous = this.#inflight ?? Promise.resolve();
+    const run: Promise<RefreshResult> = previous.then(() => this.#refreshOnce(options.force === true));
+    this.#inflight = run;
+    void run.finally(() => {
+      if (this.#inflight === run) this.#inflight = null;
+    });
+    return run;
+  }
+
+  async #refreshOnce(force: boolean): Promise<RefreshResult> {
+    const generation = this.#generation;
+    const abort = new AbortController();
+    this.#abort = abort;
+    let outcome: Attempt | { error: string };
+    try {
+      outcome = await this.#attempt(force, abort.signal, generation);
+      this.#lastSuccessAt = this.#now();
+      this.#lastError = null;
+      this.#lastErrorAt = null;
+      this.#consecutive = 0;
+    } catch (err) {
+      this.#failures++;
+      this.#consecutive++;
+      outcome = { error: this.#fail(err, this.#config.config.serviceTags.source ?? 'no source') };
+    }
+    if (this.#abort === abort) this.#abort = null;
+    this.#warnIfStale();
+    if (this.#started && generation === this.#generation) this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
+    if ('error' in outcome) return { ok: false, error: outcome.error, status: this.status() };
+    return { ok: true, ...outcome, status: this.status() };
+  }
+
+  /** One fetch-validate-swap; throws the reason when the data in use is kept. */
+  async #attempt(force: boolean, signal: AbortSignal, generation: number): Promise<Attempt> {
+    const config = this.#config;
+    const st = config.config.serviceTags;
+    const src = classifySource(st.source);
+    if (src.kind === 'none') throw new AcrEgressError('SERVICE_TAGS_NO_SOURCE', 'serviceTags.source is null: nothing to refresh from');
+    const got: Obtained =
+      src.kind === 'file'
+        ? await readSourceFile(src.path)
+        : await downloadServiceTags(
+            src.url,
+            SERVICE_TAG_CLOUD[config.config.cloud as CloudName],
+            { timeoutMs: st.fetchTimeoutMs, maxBytes: st.maxBytes, userAgent: st.userAgent ?? DEFAULT_USER_AGENT, log: this.#log, fetchImpl: this.#fetch, signal },
+            this.#now,
+          );
+    const hash = sha256(got.body);
+    const before = this.#data;
+    const same = before !== null && before.hash === hash;
+    const valid = same ? null : validateServiceTags(got.body, config, { current: before?.index.changeNumber ?? null, force, origin: got.origin });
+    const superseded = () => {
+      if (generation === this.#generation) return;
+      throw new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', 'serviceTags.source or cloud changed during the refresh; result discarded');
+    };
+    superseded();
+    const cacheIsSource = src.kind === 'file' && st.cacheFile !== null && resolve(src.path) === resolve(st.cacheFile);
+    const cacheError = await this.#updateCache(got, hash, cacheIsSource);
+    superseded();
+    if (cacheError !== undefined) this.#log.error({ err: cacheError }, 'service-tag cache not written; the data in memory is unaffected');
+    if (valid === null) {
+      this.#data = { ...before!, origin: got.origin, dataTime: got.dataTime };
+      this.#log.info({ changeNumber: before!.index.changeNumber, source: got.origin }, 'service tags unchanged');
+      return { changed: false, changes: [], ...(cacheError === undefined ? {} : { cacheError }) };
+    }
+    const changes = diffUsedTags(config, before?.index ?? null, valid.index);
+    // The caller swaps first: if that throws, the data in use has not changed here either.
+    this.#onUpdate(valid.index, valid.file);
+    this.#data = { index: valid.index, origin: got.origin, dataTime: got.dataTime, hash };
+    this.#log.info(
+      {
+        from: before?.index.changeNumber ?? null,
+        to: valid.index.changeNumber,
+        source: got.origin,
+        page: got.page,
+        prefixes: valid.index.prefixCount,
+        usedTagChanges: Object.fromEntries(changes.map((c) => [c.tag, { added: c.added, removed: c.removed, status: c.status }])),
+      },
+      changes.length > 0 ? 'service tags updated: used tags changed' : 'service tags updated',
+    );
+    return { changed: true, changes, ...(cacheError === undefined ? {} : { cacheError }) };
+  }
+
+  /** Brings the cache in line with the data just obtained; the error message when it cannot be written. */
+  async #updateCache(got: Obtained, hash: string, cacheIsSource: boolean): Promise<string | undefined> {
+    const cache = this.#config.config.serviceTags.cacheFile;
+    if (cache === null || cacheIsSource) return undefined;
+    try {
+      await storeCache(cache, got.body, got.dataTime, this.#cacheHash === hash);
+      this.#cacheHash = hash;
+      return undefined;
+    } catch (err) {
+      this.#cacheHash = null;
+      return (err as Error).message;
+    }
+  }
+
+  #fail(err: unknown, where: string): string {
+    const message = err instanceof Error ? err.message : String(err);
+    this.#lastError = message;
+    this.#lastErrorAt = this.#now();
+    const code = isAcrEgressError(err) ? err.code : 'UNEXPECTED';
+    const details = isAcrEgressError(err) ? err.details : [];
+    this.#log.warn({ code, source: where, err: message, details, inUse: this.#data?.index.changeNumber ?? null }, 'service tags refused; keeping the data in use');
+    return message;
+  }
+
+  #warnIfStale(): void {
+    const st = this.#config.config.serviceTags;
+    if (st.enforce === false || !this.#stale()) return;
+    if (this.#data === null) {
+      this.#log.warn({ enforce: st.enforce }, 'NO SERVICE-TAG DATA: tunnels that need service tags are not range-checked or are blocked');
+      return;
+    }
+    this.#log.warn(
+      { ageDays: Math.floor((this.#ageSeconds() ?? 0) / 86400), maxAgeDays: st.maxAgeDays, changeNumber: this.#data.index.changeNumber, source: this.#data.origin },
+      'SERVICE TAGS STALE: still enforcing the old ranges; fix the source or run `acr-egress tags update`',
+    );
+  }
+
+  /** A new config: if the source or cloud changed, the data in use is re-read for it. Does not call onUpdate. */
+  async reconfigure(config: LoadedConfig): Promise<void> {
+    const before = this.#config;
+    this.#config = config;
+    const a = before.config.serviceTags;
+    const b = config.config.serviceTags;
+    const cloudChanged = before.config.cloud !== config.config.cloud;
+    if (!cloudChanged && a.source === b.source && a.cacheFile === b.cacheFile) {
+      if (this.#started && a.refreshHours !== b.refreshHours) this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
+      return;
+    }
+    this.#generation++;
+    this.#abort?.abort();
+    const kept = this.#data;
+    this.#data = null;
+    this.#cacheHash = null;
+    // A new source numbers its changes its own way, so nothing is compared with the old data.
+    if ((await this.loadInitial()) === null && !cloudChanged && kept !== null) {
+      // Same cloud: the old ranges are still right for it; keep enforcing them until the new source answers.
+      this.#data = kept;
+    }
+    this.#log.info({ source: b.source, cloud: config.config.cloud, inUse: this.index?.changeNumber ?? null }, 'service-tag source reconfigured');
+    if (this.#started) this.#timer.arm(0);
+  }
+
+  status(): TagsStatus {
+    const d = this.#data;
+    return {
+      changeNumber: d?.index.changeNumber ?? null,
+      cloud: d?.index.cloud ?? null,
+      source: d?.origin ?? null,
+      loadedAt: iso(d?.dataTime ?? null),
+      lastSuccessAt: iso(this.#lastSuccessAt),
+      nextRefreshAt: iso(this.#timer.dueAt),
+      lastError: this.#lastError,
+      lastErrorAt: iso(this.#lastErrorAt),
+      stale: this.#stale(),
+      ageSeconds: this.#ageSeconds(),
+      tags: d === null ? {} : usedTagCounts(this.#config, d.index),
+      failures: this.#failures,
+      consecutiveFailures: this.#consecutive,
+    };
+  }
+
+  #ageSeconds(): number | null {
+    return this.#data === null ? null : Math.max(0, Math.floor((this.#now() - this.#data.dataTime) / 1000));
+  }
+
+  #stale(): boolean {
+    const age = this.#ageSeconds();
+    return age === null || age > this.#config.config.serviceTags.maxAgeDays * 86400;
+  }
+
+  #intervalMs(): number {
+    return this.#config.config.serviceTags.refreshHours * 3_600_000;
+  }
+}
