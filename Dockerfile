@@ -1,0 +1,45 @@
+# syntax=docker/dockerfile:1
+# acr-egress: egress gateway for Azure Container Registry and MCR.
+#   docker build -t acr-egress .
+#   docker run -p 3128:3128 -e ACR_REGISTRY=myregistry acr-egress
+# Node is pinned to the version the tests run on; bump it together with .ci and package.json engines.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# ---- build: dev dependencies and the TypeScript compiler ----------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: the `prepare` script compiles, and the sources are not copied yet.
+RUN npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies only, non-root, tini as PID 1 -----------------------------
+FROM ${NODE_IMAGE} AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    ACR_EGRESS_CONFIG=/etc/acr-egress/acr-egress.yaml
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` runs tsc, which a production install does not have (and does not need).
+RUN npm ci --omit=dev --ignore-scripts \
+ && npm cache clean --force
+COPY --from=build /src/dist ./dist
+# The default config; mount your own over /etc/acr-egress/ (docker-compose.yml, deploy/kubernetes/).
+COPY deploy/docker/acr-egress.yaml /etc/acr-egress/acr-egress.yaml
+# The service-tag cache (serviceTags.cacheFile) survives restarts on this volume.
+RUN mkdir -p /var/lib/acr-egress && chown node:node /var/lib/acr-egress
+VOLUME ["/var/lib/acr-egress"]
+# The `node` user (uid 1000) comes with the base image.
+USER node
+# 3128: the CONNECT proxy (HTTPS_PROXY=http://<gateway>:3128). 9128: the admin API (/healthz, /readyz, /metrics).
+EXPOSE 3128 9128
+# No curl in the slim image: Node's own fetch asks the admin API, which listens on loopback by default.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9128/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# tini reaps and forwards signals; the CLI drains tunnels on SIGTERM (proxy.drainTimeoutMs) and exits 0.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "dist/cli.js", "serve"]

@@ -1,0 +1,220 @@
+// The Kubernetes manifests, parsed and checked where a mistake would only show up in a cluster: ports
+// that disagree with the config, probes on routes that do not exist, a config the loader refuses.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { createAdminApp } from '../../../src/admin/app.js';
+import { adminDepsFromGateway } from '../../../src/admin/from-gateway.js';
+import { substituteEnv } from '../../../src/config/env.js';
+import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
+import { Gateway } from '../../../src/gateway.js';
+
+const DIR = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
+
+// Loose shapes: only the fields the checks read.
+type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+
+function loadManifests(): { file: string; doc: Manifest }[] {
+  const out: { file: string; doc: Manifest }[] = [];
+  for (const file of readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()) {
+    for (const d of parseAllDocuments(readFileSync(join(DIR, file), 'utf8'))) {
+      if ('errors' in d && d.errors.length > 0) throw new Error(`${file}: ${d.errors.map((e) => e.message).join('; ')}`);
+      const doc = d.toJS() as Manifest | null;
+      // kustomization.yaml is build input, not an object in the cluster.
+      if (doc !== null && doc.kind !== 'Kustomization') out.push({ file, doc });
+    }
+  }
+  return out;
+}
+
+const manifests = loadManifests();
+const all = manifests.map((m) => m.doc);
+const one = (kind: string, name = 'acr-egress'): Manifest => {
+  const found = all.filter((d) => d.kind === kind && (kind === 'ConfigMap' || kind === 'Secret' || d.metadata.name === name));
+  if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}`);
+  return found[0] as Manifest;
+};
+
+const deployment = one('Deployment');
+const service = one('Service');
+const configMap = one('ConfigMap');
+const secret = one('Secret');
+const pod = deployment.spec.template.spec;
+const container = pod.containers[0];
+const TOKEN = 'k8s-test-token-0123456789abcdef';
+
+function envValue(name: string): any {
+  return (container.env as { name: string; value?: string; valueFrom?: any }[]).find((e) => e.name === name);
+}
+
+/** The ConfigMap's config, through the real loader, with the env the pod would have. */
+function loadConfigMap(env: NodeJS.ProcessEnv): LoadedConfig {
+  const key = Object.keys(configMap.data)[0] as string;
+  const { value, unset } = substituteEnv(parseYaml(configMap.data[key]), env);
+  return buildConfig(value, `configmap/${key}`, unset);
+}
+
+const loaded = loadConfigMap({ ACR_EGRESS_ADMIN_TOKEN: TOKEN });
+const portOf = (listen: string): number => Number(listen.slice(listen.lastIndexOf(':') + 1));
+const containerPort = (name: string): number => (container.ports as { name: string; containerPort: number }[]).find((p) => p.name === name)!.containerPort;
+/** A probe's port, named or numbered, as a number. */
+const probePort = (port: string | number): number => (typeof port === 'number' ? port : containerPort(port));
+
+describe('kubernetes manifests', () => {
+  it('has every object an operator needs, all in the acr-egress namespace', () => {
+    const kinds = new Set(all.map((d) => d.kind));
+    for (const kind of ['Namespace', 'Deployment', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy']) {
+      expect(kinds, kind).toContain(kind);
+    }
+    for (const d of all.filter((x) => x.kind !== 'Namespace' && x.kind !== 'NetworkPolicy')) {
+      expect(d.metadata.namespace, `${d.kind} ${d.metadata.name}`).toBe('acr-egress');
+    }
+  });
+
+  it('lists every manifest but the NetworkPolicy examples in kustomization.yaml', () => {
+    const kustomization = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    const files = [...new Set(manifests.map((m) => m.file))].filter((f) => f !== 'networkpolicy.yaml');
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+  });
+
+  it('runs at least two replicas, and the autoscaler and disruption budget keep it so', () => {
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+    const hpa = one('HorizontalPodAutoscaler');
+    expect(hpa.spec.scaleTargetRef).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+    expect(hpa.spec.maxReplicas).toBeGreaterThanOrEqual(hpa.spec.minReplicas);
+    const pdb = one('PodDisruptionBudget');
+    expect(pdb.spec.minAvailable).toBeGreaterThanOrEqual(1);
+    expect(pdb.spec.minAvailable).toBeLessThan(hpa.spec.minReplicas);
+  });
+
+  it('selects the Deployment pods from the Service and the PodDisruptionBudget', () => {
+    const labels = deployment.spec.template.metadata.labels as Record<string, string>;
+    expect(labels).toMatchObject(deployment.spec.selector.matchLabels);
+    expect(labels).toMatchObject(service.spec.selector);
+    expect(labels).toMatchObject(one('PodDisruptionBudget').spec.selector.matchLabels);
+  });
+
+  it('agrees with the ConfigMap config on the proxy and admin ports', () => {
+    const proxyPort = portOf(loaded.config.proxy.listen);
+    const adminPort = portOf(loaded.config.admin.listen as string);
+    expect(containerPort('proxy')).toBe(proxyPort);
+    expect(containerPort('admin')).toBe(adminPort);
+    const servicePorts = service.spec.ports as { name: string; port: number; targetPort: string | number }[];
+    const svcProxy = servicePorts.find((p) => p.name === 'proxy')!;
+    expect(probePort(svcProxy.targetPort)).toBe(proxyPort);
+    expect(svcProxy.port).toBe(proxyPort);
+    expect(probePort(servicePorts.find((p) => p.name === 'admin')!.targetPort)).toBe(adminPort);
+  });
+
+  it('probes readiness at /readyz and liveness at /healthz on the admin port, which listens beyond loopback', () => {
+    const adminPort = portOf(loaded.config.admin.listen as string);
+    expect(container.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(container.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(probePort(container.readinessProbe.httpGet.port)).toBe(adminPort);
+    expect(probePort(container.livenessProbe.httpGet.port)).toBe(adminPort);
+    // The kubelet probes the pod IP: a loopback admin listener would fail every probe.
+    expect(loaded.config.admin.listen).toBe(`0.0.0.0:${adminPort}`);
+  });
+
+  it('probes routes the admin API really serves, built from the ConfigMap config', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-k8s-'));
+    const key = Object.keys(configMap.data)[0] as string;
+    const file = join(dir, key);
+    writeFileSync(file, configMap.data[key]);
+    // Never listens: no proxy socket, no service-tag download; only the admin app's routes are asked.
+    const gateway = await Gateway.create({ configFile: file, env: { ACR_EGRESS_ADMIN_TOKEN: TOKEN }, logger: pino({ level: 'silent' }) });
+    const app = createAdminApp(adminDepsFromGateway(gateway));
+    try {
+      for (const probe of [container.readinessProbe, container.livenessProbe]) {
+        const res = await app.inject({ method: 'GET', url: probe.httpGet.path });
+        expect(res.statusCode, `${probe.httpGet.path}: ${res.body}`).not.toBe(404);
+        expect(res.statusCode).not.toBe(401);
+      }
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+      await gateway.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs as non-root with a read-only root filesystem, no privilege escalation and no capabilities', () => {
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it('sets resource requests and limits', () => {
+    for (const r of ['cpu', 'memory']) {
+      expect(container.resources.requests[r], `requests.${r}`).toBeDefined();
+      expect(container.resources.limits[r], `limits.${r}`).toBeDefined();
+    }
+  });
+
+  it('mounts the ConfigMap where ACR_EGRESS_CONFIG points and an emptyDir where the tag cache lives', () => {
+    const configPath = envValue('ACR_EGRESS_CONFIG').value as string;
+    const volumes = pod.volumes as { name: string; configMap?: { name: string }; emptyDir?: object }[];
+    const mounts = container.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[];
+    const configMount = mounts.find((m) => m.mountPath === dirname(configPath))!;
+    expect(configMount.readOnly).toBe(true);
+    expect(volumes.find((v) => v.name === configMount.name)?.configMap?.name).toBe(configMap.metadata.name);
+    expect(Object.keys(configMap.data)).toEqual([configPath.slice(dirname(configPath).length + 1)]);
+    const cacheMount = mounts.find((m) => m.mountPath === dirname(loaded.config.serviceTags.cacheFile as string))!;
+    expect(volumes.find((v) => v.name === cacheMount.name)?.emptyDir).toBeDefined();
+  });
+
+  it('takes the admin token from the Secret, under a key the Secret has', () => {
+    const ref = envValue('ACR_EGRESS_ADMIN_TOKEN').valueFrom.secretKeyRef as { name: string; key: string };
+    expect(ref.name).toBe(secret.metadata.name);
+    expect(Object.keys(secret.stringData ?? secret.data)).toContain(ref.key);
+    expect(loaded.adminTokens.get('default')).toBe(TOKEN);
+  });
+
+  it('leaves the admin API tokenless when the Secret is missing, and refuses a token under 16 characters', () => {
+    const noToken = loadConfigMap({});
+    // Without a token the loader accepts the shape; the admin API then refuses a non-loopback listen.
+    expect(noToken.adminTokens.size).toBe(0);
+    expect(() => loadConfigMap({ ACR_EGRESS_ADMIN_TOKEN: 'short' })).toThrow(/problem/);
+  });
+
+  it('writes decision records to stdout and gives the drain time to finish before SIGKILL', () => {
+    expect(loaded.config.log.file).toBeNull();
+    const preStop = (container.lifecycle?.preStop?.exec?.command ?? []) as string[];
+    const pause = preStop[0] === 'sleep' ? Number(preStop[1]) : 0;
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(loaded.config.proxy.drainTimeoutMs + pause * 1000);
+  });
+
+  it('lets workloads egress only to the gateway proxy port and cluster DNS', () => {
+    const workload = all.find((d) => d.kind === 'NetworkPolicy' && d.metadata.namespace !== 'acr-egress')!;
+    expect(workload.spec.policyTypes).toEqual(['Egress']);
+    expect(workload.spec.podSelector).toEqual({});
+    const rules = workload.spec.egress as { to: any[]; ports: { protocol: string; port: number }[] }[];
+    expect(rules).toHaveLength(2);
+    const [toGateway, toDns] = rules as [(typeof rules)[0], (typeof rules)[0]];
+    expect(toGateway.to).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': deployment.metadata.namespace } },
+        podSelector: { matchLabels: deployment.spec.selector.matchLabels },
+      },
+    ]);
+    expect(toGateway.ports).toEqual([{ protocol: 'TCP', port: portOf(loaded.config.proxy.listen) }]);
+    expect(toDns.ports.every((p) => p.port === 53)).toBe(true);
+  });
+
+  it('lets the gateway egress to port 443 outside private ranges, and DNS', () => {
+    const policies = all.filter((d) => d.kind === 'NetworkPolicy' && d.metadata.namespace === 'acr-egress');
+    const egress = policies.find((p) => (p.spec.policyTypes as string[]).includes('Egress'))!;
+    const ports = (egress.spec.egress as { ports: { port: number }[] }[]).flatMap((r) => r.ports.map((p) => p.port));
+    expect(new Set(ports)).toEqual(new Set([53, ...loaded.config.proxy.ports]));
+    const ipRule = (egress.spec.egress as { to: { ipBlock?: { cidr: string; except: string[] } }[] }[]).find((r) => r.to.some((t) => t.ipBlock))!;
+    expect(ipRule.to[0]?.ipBlock?.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']));
+    const ingress = policies.find((p) => (p.spec.policyTypes as string[]).includes('Ingress'))!;
+    const ingressPorts = (ingress.spec.ingress as { ports: { port: number }[] }[]).flatMap((r) => r.ports.map((p) => p.port));
+    expect(ingressPorts).toContain(portOf(loaded.config.proxy.listen));
+  });
+});
