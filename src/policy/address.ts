@@ -1,5 +1,7 @@
 // Parses destination and client addresses and sorts them into the classes the private-destination
-// check blocks. The ranges are compiled into a table at load; a lookup is a few byte compares.
+// check blocks. The ranges are compiled into a table at load; a lookup is a few word compares.
+
+import { formatIp, isV4Mapped, readIp, readIpSpan, readPrefixLength, V4_WORD, wordMask, type IpTextOptions } from '../net/ip.js';
 
 /** Address classes: the key is the metrics/log spelling, `text` the human one. */
 export const ADDRESS_CLASSES = {
@@ -25,179 +27,72 @@ export interface ParsedIp {
   readonly address: string;
 }
 
-type Bytes = Uint8Array; // 4 bytes for IPv4, 16 for IPv6, network order
+// Destinations and clients come from URLs, Host headers and sockets: brackets and zone ids are
+// dropped, and an IPv4-mapped address is the IPv4 address it reaches.
+const ADDRESS_TEXT: IpTextOptions = { brackets: true, zone: true, unmap: true };
+// Config CIDRs may bracket IPv6 ("[2001:db8::]/48") but never carry a zone: it names no network.
+const CIDR_TEXT: IpTextOptions = { brackets: true, zone: false, unmap: false };
 
-// What parseIp returns: it keeps the bytes it read, so classification does not parse the text again.
+type Words = Uint32Array; // 128 bits as net/ip.ts lays them out: IPv4 in its IPv4-mapped form
+
+// What parseIp returns: it keeps the words it read, so classification does not parse the text again.
 class ParsedAddress implements ParsedIp {
   readonly family: 4 | 6;
   readonly address: string;
-  readonly #bytes: Bytes;
+  readonly #words: Words;
 
-  constructor(bytes: Bytes) {
-    this.family = bytes.length === 4 ? 4 : 6;
-    this.address = bytes.length === 4 ? formatV4(bytes) : formatV6(bytes);
-    this.#bytes = bytes;
+  constructor(words: Words, family: 4 | 6) {
+    this.family = family;
+    this.address = formatIp(words, family);
+    this.#words = words;
   }
 
-  /** The bytes of any ParsedIp; one built by hand is read from its text. */
-  static bytes(ip: ParsedIp): Bytes {
-    const b = #bytes in ip ? ip.#bytes : readAddress(ip.address);
-    if (b === null) throw new TypeError(`not a parsed IP address: ${JSON.stringify(ip.address)}`);
-    return b;
+  /** The words of any ParsedIp; one built by hand is read from its text. */
+  static words(ip: ParsedIp): Words {
+    if (#words in ip) return ip.#words;
+    const words = new Uint32Array(4);
+    if (readIp(ip.address, words, ADDRESS_TEXT) === 0) throw new TypeError(`not a parsed IP address: ${JSON.stringify(ip.address)}`);
+    return words;
   }
-}
-
-function readV4(s: string): Bytes | null {
-  const out = new Uint8Array(4);
-  let part = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i === s.length ? 46 : s.charCodeAt(i);
-    if (c === 46) {
-      if (digits === 0 || part > 3) return null;
-      out[part++] = value;
-      value = 0;
-      digits = 0;
-    } else if (c >= 48 && c <= 57) {
-      // A leading zero is refused: some stacks read 010 as octal 8, others as decimal 10.
-      if (digits === 1 && value === 0) return null;
-      value = value * 10 + (c - 48);
-      if (++digits > 3 || value > 255) return null;
-    } else {
-      return null;
-    }
-  }
-  return part === 4 ? out : null;
-}
-
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/** RFC 4291 text, in one pass; the steps follow the WHATWG URL IPv6 parser, so both accept the same input. */
-function readV6(s: string): Bytes | null {
-  if (s.length < 2 || s.length > 45) return null;
-  const words = new Uint16Array(8);
-  let piece = 0;
-  let gap = -1;
-  let i = 0;
-  if (s.charCodeAt(0) === 58) {
-    if (s.charCodeAt(1) !== 58) return null;
-    i = 2;
-    gap = piece = 1;
-  }
-  while (i < s.length) {
-    if (piece === 8) return null;
-    if (s.charCodeAt(i) === 58) {
-      if (gap !== -1) return null;
-      i++;
-      gap = ++piece;
-      continue;
-    }
-    let value = 0;
-    let digits = 0;
-    for (let d = hexDigit(s.charCodeAt(i)); digits < 4 && d >= 0; d = hexDigit(s.charCodeAt(i))) {
-      value = value * 16 + d;
-      i++;
-      digits++;
-    }
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      // An IPv4 tail (::ffff:1.2.3.4) fills the last two groups.
-      const v4 = digits > 0 && piece <= 6 ? readV4(s.slice(i - digits)) : null;
-      if (v4 === null) return null;
-      words[piece++] = ((v4[0] as number) << 8) | (v4[1] as number);
-      words[piece++] = ((v4[2] as number) << 8) | (v4[3] as number);
-      break;
-    }
-    if (digits === 0 || (i < s.length && (c !== 58 || ++i === s.length))) return null;
-    words[piece++] = value;
-  }
-  if (gap === -1 && piece !== 8) return null;
-  if (gap !== -1) {
-    // Move the groups after :: to the end, zeros in between.
-    const tail = words.slice(gap, piece);
-    words.fill(0, gap);
-    words.set(tail, 8 - tail.length);
-  }
-  const out = new Uint8Array(16);
-  for (let w = 0; w < 8; w++) {
-    out[w * 2] = (words[w] as number) >> 8;
-    out[w * 2 + 1] = (words[w] as number) & 0xff;
-  }
-  return out;
-}
-
-function isMapped(b: Bytes): boolean {
-  for (let i = 0; i < 10; i++) if (b[i] !== 0) return false;
-  return b[10] === 0xff && b[11] === 0xff;
-}
-
-function formatV4(b: Bytes): string {
-  return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-}
-
-/** RFC 5952: lower-case, no leading zeros, the first longest run of two or more zero groups as ::. */
-function formatV6(b: Bytes): string {
-  const words: number[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(((b[i] as number) << 8) | (b[i + 1] as number));
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) [best, bestLen] = [i, j - i];
-    i = j === i ? i + 1 : j;
-  }
-  const hex = (ws: number[]): string => ws.map((w) => w.toString(16)).join(':');
-  if (best === -1) return hex(words);
-  return `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
-}
-
-/** Bytes of a literal, IPv4-mapped IPv6 unwrapped; brackets and an IPv6 zone id are accepted and dropped. */
-function readAddress(raw: string): Bytes | null {
-  let s = raw;
-  if (s.startsWith('[') !== s.endsWith(']')) return null;
-  if (s.startsWith('[')) s = s.slice(1, -1);
-  if (!s.includes(':')) return raw === s ? readV4(s) : null;
-  const zone = s.indexOf('%');
-  if (zone !== -1) {
-    // A zone names an interface (fe80::1%eth0, URI form %25eth0); it does not change the class.
-    if (zone === s.length - 1) return null;
-    s = s.slice(0, zone);
-  }
-  const b = readV6(s);
-  if (b === null) return null;
-  return isMapped(b) ? b.slice(12) : b;
 }
 
 /** Canonical form of an IP address, or null when raw is not one. Only strict dotted quads count as IPv4. */
 export function parseIp(raw: string): ParsedIp | null {
-  const b = readAddress(raw);
-  return b === null ? null : new ParsedAddress(b);
+  const words = new Uint32Array(4);
+  const family = readIp(raw, words, ADDRESS_TEXT);
+  return family === 0 ? null : new ParsedAddress(words, family);
 }
 
-function prefixMatch(b: Bytes, base: Bytes, bits: number): boolean {
-  const whole = bits >> 3;
-  for (let i = 0; i < whole; i++) if (b[i] !== base[i]) return false;
-  const rest = bits & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return ((b[whole] as number) & mask) === base[whole];
+/** A 128-bit prefix, host bits zero; an IPv4 prefix a.b.c.d/n is ::ffff:a.b.c.d/(96 + n). */
+interface Prefix { readonly base: Words; readonly bits: number }
+
+function within(w: Words, p: Prefix): boolean {
+  for (let k = 0, bits = p.bits; bits > 0; k++, bits -= 32) {
+    if (((w[k]! ^ p.base[k]!) & wordMask(bits)) !== 0) return false;
+  }
+  return true;
 }
 
-interface Prefix { readonly base: Bytes; readonly bits: number }
-
-const MAPPED_PREFIX: Prefix = { base: new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0]), bits: 96 };
-const ALL_V4: Prefix = { base: new Uint8Array(4), bits: 0 };
+/**
+ * Parses "addr" or "addr/len". Because IPv4 lives at ::ffff:0:0/96, an IPv4-mapped IPv6 prefix is
+ * the IPv4 prefix, and an IPv6 prefix that covers ::ffff:0:0/96 covers every IPv4 client.
+ */
+function readCidr(entry: string): Prefix | null {
+  const slash = entry.indexOf('/');
+  const words = new Uint32Array(4);
+  const family = readIpSpan(entry, 0, slash === -1 ? entry.length : slash, words, CIDR_TEXT);
+  if (family === 0) return null;
+  const max = family === 4 ? 32 : 128;
+  const len = slash === -1 ? max : readPrefixLength(entry, slash + 1);
+  if (len < 0 || len > max) return null;
+  const bits = family === 4 ? 96 + len : len;
+  for (let k = 0; k < 4; k++) words[k] = words[k]! & wordMask(bits - 32 * k);
+  return { base: words, bits };
+}
 
 // 6to4 (2002:AABB:CCDD::/48) carries an IPv4 address: it gets that address's class when not public.
 type Rule = AddressClass | '6to4';
-interface Range { readonly base: Bytes; readonly bits: number; readonly rule: Rule }
+interface Range extends Prefix { readonly rule: Rule }
 
 const V4_RANGES: ReadonlyArray<[string, Rule]> = [
   ['0.0.0.0/8', 'unspecified'],
@@ -241,102 +136,72 @@ const V6_RANGES: ReadonlyArray<[string, Rule]> = [
   ['8000::/1', 'reserved'],
 ];
 
-/** Per first byte, the ranges that can contain it, most specific first. */
-function compile(ranges: ReadonlyArray<[string, Rule]>): Range[][] {
+/** Per first byte of the family's address, the ranges that can contain it, most specific first. */
+function compile(ranges: ReadonlyArray<[string, Rule]>, family: 4 | 6): Range[][] {
   const table: Range[][] = Array.from({ length: 256 }, () => []);
+  const [word, skip] = family === 4 ? [V4_WORD, 96] : [0, 0];
   for (const [cidr, rule] of ranges) {
-    const prefix = readCidr(cidr)?.[0];
-    if (prefix === undefined) throw new TypeError(`bad built-in range ${cidr}`);
-    const { base, bits } = prefix;
+    const prefix = readCidr(cidr);
+    if (prefix === null) throw new TypeError(`bad built-in range ${cidr}`);
+    const bits = prefix.bits - skip;
+    const first = (prefix.base[word] as number) >>> 24;
     const span = bits >= 8 ? 1 : 1 << (8 - bits);
-    for (let first = base[0] as number; first < (base[0] as number) + span; first++) {
-      (table[first] as Range[]).push({ base, bits, rule });
-    }
+    for (let b = first; b < first + span; b++) (table[b] as Range[]).push({ ...prefix, rule });
   }
   for (const list of table) list.sort((a, b) => b.bits - a.bits);
   return table;
 }
 
-const V4_TABLE = compile(V4_RANGES);
-const V6_TABLE = compile(V6_RANGES);
+const V4_TABLE = compile(V4_RANGES, 4);
+const V6_TABLE = compile(V6_RANGES, 6);
+const sixToFour = Uint32Array.of(0, 0, 0xffff, 0); // scratch: classification is synchronous
 
-function classifyBytes(b: Bytes): AddressClass {
-  const table = b.length === 4 ? V4_TABLE : V6_TABLE;
-  for (const r of table[b[0] as number] as Range[]) {
-    if (!prefixMatch(b, r.base, r.bits)) continue;
+function classifyWords(w: Words): AddressClass {
+  const v4 = isV4Mapped(w);
+  const table = v4 ? V4_TABLE : V6_TABLE;
+  for (const r of table[(v4 ? w[V4_WORD]! : w[0]!) >>> 24] as Range[]) {
+    if (!within(w, r)) continue;
     if (r.rule !== '6to4') return r.rule;
-    return classifyBytes(b.subarray(2, 6));
+    sixToFour[V4_WORD] = ((w[0]! << 16) | (w[1]! >>> 16)) >>> 0;
+    return classifyWords(sixToFour);
   }
   return 'public';
 }
 
 /** The class of an address; anything not in a special-purpose range is public. */
 export function classifyAddress(ip: ParsedIp): AddressClass {
-  return classifyBytes(ParsedAddress.bytes(ip));
-}
-
-/** Parses "addr" or "addr/len" for CidrList; IPv4-mapped IPv6 prefixes become IPv4 prefixes. */
-function readCidr(entry: string): Prefix[] | null {
-  const slash = entry.indexOf('/');
-  const addr = slash === -1 ? entry : entry.slice(0, slash);
-  const len = slash === -1 ? '' : entry.slice(slash + 1);
-  if (addr.includes('%') || (slash !== -1 && !/^(0|[1-9][0-9]{0,2})$/.test(len))) return null;
-  const v6 = addr.includes(':');
-  const raw = v6 ? readV6(addr.startsWith('[') && addr.endsWith(']') ? addr.slice(1, -1) : addr) : readV4(addr);
-  if (raw === null) return null;
-  const max = raw.length * 8;
-  const bits = slash === -1 ? max : Number(len);
-  if (bits > max) return null;
-  if (raw.length === 16 && bits >= 96 && prefixMatch(raw, MAPPED_PREFIX.base, 96)) {
-    return [{ base: masked(raw.slice(12), bits - 96), bits: bits - 96 }];
-  }
-  const prefix = { base: masked(raw, bits), bits };
-  // A wider IPv6 prefix that covers ::ffff:0:0/96 also covers every IPv4 client seen on a dual-stack socket.
-  const coversMapped = raw.length === 16 && prefixMatch(MAPPED_PREFIX.base, prefix.base, bits);
-  return coversMapped ? [prefix, ALL_V4] : [prefix];
-}
-
-function masked(b: Bytes, bits: number): Bytes {
-  const out = b.slice();
-  for (let i = 0; i < out.length; i++) {
-    const keep = Math.max(0, Math.min(8, bits - i * 8));
-    out[i] = (out[i] as number) & ((0xff << (8 - keep)) & 0xff);
-  }
-  return out;
+  return classifyWords(ParsedAddress.words(ip));
 }
 
 /** A set of CIDRs (proxy.clients, network.allowPrivate). Plain addresses count as /32 or /128. */
 export class CidrList {
-  readonly #v4: readonly Prefix[];
-  readonly #v6: readonly Prefix[];
+  readonly #prefixes: readonly Prefix[];
   readonly size: number;
 
-  private constructor(v4: Prefix[], v6: Prefix[], size: number) {
-    this.#v4 = v4;
-    this.#v6 = v6;
+  private constructor(prefixes: Prefix[], size: number) {
+    this.#prefixes = prefixes;
     this.size = size;
   }
 
   /** Every bad entry is reported, so a config check shows all of them at once. */
   static parse(cidrs: readonly string[]): { list: CidrList } | { errors: string[] } {
-    const v4: Prefix[] = [];
-    const v6: Prefix[] = [];
+    const prefixes: Prefix[] = [];
     const errors: string[] = [];
     for (const entry of cidrs) {
-      const prefixes = typeof entry === 'string' ? readCidr(entry) : null;
-      if (prefixes === null) {
+      const prefix = typeof entry === 'string' ? readCidr(entry) : null;
+      if (prefix === null) {
         const what = typeof entry === 'string' && entry.includes('/') ? 'a valid CIDR' : 'a valid IP address or CIDR';
         errors.push(`${JSON.stringify(entry)} is not ${what}`);
         continue;
       }
-      for (const p of prefixes) (p.base.length === 4 ? v4 : v6).push(p);
+      prefixes.push(prefix);
     }
-    return errors.length > 0 ? { errors } : { list: new CidrList(v4, v6, cidrs.length) };
+    return errors.length > 0 ? { errors } : { list: new CidrList(prefixes, cidrs.length) };
   }
 
   contains(ip: ParsedIp): boolean {
-    const b = ParsedAddress.bytes(ip);
-    for (const p of b.length === 4 ? this.#v4 : this.#v6) if (prefixMatch(b, p.base, p.bits)) return true;
+    const w = ParsedAddress.words(ip);
+    for (const p of this.#prefixes) if (within(w, p)) return true;
     return false;
   }
 }

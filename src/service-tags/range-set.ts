@@ -3,6 +3,10 @@
 
 import { AcrEgressError } from '../errors.js';
 import type { AddressRangeSet } from './types.js';
+import { BARE_IP, formatV4, formatV6, readIp, readIpSpan, readPrefixLength, V4_WORD, wordMask, type IpTextOptions } from '../net/ip.js';
+
+// Formatting lives with the parser; these names stay here for the modules that import them.
+export { formatV4, formatV6 };
 
 export type ParsedAddress = { v: 4; n: number } | { v: 6; w: Uint32Array };
 
@@ -11,110 +15,17 @@ export type ParsedPrefix =
   | { v: 4; start: number; end: number; bits: number }
   | { v: 6; start: Uint32Array; end: Uint32Array; bits: number };
 
-// Scratch space for the parsers: lookups are synchronous, so one module-level buffer is safe
-// and keeps has() allocation-free.
-const groups = new Uint32Array(8);
+// Lookups read bare addresses: a zone id or brackets is not an address the resolver returns.
+const LOOKUP_TEXT: IpTextOptions = { brackets: false, zone: false, unmap: true };
+
+// Scratch for has(): lookups are synchronous, so one module-level buffer is safe and keeps has() allocation-free.
 const probe = new Uint32Array(4);
-
-function hexValue(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/** Dotted quad in s[from, to) as a uint32, or -1. Leading zeros are refused: some stacks read them as octal. */
-function readV4(s: string, from: number, to: number): number {
-  let n = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (digits === 1 && octet === 0) return -1;
-      octet = octet * 10 + (c - 48);
-      if (octet > 255) return -1;
-      digits++;
-    } else if (c === 46 && digits > 0 && dots < 3) {
-      n = n * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else {
-      return -1;
-    }
-  }
-  return digits === 0 || dots !== 3 ? -1 : n * 256 + octet;
-}
-
-/** RFC 4291 text form in s[from, to) into out[0..3]; zone ids and brackets are refused. */
-function readV6(s: string, from: number, to: number, out: Uint32Array): boolean {
-  if (to - from < 2 || to - from > 45) return false;
-  let n = 0;
-  let gap = -1;
-  let i = from;
-  if (s.charCodeAt(i) === 58) {
-    if (s.charCodeAt(i + 1) !== 58) return false;
-    gap = 0;
-    i += 2;
-  }
-  while (i < to) {
-    const groupStart = i;
-    let value = 0;
-    let digits = 0;
-    for (; i < to && digits < 5; i++) {
-      const h = hexValue(s.charCodeAt(i));
-      if (h < 0) break;
-      value = value * 16 + h;
-      digits++;
-    }
-    if (i < to && s.charCodeAt(i) === 46) {
-      // An embedded IPv4 tail fills the last two groups and must end the address.
-      const v4 = readV4(s, groupStart, to);
-      if (v4 < 0 || n > 6) return false;
-      groups[n++] = v4 >>> 16;
-      groups[n++] = v4 & 0xffff;
-      i = to;
-      break;
-    }
-    if (digits === 0 || digits > 4 || n === 8) return false;
-    groups[n++] = value;
-    if (i === to) break;
-    if (s.charCodeAt(i) !== 58) return false;
-    i++;
-    if (i < to && s.charCodeAt(i) === 58) {
-      if (gap >= 0) return false;
-      gap = n;
-      i++;
-    } else if (i === to) {
-      return false;
-    }
-  }
-  if (gap < 0 ? n !== 8 : n > 7) return false;
-  const zeros = gap < 0 ? 0 : 8 - n;
-  for (let k = 0; k < 8; k++) {
-    const g = gap < 0 || k < gap ? groups[k]! : k < gap + zeros ? 0 : groups[k - zeros]!;
-    if (k % 2 === 0) out[k >> 1] = g * 65536;
-    else out[k >> 1] = out[k >> 1]! + g;
-  }
-  return true;
-}
 
 /** Reads an address into out: 4 (out[0] holds it; IPv4-mapped IPv6 counts as IPv4), 6 (out[0..3]) or 0. */
 export function readAddress(ip: string, out: Uint32Array): 0 | 4 | 6 {
-  if (typeof ip !== 'string') return 0;
-  const v4 = readV4(ip, 0, ip.length);
-  if (v4 >= 0) {
-    out[0] = v4;
-    return 4;
-  }
-  if (!readV6(ip, 0, ip.length, out)) return 0;
-  if (out[0] === 0 && out[1] === 0 && out[2] === 0xffff) {
-    out[0] = out[3]!;
-    return 4;
-  }
-  return 6;
+  const family = readIp(ip, out, LOOKUP_TEXT);
+  if (family === 4) out[0] = out[V4_WORD]!;
+  return family;
 }
 
 export function parseAddress(ip: string): ParsedAddress | null {
@@ -122,12 +33,6 @@ export function parseAddress(ip: string): ParsedAddress | null {
   const kind = readAddress(ip, w);
   if (kind === 4) return { v: 4, n: w[0]! };
   return kind === 6 ? { v: 6, w } : null;
-}
-
-/** Mask of the top `bits` bits of a 32-bit word (JS shifts are mod 32, hence the special cases). */
-function wordMask(bits: number): number {
-  if (bits <= 0) return 0;
-  return bits >= 32 ? 0xffffffff : (0xffffffff << (32 - bits)) >>> 0;
 }
 
 /**
@@ -138,30 +43,22 @@ function wordMask(bits: number): number {
 function readPrefix(text: string, out: Uint32Array): 0 | 4 | 6 {
   if (typeof text !== 'string') return 0;
   const slash = text.indexOf('/');
-  const digits = text.length - slash - 1;
-  if (slash < 0 || digits < 1 || digits > 3 || (digits > 1 && text.charCodeAt(slash + 1) === 48)) return 0;
-  let bits = 0;
-  for (let i = slash + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return 0;
-    bits = bits * 10 + (c - 48);
-  }
+  const bits = slash < 0 ? -1 : readPrefixLength(text, slash + 1);
+  const family = bits < 0 ? 0 : readIpSpan(text, 0, slash, out, BARE_IP);
+  if (family === 0 || bits > (family === 4 ? 32 : 128)) return 0;
   out[8] = bits;
-  const v4 = readV4(text, 0, slash);
-  if (v4 >= 0) {
-    if (bits > 32) return 0;
+  if (family === 4) {
     const mask = wordMask(bits);
-    out[0] = v4 & mask;
+    out[0] = out[V4_WORD]! & mask;
     out[1] = out[0]! | ~mask;
     return 4;
   }
-  if (bits > 128 || !readV6(text, 0, slash, out)) return 0;
   for (let k = 0; k < 4; k++) {
     const mask = wordMask(bits - 32 * k);
     out[k] = out[k]! & mask;
     out[k + 4] = out[k]! | ~mask;
   }
-  return 6;
+  return 6; // even ::ffff:0:0/96, which has() never reaches: it looks mapped addresses up as IPv4
 }
 
 const prefixScratch = new Uint32Array(9);
@@ -175,26 +72,6 @@ export function parsePrefix(text: string): ParsedPrefix | null {
   const kind = readPrefix(text, out);
   if (kind === 4) return { v: 4, start: out[0]!, end: out[1]!, bits: out[8]! };
   return kind === 6 ? { v: 6, start: out.slice(0, 4), end: out.slice(4, 8), bits: out[8]! } : null;
-}
-
-export function formatV4(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
-/** RFC 5952 form: lower-case, no leading zeros, the longest run of two or more zero groups as "::". */
-export function formatV6(words: ArrayLike<number>, offset = 0): string {
-  const g: number[] = [];
-  for (let k = 0; k < 4; k++) g.push(words[offset + k]! >>> 16, words[offset + k]! & 0xffff);
-  let best = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    let j = k;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - k > bestLen) [best, bestLen] = [k, j - k];
-    k = j === k ? k + 1 : j;
-  }
-  const hex = (part: number[]) => part.map((x) => x.toString(16)).join(':');
-  return best < 0 ? hex(g) : `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
 }
 
 /** Compares words a[ai..ai+3] with b[bi..bi+3] as unsigned 128-bit numbers. */
@@ -355,8 +232,8 @@ export class RangeSet implements AddressRangeSet {
   }
 
   has(ip: string): boolean {
-    const kind = readAddress(ip, probe);
-    return kind === 4 ? this.hasV4(probe[0]!) : kind === 6 && this.hasV6(probe);
+    const kind = readIp(ip, probe, LOOKUP_TEXT);
+    return kind === 4 ? this.hasV4(probe[V4_WORD]!) : kind === 6 && this.hasV6(probe);
   }
 
   /** Membership of an address already parsed to a uint32, for callers probing many sets. */
