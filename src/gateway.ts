@@ -74,6 +74,12 @@ export class Gateway {
         this.#tunnelsActive--;
         for (const l of listeners) l.closed(up, down);
       },
+      decided: (seconds) => {
+        for (const l of listeners) l.decided?.(seconds);
+      },
+      helloWaited: (seconds) => {
+        for (const l of listeners) l.helloWaited?.(seconds);
+      },
     };
     const deps = {
       policy: () => this.#policy,
@@ -131,6 +137,11 @@ export class Gateway {
   /** Client connections open on the proxy listener (tunnels and plain-HTTP keep-alives). */
   get connections(): number {
     return this.#connections.size;
+  }
+
+  /** True once stop() has begun (readiness turns false while draining). */
+  get stopping(): boolean {
+    return this.#stopping !== null;
   }
 
   get tunnelsActive(): number {

@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { loadInitialTags } from '../gateway.js';
 import { runCheck } from './check.js';
+import { LOGS_USAGE, runLogs } from './logs.js';
 import { processIo, reportError, type Io } from './output.js';
 import { runServe } from './serve.js';
 import { runTags, TAGS_USAGE } from './tags.js';
@@ -15,6 +16,7 @@ const USAGE = `usage: acr-egress <command> [options]
                                              evaluate the policy for one request (no connection)
   config validate FILE                       check a config file; every problem with its path
 ${TAGS_USAGE}
+${LOGS_USAGE}
 
 The config file is --config, else $ACR_EGRESS_CONFIG, else config/acr-egress.yaml.`;
 
@@ -67,6 +69,7 @@ const commands: Record<string, Handler> = {
     }
   },
   tags: (io, argv) => runTags(io, argv),
+  logs: (io, argv) => runLogs(io, argv),
 };
 
 class UsageError extends Error {}

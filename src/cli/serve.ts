@@ -1,4 +1,8 @@
-// `acr-egress serve`: runs the gateway until SIGTERM/SIGINT (graceful drain); SIGHUP reloads.
+// `acr-egress serve`: runs the proxy listeners and the admin API until SIGTERM/SIGINT (graceful
+// drain, readiness false while draining); SIGHUP reloads the config.
+import { adminDepsFromGateway } from '../admin/from-gateway.js';
+import { startAdmin, type RunningAdmin } from '../admin/start.js';
+import { rebuildFromLog } from '../audit/tail.js';
 import { Gateway } from '../gateway.js';
 import { reportError, type Io } from './output.js';
 
@@ -6,17 +10,33 @@ export async function runServe(io: Io, configFile: string): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = await Gateway.create({ configFile });
-    await gateway.listen();
   } catch (err) {
+    return reportError(io, err, 1);
+  }
+  let admin: RunningAdmin | null = null;
+  try {
+    // The store is rebuilt from the audit log before any new record, so a redeploy keeps the last hour.
+    const { file, recent } = gateway.config.config.log;
+    if (file !== null) {
+      const rebuilt = await rebuildFromLog(gateway.store, file, recent);
+      gateway.log.info({ file, rebuilt }, 'decision store rebuilt from the audit log');
+    }
+    await gateway.listen();
+    admin = await startAdmin(adminDepsFromGateway(gateway), gateway.config.config.admin.listen);
+  } catch (err) {
+    await gateway.stop();
     return reportError(io, err, 1);
   }
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       gateway.log.info({ signal }, 'signal received');
-      gateway.stop().then(
-        () => resolve(0),
-        (err: unknown) => resolve(reportError(io, err, 1)),
-      );
+      gateway
+        .stop()
+        .then(() => admin?.app.close())
+        .then(
+          () => resolve(0),
+          (err: unknown) => resolve(reportError(io, err, 1)),
+        );
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -31,6 +31,7 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
     ip: null,
     decision: null,
   };
+  const t0 = performance.now();
   const settings = deps.settings();
   const policy = deps.policy();
   const finishBlocked = (decision: Decision): void => {
@@ -52,6 +53,7 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   if (!decision.allowed) return finishBlocked(decision);
 
   const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
+  deps.events?.decided?.((performance.now() - t0) / 1000);
   ctx.ip = dest.ip;
   decision = chain(decision, dest.decision);
   if (!dest.ok || !decision.allowed) return finishBlocked(decision);
@@ -67,7 +69,9 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   }
   socket.write(CONNECT_ESTABLISHED);
 
+  const helloFrom = performance.now();
   const hello = await readClientHello(socket, head, settings.clientHelloTimeoutMs, settings.maxClientHelloBytes);
+  deps.events?.helloWaited?.((performance.now() - helloFrom) / 1000);
   let first: Buffer;
   if (hello.kind === 'closed') {
     upstream.destroy();

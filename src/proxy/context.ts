@@ -17,6 +17,10 @@ export interface ProxySettings {
 export interface TunnelEvents {
   opened(): void;
   closed(bytesUp: number, bytesDown: number): void;
+  /** Seconds from the request to a vetted destination (policy, DNS, address checks); for metrics. */
+  decided?(seconds: number): void;
+  /** Seconds spent waiting for the TLS ClientHello after the 200; for metrics. */
+  helloWaited?(seconds: number): void;
 }
 
 export interface ProxyDeps {

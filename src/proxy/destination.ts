@@ -9,7 +9,7 @@ export type DestinationResult = { ok: true; ip: string; decision: Decision } | {
 
 export async function chooseDestination(
   policy: PolicySnapshot,
-  resolver: HostResolver,
+  resolver: Pick<HostResolver, 'resolve'>,
   host: string,
   match: HostMatch | null,
 ): Promise<DestinationResult> {

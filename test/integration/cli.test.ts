@@ -114,6 +114,7 @@ describe('acr-egress serve (a real process)', () => {
       proxy: { listen: '127.0.0.1:0', ports: [upstream.port], drainTimeoutMs: 2000 },
       dns: { overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] }, servers: ['127.0.0.1:1'] },
       log: { level: 'info', file: logFile },
+      admin: { listen: '127.0.0.1:0', token: 'serve-test-admin-token-0123456789' },
     });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -132,6 +133,28 @@ describe('acr-egress serve (a real process)', () => {
     expect(a.status).toBe(200);
     const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', upstream.ca);
     expect(await httpsGet(tls, 'myregistry.azurecr.io')).toContain('ok myregistry.azurecr.io');
+
+    const adminPort = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`admin did not start: ${stderr}`)), 20_000);
+      const check = (): void => {
+        const line = stderr.split('\n').find((l) => l.includes('admin API listening'));
+        const m = line && /"port":(\d+)/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        } else setTimeout(check, 50);
+      };
+      check();
+    });
+    const admin = `http://127.0.0.1:${adminPort}`;
+    expect((await fetch(`${admin}/healthz`)).status).toBe(200);
+    expect((await fetch(`${admin}/readyz`)).status).toBe(200);
+    expect((await fetch(`${admin}/api/v1/logs`)).status).toBe(401);
+    const logs = await fetch(`${admin}/api/v1/logs?decision=allowed`, { headers: { authorization: 'Bearer serve-test-admin-token-0123456789' } });
+    expect(logs.status).toBe(200);
+    const body = (await logs.json()) as { items: { host: string; bytesDown: number }[] };
+    expect(body.items[0]).toMatchObject({ host: 'myregistry.azurecr.io' });
+    expect(await (await fetch(`${admin}/metrics`)).text()).toContain('acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1');
 
     child.kill('SIGHUP');
     await new Promise<void>((resolve) => {

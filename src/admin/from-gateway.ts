@@ -1,0 +1,105 @@
+// Builds the admin API's dependencies from a running Gateway, and wires the metrics into its
+// recorder and tunnel events, so serve needs one call to start the admin API.
+import type { Logger } from 'pino';
+import type { Gateway } from '../gateway.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import type { TunnelEvents } from '../proxy/context.js';
+import type { TagsStatus } from '../service-tags/types.js';
+import type { AdminDeps, TagsFacade } from './deps.js';
+
+export interface GatewayAdminExtra {
+  /** Default: createMetrics over the gateway, attached to it (see attachMetrics). */
+  metrics?: Metrics;
+  /** Default: the gateway's service-tag manager. */
+  tags?: TagsFacade;
+  /** Default: the gateway's log. */
+  log?: Logger;
+  /** Further readiness reasons (each non-empty string makes /readyz answer 503). */
+  notReady?: () => string[];
+}
+
+/** The slice of the service-tag manager the admin API uses (ServiceTagManager has it). */
+interface TagManagerLike {
+  status(): TagsStatus;
+  refresh(): Promise<{ status: TagsStatus }>;
+  lookup(ip: string): string[];
+}
+
+export function tagsFacade(manager: TagManagerLike): TagsFacade {
+  return {
+    status: () => manager.status(),
+    refresh: async () => (await manager.refresh()).status,
+    lookup: (ip) => manager.lookup(ip),
+  };
+}
+
+/** Without a manager: what can be told from the index alone. */
+function indexOnlyFacade(gateway: Gateway): TagsFacade {
+  const status = (): TagsStatus => {
+    const index = gateway.tags;
+    return {
+      changeNumber: index?.changeNumber ?? null,
+      cloud: index?.cloud ?? null,
+      source: gateway.config.config.serviceTags.source,
+      loadedAt: null,
+      lastSuccessAt: null,
+      nextRefreshAt: null,
+      lastError: null,
+      lastErrorAt: null,
+      stale: index === null,
+      ageSeconds: null,
+      tags: {},
+      failures: 0,
+      consecutiveFailures: 0,
+    };
+  };
+  return { status, refresh: async () => status(), lookup: (ip) => gateway.tags?.tagsContaining(ip) ?? [] };
+}
+
+/** A registry over the gateway's resolver, tunnels and service tags; not yet attached. */
+export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
+  return createMetrics({
+    tags: () => tags.status(),
+    dns: () => ({ hits: gateway.resolver.hits, misses: gateway.resolver.misses }),
+    tunnelsActive: () => gateway.tunnelsActive,
+  });
+}
+
+/** Feeds metrics from every decision record and every tunnel of the gateway. */
+export function attachMetrics(gateway: Gateway, metrics: Metrics): void {
+  gateway.recorder.addSink(metrics.recordSink);
+  const events = gateway.tunnelEvents as TunnelEvents & { listeners: TunnelEvents[] };
+  events.listeners.push(metrics.tunnelListener);
+}
+
+export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra = {}): AdminDeps {
+  const manager = (gateway as { serviceTags?: TagManagerLike }).serviceTags;
+  const tags = extra.tags ?? (manager !== undefined ? tagsFacade(manager) : indexOnlyFacade(gateway));
+  let metrics = extra.metrics;
+  if (metrics === undefined) {
+    metrics = metricsForGateway(gateway, tags);
+    attachMetrics(gateway, metrics);
+  }
+  return {
+    store: gateway.store,
+    policy: () => gateway.policy,
+    config: () => gateway.config,
+    tokens: () => gateway.config.adminTokens,
+    metricsAuth: () => gateway.config.config.admin.metricsAuth,
+    ready: () => {
+      const reasons: string[] = [];
+      if (gateway.proxyAddress === null) reasons.push('the proxy is not listening');
+      if (gateway.config.config.serviceTags.enforce === true && gateway.tags === null) {
+        reasons.push('no service-tag data is loaded and serviceTags.enforce is true: tunnels that need tags are blocked');
+      }
+      if (gateway.stopping) reasons.push('stopping: draining connections');
+      reasons.push(...(extra.notReady?.() ?? []).filter((r) => r !== ''));
+      return { ok: reasons.length === 0, reasons };
+    },
+    tags,
+    reload: () => gateway.reload(),
+    resolve: (host) => gateway.resolver.resolve(host),
+    metrics,
+    log: extra.log ?? gateway.log,
+  };
+}

@@ -1,0 +1,71 @@
+// GET /api/v1/logs (pages of records, newest first) and GET /api/v1/logs.ndjson (the same as JSON
+// lines for tools), both over the indexed recent-decisions store.
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import { LogFilter, queryLogs, type LogFilterParams } from '../audit/query.js';
+import type { DecisionRecord } from '../audit/record.js';
+import { sendError } from './answers.js';
+import type { AdminApp } from './app-types.js';
+import type { AdminDeps } from './deps.js';
+import { ErrorAnswer, ExportQuery, LogPageSchema, LogsQuery } from './schemas.js';
+
+/** The filter, or null after answering 400 with the parameter at fault. */
+export function filterOr400(params: LogFilterParams, reply: FastifyReply): LogFilter | null {
+  const filter = LogFilter.parse(params);
+  if (filter instanceof LogFilter) return filter;
+  void sendError(reply, 'bad_request', `${filter.param}: ${filter.message}`);
+  return null;
+}
+
+const errors = { 400: ErrorAnswer, 401: ErrorAnswer };
+
+export function registerLogRoutes(app: AdminApp, deps: AdminDeps): void {
+  app.get(
+    '/api/v1/logs',
+    {
+      schema: {
+        summary: 'Decision records, newest first, filtered and paged',
+        tags: ['logs'],
+        querystring: LogsQuery,
+        response: { 200: LogPageSchema, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const filter = filterOr400(req.query, reply);
+      if (filter === null) return reply;
+      return queryLogs(deps.store, filter, { limit: req.query.limit ?? 100, cursor: req.query.cursor ?? null });
+    },
+  );
+
+  app.get(
+    '/api/v1/logs.ndjson',
+    {
+      schema: {
+        summary: 'The same records as one JSON object per line (newest first); X-Next-Cursor when limited',
+        tags: ['logs'],
+        querystring: ExportQuery,
+        produces: ['application/x-ndjson'],
+        response: errors,
+      },
+    },
+    async (req, reply) => {
+      const filter = filterOr400(req.query, reply);
+      if (filter === null) return reply;
+      // Taken at once (references only), so records arriving while it streams change nothing.
+      const page = queryLogs(deps.store, filter, { limit: req.query.limit ?? Number.MAX_SAFE_INTEGER, cursor: req.query.cursor ?? null });
+      if (page.nextCursor !== null) reply.header('x-next-cursor', page.nextCursor);
+      reply.type('application/x-ndjson; charset=utf-8');
+      // A stream is sent as is; the route's response schemas only type the JSON error answers.
+      return reply.send(Readable.from(lines(page.items)) as never);
+    },
+  );
+}
+
+function* lines(items: readonly DecisionRecord[]): Generator<string> {
+  const BATCH = 512;
+  for (let i = 0; i < items.length; i += BATCH) {
+    let out = '';
+    for (const rec of items.slice(i, i + BATCH)) out += `${JSON.stringify(rec)}\n`;
+    yield out;
+  }
+}
