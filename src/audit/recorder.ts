@@ -1,4 +1,5 @@
 // Where decision records go: the audit log, the recent store and the metrics, from one call.
+import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 import type { Decision } from '../policy/decide.js';
 import type { AuditLog } from './audit-log.js';
@@ -20,7 +21,19 @@ export interface RecordInput {
 
 export type RecordSink = (record: DecisionRecord) => void;
 
-const nextId = monotonicFactory();
+// ulid's own PRNG asks the CSPRNG once per character (16 calls, each with OpenSSL's getpid(2) fork
+// check, per id); drawing the same bytes from a pool refilled 4 KiB at a time costs one call per 256 ids.
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+function pooledRandom(): number {
+  if (poolAt === pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  return (pool[poolAt++] as number) / 256;
+}
+
+const nextId = monotonicFactory(pooledRandom);
 
 export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord {
   const d = input.decision;

@@ -1,0 +1,118 @@
+// Command-line flags of `npm run bench` (bench/run.ts), with the defaults of a full run.
+import { parseArgs } from 'node:util';
+
+export interface BenchArgs {
+  /** Scenario ids to run (1..5). */
+  only: number[];
+  /** Scenario 1: body size in bytes. */
+  size: number;
+  /** Scenario 1 rounds. */
+  rounds: number;
+  /** Scenario 2: tunnels per contender per round, concurrency, rounds. */
+  tunnels: number;
+  concurrency: number;
+  setupRounds: number;
+  /** Scenario 3: idle-tunnel levels (capped by the fd limit) and rounds per level. */
+  idle: number[];
+  idleRounds: number;
+  /** Scenario 4: concurrent pulls, layer size, rounds. */
+  pulls: number;
+  layerBytes: number;
+  pullRounds: number;
+  /** Scenario 5: iterations per micro-benchmark row. */
+  iterations: number;
+  /** Global deadline in minutes. */
+  deadlineMin: number;
+  /** Run acr-egress under --cpu-prof in scenarios 1 and 2 and summarise the profiles. */
+  profile: boolean;
+  /** Markdown file to write (between the bench markers); null: print only. */
+  out: string | null;
+  /** Tiny sizes everywhere: a smoke run. */
+  quick: boolean;
+  /** dist/cli.js of another acr-egress build, run as the extra contender `acr-egress (before)`. */
+  before: string | null;
+  /** Run acr-egress from src/ through tsx and skip the build (for the smoke test). */
+  fromSource: boolean;
+}
+
+/** "1g", "256m", "64k", "1000" -> bytes. */
+export function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)i?b?$/i.exec(text.trim());
+  if (!m) throw new Error(`not a size: ${text} (try 1g, 256m, 64k)`);
+  const unit = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function list(text: string): number[] {
+  return text.split(',').map((s) => {
+    const n = Number(s.trim());
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`not a positive integer: ${s}`);
+    return n;
+  });
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --only 1,2,3,4,5      scenarios to run (default: all)
+  --size 1g             scenario 1 body size          --rounds 5
+  --tunnels 2000        scenario 2 tunnels per round  --concurrency 8  --setup-rounds 3
+  --idle 5000,20000     scenario 3 levels (capped by RLIMIT_NOFILE)  --idle-rounds 1
+  --pulls 16            scenario 4 concurrent pulls   --layer 2m  --pull-rounds 3
+  --iterations 200000   scenario 5 iterations per row
+  --deadline 15         global deadline, minutes
+  --profile             acr-egress under --cpu-prof in scenarios 1 and 2
+  --out FILE            markdown to update (default docs/benchmarks.md); --no-write to print only
+  --quick               tiny sizes everywhere (a smoke run)
+  --before DIST/cli.js  also run another acr-egress build as "acr-egress (before)", to measure a change
+  --from-source         run acr-egress from src/ through tsx, no build (smoke runs only)`;
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      only: { type: 'string' },
+      size: { type: 'string' },
+      rounds: { type: 'string' },
+      tunnels: { type: 'string' },
+      concurrency: { type: 'string' },
+      'setup-rounds': { type: 'string' },
+      idle: { type: 'string' },
+      'idle-rounds': { type: 'string' },
+      pulls: { type: 'string' },
+      layer: { type: 'string' },
+      'pull-rounds': { type: 'string' },
+      iterations: { type: 'string' },
+      deadline: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      before: { type: 'string' },
+      'from-source': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) throw new Error(USAGE);
+  const quick = values.quick === true;
+  const num = (v: string | undefined, full: number, small: number): number => (v === undefined ? (quick ? small : full) : (list(v)[0] as number));
+  return {
+    only: values.only === undefined ? [1, 2, 3, 4, 5] : list(values.only),
+    size: values.size === undefined ? (quick ? 4 * 2 ** 20 : 2 ** 30) : parseSize(values.size),
+    rounds: num(values.rounds, 5, 1),
+    tunnels: num(values.tunnels, 2000, 20),
+    concurrency: num(values.concurrency, 8, 4),
+    setupRounds: num(values['setup-rounds'], 3, 1),
+    idle: values.idle === undefined ? (quick ? [20] : [5000, 20000]) : list(values.idle),
+    idleRounds: num(values['idle-rounds'], 1, 1),
+    pulls: num(values.pulls, 16, 2),
+    layerBytes: values.layer === undefined ? (quick ? 64 * 1024 : 2 * 2 ** 20) : parseSize(values.layer),
+    pullRounds: num(values['pull-rounds'], 3, 1),
+    iterations: num(values.iterations, 200_000, 2_000),
+    deadlineMin: num(values.deadline, 15, 5),
+    profile: values.profile === true,
+    out: values['no-write'] === true ? null : (values.out ?? 'docs/benchmarks.md'),
+    quick,
+    before: values.before ?? null,
+    fromSource: values['from-source'] === true,
+  };
+}
