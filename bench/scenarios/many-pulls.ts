@@ -65,7 +65,9 @@ export async function runManyPulls(ctx: BenchContext, o: PullOptions): Promise<S
       ports: [registry.port],
     };
     await withTargets(ctx, 'pulls', names, set, async (targets) => {
-      for (const t of targets.values()) await batch(registry, t, join(work, `warm-${t.name}`), 2);
+      // A full-size warm-up batch each: besides the contenders' cold paths, it absorbs the bench
+      // process's own garbage from earlier scenarios (the blob host runs in this process).
+      for (const t of targets.values()) await batch(registry, t, join(work, `warm-${t.name}`), o.pulls);
       for (let round = 0; round < o.rounds; round++) {
         checkDeadline(ctx, `pull round ${round + 1}`);
         for (const name of roundOrder(names, round)) {
