@@ -3,9 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { block, checkRequest, checkSni, refuse, chain, type Decision } from '../policy/decide.js';
 import { chooseDestination } from './destination.js';
-import { dial } from './dial.js';
 import { readClientHello } from './hello-reader.js';
-import { DownstreamReader, pump } from './pump.js';
+import { dialVetted, runTunnel } from './tunnel.js';
 import { CONNECT_ESTABLISHED, refuseSocket } from './responses.js';
 import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
 
@@ -57,49 +56,33 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   ctx.ip = dest.ip;
   decision = chain(decision, dest.decision);
   if (!dest.ok || !decision.allowed) return finishBlocked(decision);
-  if (socket.destroyed) return finishBlocked(refuse('upstream_unreachable', 'client went away before the tunnel opened', decision.rule));
-
-  const reader = new DownstreamReader();
-  const dialed = await dial(dest.ip, authority.port, settings.connectTimeoutMs, reader);
-  if (!dialed.ok) return finishBlocked(refuse('upstream_unreachable', dialed.detail, decision.rule));
-  const upstream = dialed.socket;
-  if (socket.destroyed) {
-    upstream.destroy();
-    return finishBlocked(refuse('upstream_unreachable', 'client went away before the tunnel opened', decision.rule));
-  }
+  const dialed = await dialVetted(deps, socket, dest.ip, authority.port, decision.rule);
+  if (!dialed.ok) return finishBlocked(dialed.decision);
   socket.write(CONNECT_ESTABLISHED);
 
   const helloFrom = performance.now();
   const hello = await readClientHello(socket, head, settings.clientHelloTimeoutMs, settings.maxClientHelloBytes);
   deps.events?.helloWaited?.((performance.now() - helloFrom) / 1000);
-  let first: Buffer;
   if (hello.kind === 'closed') {
-    upstream.destroy();
-    ctx.decision = { ...decision };
+    dialed.upstream.destroy();
+    ctx.decision = decision;
     return recordConnection(deps, ctx, 0, 0);
   }
   if (hello.kind === 'hello') {
     ctx.sni = hello.sni;
     decision = chain(decision, checkSni(policy, ctx.host, hello.sni, decision.rule, hello.hasEch));
-    first = hello.buffered;
   } else if (hello.kind === 'not_tls') {
     decision = chain(decision, block(policy, 'not_tls', hello.detail, decision.rule));
-    first = hello.buffered;
   } else {
     decision = chain(decision, block(policy, 'client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`, decision.rule));
-    first = hello.buffered;
   }
   if (!decision.allowed) {
     // The 200 is already sent: a block now closes the tunnel.
-    upstream.destroy();
+    dialed.upstream.destroy();
     socket.destroy();
     ctx.decision = decision;
     return recordConnection(deps, ctx, 0, 0);
   }
-
   ctx.decision = decision;
-  deps.events?.opened();
-  await pump(socket, upstream, reader, first, settings.idleTimeoutMs);
-  deps.events?.closed(reader.stats.bytesUp, reader.stats.bytesDown);
-  recordConnection(deps, ctx, reader.stats.bytesUp, reader.stats.bytesDown);
+  await runTunnel(deps, ctx, socket, dialed, hello.buffered);
 }

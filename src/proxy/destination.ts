@@ -14,8 +14,9 @@ export async function chooseDestination(
   match: HostMatch | null,
 ): Promise<DestinationResult> {
   let addresses: readonly string[];
-  if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) {
-    addresses = [host.replace(/^\[|\]$/g, '')]; // an IP literal let through by report mode
+  const literal = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (isIP(literal) !== 0) {
+    addresses = [literal]; // an IP literal let through by report mode
   } else {
     const resolved = await resolver.resolve(host);
     if (!resolved.ok) return { ok: false, ip: null, decision: refuse('dns_failure', resolved.detail, match?.id ?? null) };

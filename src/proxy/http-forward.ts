@@ -3,7 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import { checkRequest, refuse, chain, type Decision } from '../policy/decide.js';
-import { REASONS } from '../policy/reasons.js';
+import type { Reason } from '../policy/reasons.js';
+import { blockBody, statusFor } from './responses.js';
 import { chooseDestination } from './destination.js';
 import { clientAddress, type ConnectionContext, type ProxyDeps } from './context.js';
 
@@ -32,9 +33,9 @@ export function createHttpForwarder(deps: ProxyDeps): (req: IncomingMessage, res
   };
 }
 
-function answer(res: ServerResponse, reason: keyof typeof REASONS, detail?: string): void {
-  const body = `acr-egress: ${reason}: ${detail ?? REASONS[reason].text}\n`;
-  res.writeHead(REASONS[reason].status, {
+function answer(res: ServerResponse, reason: Reason, detail?: string): void {
+  const body = blockBody(reason, detail);
+  res.writeHead(statusFor(reason), {
     'X-Acr-Egress-Reason': reason,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),

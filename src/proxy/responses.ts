@@ -15,10 +15,15 @@ export function statusFor(reason: Reason): number {
   return REASONS[reason].status;
 }
 
+/** The plain-text body every refusal carries, on a raw socket or through http-proxy's response. */
+export function blockBody(reason: Reason, detail?: string): string {
+  return `acr-egress: ${reason}: ${detail ?? REASONS[reason].text}\n`;
+}
+
 /** The full HTTP/1.1 response for a refused proxy request (connection closes after it). */
 export function blockResponse(reason: Reason, detail?: string): string {
   const status = statusFor(reason);
-  const body = `acr-egress: ${reason}: ${detail ?? REASONS[reason].text}\n`;
+  const body = blockBody(reason, detail);
   return (
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
     `X-Acr-Egress-Reason: ${reason}\r\n` +

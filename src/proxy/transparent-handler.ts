@@ -4,9 +4,8 @@ import type { Socket } from 'node:net';
 import { chain, checkRequest, checkSni, refuse, type Decision } from '../policy/decide.js';
 import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
 import { chooseDestination } from './destination.js';
-import { dial } from './dial.js';
 import { readClientHello } from './hello-reader.js';
-import { DownstreamReader, pump } from './pump.js';
+import { dialVetted, runTunnel } from './tunnel.js';
 
 export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstreamPort: number): Promise<void> {
   socket.on('error', () => undefined);
@@ -48,16 +47,8 @@ export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstrea
   decision = chain(decision, dest.decision);
   if (!dest.ok || !decision.allowed) return blocked(decision);
 
-  const reader = new DownstreamReader();
-  const dialed = await dial(dest.ip, upstreamPort, settings.connectTimeoutMs, reader);
-  if (!dialed.ok) return blocked(refuse('upstream_unreachable', dialed.detail, decision.rule));
-  if (socket.destroyed) {
-    dialed.socket.destroy();
-    return blocked(refuse('upstream_unreachable', 'client went away before the tunnel opened', decision.rule));
-  }
+  const dialed = await dialVetted(deps, socket, dest.ip, upstreamPort, decision.rule);
+  if (!dialed.ok) return blocked(dialed.decision);
   ctx.decision = decision;
-  deps.events?.opened();
-  await pump(socket, dialed.socket, reader, hello.buffered, settings.idleTimeoutMs);
-  deps.events?.closed(reader.stats.bytesUp, reader.stats.bytesDown);
-  recordConnection(deps, ctx, reader.stats.bytesUp, reader.stats.bytesDown);
+  await runTunnel(deps, ctx, socket, dialed, hello.buffered);
 }
