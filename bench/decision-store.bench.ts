@@ -21,21 +21,36 @@ const SPAN_MS = 2 * 3_600_000; // the records cover the last two hours
 /** A deterministic PRNG so every run measures the same store. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function makeRecords(n: number): DecisionRecord[] {
   const rnd = lcg(42);
   const nextId = monotonicFactory(() => rnd());
   const blobs = Array.from({ length: 400 }, (_, i) => `acct${i}.blob.core.windows.net`);
-  const reasons: Reason[] = ['host_not_allowed', 'host_not_allowed', 'host_not_allowed', 'sni_mismatch', 'ip_not_in_service_tag', 'port_not_allowed'];
+  const reasons: Reason[] = [
+    'host_not_allowed',
+    'host_not_allowed',
+    'host_not_allowed',
+    'sni_mismatch',
+    'ip_not_in_service_tag',
+    'port_not_allowed',
+  ];
   const out: DecisionRecord[] = [];
   for (let i = 0; i < n; i++) {
     const end = NOW - SPAN_MS + Math.floor((i / n) * SPAN_MS);
     const duration = Math.floor(rnd() * 5000);
     const r = rnd();
     const blocked = r < 0.3;
-    const host = blocked ? (r < 0.25 ? `bad${Math.floor(rnd() * 2000)}.example.org` : 'myregistry.azurecr.io') : r < 0.6 ? 'myregistry.azurecr.io' : r < 0.7 ? 'mcr.microsoft.com' : (blobs[Math.floor(rnd() * blobs.length)] as string);
+    const host = blocked
+      ? r < 0.25
+        ? `bad${Math.floor(rnd() * 2000)}.example.org`
+        : 'myregistry.azurecr.io'
+      : r < 0.6
+        ? 'myregistry.azurecr.io'
+        : r < 0.7
+          ? 'mcr.microsoft.com'
+          : (blobs[Math.floor(rnd() * blobs.length)] as string);
     const reason = blocked ? (r < 0.25 ? 'host_not_allowed' : (reasons[1 + Math.floor(rnd() * 5)] as Reason)) : null;
     out.push({
       time: new Date(end - duration).toISOString(),
@@ -48,7 +63,14 @@ function makeRecords(n: number): DecisionRecord[] {
       ip: '20.62.128.1',
       decision: blocked ? 'blocked' : 'allowed',
       reason,
-      rule: host === 'myregistry.azurecr.io' ? 'registry:myregistry:login' : host === 'mcr.microsoft.com' ? 'mcr:login' : host.endsWith('.blob.core.windows.net') ? 'registry:myregistry:blob' : null,
+      rule:
+        host === 'myregistry.azurecr.io'
+          ? 'registry:myregistry:login'
+          : host === 'mcr.microsoft.com'
+            ? 'mcr:login'
+            : host.endsWith('.blob.core.windows.net')
+              ? 'registry:myregistry:blob'
+              : null,
       tag: null,
       bytesUp: blocked ? null : Math.floor(rnd() * 10_000),
       bytesDown: blocked ? null : Math.floor(rnd() * 50_000_000),
@@ -101,13 +123,18 @@ const cases: { name: string; params: LogFilterParams }[] = [
   { name: 'client=10.1.7.0/24', params: { client: '10.1.7.0/24' } },
   { name: 'decision=blocked&since=15m', params: { decision: 'blocked', since: '15m' } },
   { name: 'blocked&client=10.2.3.4&since=1h (few)', params: { decision: 'blocked', client: '10.2.3.4', since: '1h' } },
-  { name: 'reason=sni_mismatch&host=mcr.microsoft.com (none)', params: { reason: 'sni_mismatch', host: 'mcr.microsoft.com' } },
+  {
+    name: 'reason=sni_mismatch&host=mcr.microsoft.com (none)',
+    params: { reason: 'sni_mismatch', host: 'mcr.microsoft.com' },
+  },
   { name: 'until=100m (old records only)', params: { until: '100m' } },
 ];
 
 const rows: string[] = [];
 rows.push(`## Decision store\n`);
-rows.push(`${N.toLocaleString('en-US')} records (the store full), limit 100, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`);
+rows.push(
+  `${N.toLocaleString('en-US')} records (the store full), limit 100, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+);
 rows.push('Indexed: the posting-list plan; scan: every record newest first through the same predicate (no indexes).\n');
 rows.push('| query | matches | indexed median ms | indexed p99 ms | scan median ms | speed-up |');
 rows.push('|---|---:|---:|---:|---:|---:|');
@@ -115,11 +142,14 @@ for (const c of cases) {
   const filter = LogFilter.parse(c.params) as LogFilter;
   const indexed = queryLogs(store, filter, { limit: 100 }).items;
   const scanned = scan(store, filter, 100);
-  if (indexed.length !== scanned.length || indexed.some((r, i) => r !== scanned[i])) throw new Error(`${c.name}: the indexed answer differs from the scan`);
+  if (indexed.length !== scanned.length || indexed.some((r, i) => r !== scanned[i]))
+    throw new Error(`${c.name}: the indexed answer differs from the scan`);
   const matches = queryLogs(store, filter, { limit: N }).items.length;
   const a = time(200, () => queryLogs(store, LogFilter.parse(c.params) as LogFilter, { limit: 100 }));
   const b = time(20, () => scan(store, LogFilter.parse(c.params) as LogFilter, 100));
-  rows.push(`| ${c.name} | ${matches.toLocaleString('en-US')} | ${fmt(a.median, 3)} | ${fmt(a.p99, 3)} | ${fmt(b.median, 2)} | ${fmtRatio(b.median / a.median)} |`);
+  rows.push(
+    `| ${c.name} | ${matches.toLocaleString('en-US')} | ${fmt(a.median, 3)} | ${fmt(a.p99, 3)} | ${fmt(b.median, 2)} | ${fmtRatio(b.median / a.median)} |`,
+  );
 }
 
 const pages = time(20, () => {
@@ -149,8 +179,12 @@ rmSync(dir, { recursive: true, force: true });
 rows.push('');
 rows.push('| operation | median ms |');
 rows.push('|---|---:|');
-rows.push(`| add ${N.toLocaleString('en-US')} records (indexing 5 fields) | ${fmt(addMs, 1)} (${fmt((addMs * 1e6) / N, 0)} ns/record) |`);
-rows.push(`| add ${N.toLocaleString('en-US')} more to the full store (evicting) | ${fmt(evictMs, 1)} (${fmt((evictMs * 1e6) / N, 0)} ns/record) |`);
+rows.push(
+  `| add ${N.toLocaleString('en-US')} records (indexing 5 fields) | ${fmt(addMs, 1)} (${fmt((addMs * 1e6) / N, 0)} ns/record) |`,
+);
+rows.push(
+  `| add ${N.toLocaleString('en-US')} more to the full store (evicting) | ${fmt(evictMs, 1)} (${fmt((evictMs * 1e6) / N, 0)} ns/record) |`,
+);
 rows.push(`| 50 pages of 1000 (decision=allowed) by cursor | ${fmt(pages.median, 2)} |`);
 rows.push(`| stats over the last hour | ${fmt(stats1h.median, 2)} |`);
 rows.push(`| stats over the whole store | ${fmt(statsAll.median, 2)} |`);

@@ -48,9 +48,17 @@ gc?.();
 const heapBefore = process.memoryUsage().heapUsed;
 let t0 = now();
 const { index } = await loadServiceTagsFile(path);
-rows.push({ what: `load + parse + index ${path.split('/').pop()} (${index.tagCount} tags, ${index.prefixCount} prefixes), cold`, value: now() - t0, unit: 'ms' });
+rows.push({
+  what: `load + parse + index ${path.split('/').pop()} (${index.tagCount} tags, ${index.prefixCount} prefixes), cold`,
+  value: now() - t0,
+  unit: 'ms',
+});
 gc?.();
-rows.push({ what: `heap held by the loaded index${gc ? '' : ' (no --expose-gc: rough)'}`, value: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20, unit: 'MB' });
+rows.push({
+  what: `heap held by the loaded index${gc ? '' : ' (no --expose-gc: rough)'}`,
+  value: (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20,
+  unit: 'MB',
+});
 
 // A realistic config: one registry with a replica, data endpoints, blob storage, and MCR.
 const loaded = buildConfig(
@@ -80,7 +88,13 @@ const cloudRanges = index.rangesOf('AzureCloud');
 if (!acrRanges || !cloudRanges) throw new Error('the tag file lacks AzureContainerRegistry.EastUS or AzureCloud');
 
 const login = { client: '10.0.0.5', host: 'myregistry.azurecr.io', port: 443, sni: 'myregistry.azurecr.io', ip: acrIp };
-const blob = { client: '10.0.0.5', host: 'account1.blob.core.windows.net', port: 443, sni: 'account1.blob.core.windows.net', ip: storageIp };
+const blob = {
+  client: '10.0.0.5',
+  host: 'account1.blob.core.windows.net',
+  port: 443,
+  sni: 'account1.blob.core.windows.net',
+  ip: storageIp,
+};
 const wrongIp = { ...login, ip: '192.0.2.10' };
 const checks: Array<[string, ReturnType<typeof evaluate>, boolean]> = [
   ['login', evaluate(policy, login), true],
@@ -88,14 +102,18 @@ const checks: Array<[string, ReturnType<typeof evaluate>, boolean]> = [
   ['wrong ip', evaluate(policy, wrongIp), false],
 ];
 for (const [name, result, allowed] of checks) {
-  if (result.decision.allowed !== allowed) throw new Error(`policy bench: ${name} decision is ${JSON.stringify(result.decision)}`);
+  if (result.decision.allowed !== allowed)
+    throw new Error(`policy bench: ${name} decision is ${JSON.stringify(result.decision)}`);
 }
 
 const timed: Array<[string, () => unknown]> = [
   ['host match, exact hit (myregistry.azurecr.io)', () => rules.match('myregistry.azurecr.io')],
   ['host match, wildcard hit (account1.blob.core.windows.net)', () => rules.match('account1.blob.core.windows.net')],
   ['host match, miss (evil.example.com)', () => rules.match('evil.example.com')],
-  [`range lookup IPv4 hit, AzureContainerRegistry.EastUS (${acrRanges.prefixCount} prefixes)`, () => acrRanges.has(acrIp)],
+  [
+    `range lookup IPv4 hit, AzureContainerRegistry.EastUS (${acrRanges.prefixCount} prefixes)`,
+    () => acrRanges.has(acrIp),
+  ],
   [`range lookup IPv4 miss, AzureCloud (${cloudRanges.prefixCount} prefixes)`, () => cloudRanges.has('192.0.2.10')],
   ['whole decision, login server allowed (evaluate: host, port, ip, sni)', () => evaluate(policy, login)],
   ['whole decision, blob storage allowed', () => evaluate(policy, blob)],

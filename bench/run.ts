@@ -65,11 +65,14 @@ async function main(argv: string[]): Promise<number> {
   const startedAt = new Date();
   const deadline = startedAt.getTime() + args.deadlineMin * 60_000;
   // The last resort: a scenario that ignores the deadline gets its processes killed a minute later.
-  const hard = setTimeout(() => {
-    console.error(`bench: ${args.deadlineMin} min deadline passed by a minute; killing every child and exiting`);
-    killAll();
-    process.exit(3);
-  }, deadline - Date.now() + 60_000);
+  const hard = setTimeout(
+    () => {
+      console.error(`bench: ${args.deadlineMin} min deadline passed by a minute; killing every child and exiting`);
+      killAll();
+      process.exit(3);
+    },
+    deadline - Date.now() + 60_000,
+  );
   hard.unref();
 
   const versions = {
@@ -90,7 +93,10 @@ async function main(argv: string[]): Promise<number> {
   if (needsProxies && !args.fromSource) {
     console.error('bench: building acr-egress (tsc -p tsconfig.build.json)');
     try {
-      execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+      execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+        cwd: ROOT,
+        stdio: 'inherit',
+      });
     } catch {
       // tsc still emits JavaScript when only types are wrong; a missing CLI is what stops the bench.
       if (!existsSync(GATEWAY_CLI)) {
@@ -104,7 +110,13 @@ async function main(argv: string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'acr-egress-bench-'));
   chmodSync(dir, 0o755); // Squid drops to its own user and must reach its files under here
   const nofile = hardNofile();
-  const contenders: TargetName[] = ['acr-egress', ...(args.before ? (['before'] as const) : []), 'squid', 'node-pipe', 'direct'];
+  const contenders: TargetName[] = [
+    'acr-egress',
+    ...(args.before ? (['before'] as const) : []),
+    'squid',
+    'node-pipe',
+    'direct',
+  ];
   let upstream: BenchUpstream | null = null;
   const results: ScenarioResult[] = [];
   const profileDir = args.profile ? join(dir, 'profiles') : null;
@@ -144,7 +156,10 @@ async function main(argv: string[]): Promise<number> {
 
   const extra: string[] = [];
   if (profileDir !== null) {
-    for (const [sub, title] of [['throughput', 'CPU profile of acr-egress during scenario 1'], ['setup', 'CPU profile of acr-egress during scenario 2']] as const) {
+    for (const [sub, title] of [
+      ['throughput', 'CPU profile of acr-egress during scenario 1'],
+      ['setup', 'CPU profile of acr-egress during scenario 2'],
+    ] as const) {
       const s = summariseProfileDir(join(profileDir, sub));
       if (s) extra.push(profileMarkdown(title, s));
     }

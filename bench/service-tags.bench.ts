@@ -65,19 +65,40 @@ const azureCloud = index.rangesOf('AzureCloud')!;
 
 const rows: Array<[string, string]> = [
   ['file', `${path.split('/').pop()} (${index.tagCount} tags, ${index.prefixCount} prefixes)`],
-  ['parse (JSON.parse + shape and prefix check), first / best of 5 more', `${parseMs.toFixed(1)} / ${warm.parse.toFixed(1)} ms`],
+  [
+    'parse (JSON.parse + shape and prefix check), first / best of 5 more',
+    `${parseMs.toFixed(1)} / ${warm.parse.toFixed(1)} ms`,
+  ],
   ['index build (range set per tag), first / best of 5 more', `${indexMs.toFixed(1)} / ${warm.index.toFixed(1)} ms`],
-  [`heap used by file + index${gc ? '' : ' (no --expose-gc: rough)'}`, `${heapMb.toFixed(1)} MB (+ ${buffersMb.toFixed(1)} MB typed arrays)`],
-  [`has() IPv4 hit, AzureContainerRegistry.EastUS (${acrEastUs.prefixCount} prefixes)`, `${nsPer(ITERATIONS, () => acrEastUs.has(v4hit)).toFixed(0)} ns`],
-  ['has() IPv4 miss, AzureContainerRegistry.EastUS', `${nsPer(ITERATIONS, () => acrEastUs.has('192.0.2.1')).toFixed(0)} ns`],
+  [
+    `heap used by file + index${gc ? '' : ' (no --expose-gc: rough)'}`,
+    `${heapMb.toFixed(1)} MB (+ ${buffersMb.toFixed(1)} MB typed arrays)`,
+  ],
+  [
+    `has() IPv4 hit, AzureContainerRegistry.EastUS (${acrEastUs.prefixCount} prefixes)`,
+    `${nsPer(ITERATIONS, () => acrEastUs.has(v4hit)).toFixed(0)} ns`,
+  ],
+  [
+    'has() IPv4 miss, AzureContainerRegistry.EastUS',
+    `${nsPer(ITERATIONS, () => acrEastUs.has('192.0.2.1')).toFixed(0)} ns`,
+  ],
   ['has() IPv6 hit, AzureContainerRegistry.EastUS', `${nsPer(ITERATIONS, () => acrEastUs.has(v6hit)).toFixed(0)} ns`],
-  ['has() IPv6 miss, AzureContainerRegistry.EastUS', `${nsPer(ITERATIONS, () => acrEastUs.has('2001:db8::1')).toFixed(0)} ns`],
-  [`has() IPv4 hit, AzureCloud (${azureCloud.prefixCount} prefixes)`, `${nsPer(ITERATIONS, () => azureCloud.has(v4hit)).toFixed(0)} ns`],
+  [
+    'has() IPv6 miss, AzureContainerRegistry.EastUS',
+    `${nsPer(ITERATIONS, () => acrEastUs.has('2001:db8::1')).toFixed(0)} ns`,
+  ],
+  [
+    `has() IPv4 hit, AzureCloud (${azureCloud.prefixCount} prefixes)`,
+    `${nsPer(ITERATIONS, () => azureCloud.has(v4hit)).toFixed(0)} ns`,
+  ],
   ['has() IPv6 miss, AzureCloud', `${nsPer(ITERATIONS, () => azureCloud.has('2001:db8::1')).toFixed(0)} ns`],
   // Probes every tag, so 10k iterations already take a second or so.
   ['tagsContaining() IPv4 hit', `${(nsPer(10_000, () => index.tagsContaining(v4hit).length) / 1000).toFixed(1)} µs`],
   ['tagsContaining() IPv6 hit', `${(nsPer(10_000, () => index.tagsContaining(v6hit).length) / 1000).toFixed(1)} µs`],
-  ['tagsContaining() IPv4 miss', `${(nsPer(10_000, () => index.tagsContaining('192.0.2.1').length) / 1000).toFixed(1)} µs`],
+  [
+    'tagsContaining() IPv4 miss',
+    `${(nsPer(10_000, () => index.tagsContaining('192.0.2.1').length) / 1000).toFixed(1)} µs`,
+  ],
 ];
 
 console.log(`Node ${process.version}, ${ITERATIONS.toLocaleString('en')} iterations per has() row\n`);

@@ -71,11 +71,14 @@ async function serve(socket: TLSSocket): Promise<void> {
 
 // No Nagle, as registries' front ends run: otherwise small responses wait for delayed ACKs and the
 // direct connection, not the proxies, pays for it.
-const server = createServer({ key: readFileSync(opts.keyFile), cert: readFileSync(opts.certFile), noDelay: true }, (socket) => {
-  socket.setNoDelay(true);
-  socket.on('error', () => undefined);
-  void serve(socket);
-});
+const server = createServer(
+  { key: readFileSync(opts.keyFile), cert: readFileSync(opts.certFile), noDelay: true },
+  (socket) => {
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined);
+    void serve(socket);
+  },
+);
 server.on('tlsClientError', () => undefined);
 server.listen({ host: opts.host, port: opts.port, backlog: 4096 });
 process.on('SIGTERM', () => process.exit(0));

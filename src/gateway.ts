@@ -52,7 +52,13 @@ export class Gateway {
   readonly serviceTags: ServiceTagManager;
   readonly tunnelEvents: TunnelEvents & { listeners: TunnelEvents[] };
 
-  private constructor(options: GatewayOptions, loaded: LoadedConfig, tags: ServiceTagIndex | null, log: Logger, serviceTags: ServiceTagManager) {
+  private constructor(
+    options: GatewayOptions,
+    loaded: LoadedConfig,
+    tags: ServiceTagIndex | null,
+    log: Logger,
+    serviceTags: ServiceTagManager,
+  ) {
     this.#options = options;
     this.serviceTags = serviceTags;
     this.#loaded = loaded;
@@ -98,7 +104,8 @@ export class Gateway {
 
   static async create(options: GatewayOptions): Promise<Gateway> {
     const loaded = loadConfigFile(options.configFile, options.env ?? process.env);
-    const log = options.logger ?? pino({ level: loaded.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
+    const log =
+      options.logger ?? pino({ level: loaded.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
     let gateway: Gateway | undefined;
     const serviceTags = new ServiceTagManager({
       config: loaded,
@@ -170,7 +177,12 @@ export class Gateway {
       this.log.info({ listen: this.#transparentAddress }, 'transparent listener up');
     }
     this.log.info(
-      { listen: this.#proxyAddress, configVersion: this.#loaded.version, mode: this.#policy.mode, tags: this.#tags?.changeNumber ?? null },
+      {
+        listen: this.#proxyAddress,
+        configVersion: this.#loaded.version,
+        mode: this.#policy.mode,
+        tags: this.#tags?.changeNumber ?? null,
+      },
       'proxy listening',
     );
     return this.#proxyAddress;
@@ -193,7 +205,9 @@ export class Gateway {
       return { ok: false, problems };
     }
     const changed = next.version !== this.#loaded.version;
-    const sourceChanged = next.config.serviceTags.source !== this.#loaded.config.serviceTags.source || next.config.cloud !== this.#loaded.config.cloud;
+    const sourceChanged =
+      next.config.serviceTags.source !== this.#loaded.config.serviceTags.source ||
+      next.config.cloud !== this.#loaded.config.cloud;
     let tags = this.#tags;
     if (this.#options.loadTags !== undefined) {
       await this.serviceTags.reconfigure(next);

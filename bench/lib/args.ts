@@ -94,7 +94,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   });
   if (values.help) throw new Error(USAGE);
   const quick = values.quick === true;
-  const num = (v: string | undefined, full: number, small: number): number => (v === undefined ? (quick ? small : full) : (list(v)[0] as number));
+  const num = (v: string | undefined, full: number, small: number): number =>
+    v === undefined ? (quick ? small : full) : (list(v)[0] as number);
   return {
     only: values.only === undefined ? [1, 2, 3, 4, 5] : list(values.only),
     size: values.size === undefined ? (quick ? 4 * 2 ** 20 : 2 ** 30) : parseSize(values.size),

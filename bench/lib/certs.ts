@@ -19,8 +19,23 @@ function openssl(args: string[], cwd: string): void {
 export function makeBenchCerts(dir: string, names: readonly string[]): BenchCerts {
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key'], dir);
   openssl(
-    ['req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=acr-egress bench CA', '-days', '2', '-out', 'ca.crt',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      'ca.key',
+      '-subj',
+      '/CN=acr-egress bench CA',
+      '-days',
+      '2',
+      '-out',
+      'ca.crt',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
     dir,
   );
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'leaf.key'], dir);
@@ -35,7 +50,26 @@ export function makeBenchCerts(dir: string, names: readonly string[]): BenchCert
       '',
     ].join('\n'),
   );
-  openssl(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'leaf.crt', '-extfile', 'leaf.ext'], dir);
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      'leaf.crt',
+      '-extfile',
+      'leaf.ext',
+    ],
+    dir,
+  );
   const caFile = join(dir, 'ca.crt');
   return { caFile, certFile: join(dir, 'leaf.crt'), keyFile: join(dir, 'leaf.key'), ca: readFileSync(caFile, 'utf8') };
 }

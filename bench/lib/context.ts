@@ -50,14 +50,32 @@ export interface TargetSet {
 }
 
 /** Starts the named contenders, runs fn, and stops every one of them whatever happens. */
-export async function withTargets<T>(ctx: BenchContext, scenario: string, names: readonly TargetName[], set: TargetSet, fn: (targets: Map<TargetName, Target>) => Promise<T>): Promise<T> {
+export async function withTargets<T>(
+  ctx: BenchContext,
+  scenario: string,
+  names: readonly TargetName[],
+  set: TargetSet,
+  fn: (targets: Map<TargetName, Target>) => Promise<T>,
+): Promise<T> {
   const started = new Map<TargetName, Target>();
   try {
     for (const name of names) {
       const dir = join(ctx.dir, scenario, name);
       mkdirSync(dir, { recursive: true });
-      const cpuProfDir = ctx.profileDir !== null && set.profileAs !== undefined ? join(ctx.profileDir, set.profileAs) : null;
-      started.set(name, await startTarget(name, { dir, hosts: set.hosts, ports: set.ports, nofile: ctx.nofile, cpuProfDir, beforeCli: ctx.beforeCli, fromSource: ctx.fromSource === true }));
+      const cpuProfDir =
+        ctx.profileDir !== null && set.profileAs !== undefined ? join(ctx.profileDir, set.profileAs) : null;
+      started.set(
+        name,
+        await startTarget(name, {
+          dir,
+          hosts: set.hosts,
+          ports: set.ports,
+          nofile: ctx.nofile,
+          cpuProfDir,
+          beforeCli: ctx.beforeCli,
+          fromSource: ctx.fromSource === true,
+        }),
+      );
     }
     return await fn(started);
   } finally {

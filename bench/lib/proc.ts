@@ -104,7 +104,13 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** Resolves once host:port accepts a TCP connection; rejects if proc exits or timeoutMs passes. */
-export async function waitForPort(host: string, port: number, timeoutMs: number, proc?: Proc, log?: string): Promise<void> {
+export async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  proc?: Proc,
+  log?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -117,7 +123,8 @@ export async function waitForPort(host: string, port: number, timeoutMs: number,
     if (ok) return;
     const tail = log === undefined ? '' : `\n${readTail(log)}`;
     if (proc?.exited()) throw new Error(`${proc.name} exited before listening on ${host}:${port}${tail}`);
-    if (Date.now() > deadline) throw new Error(`${proc?.name ?? 'server'} not listening on ${host}:${port} after ${timeoutMs} ms${tail}`);
+    if (Date.now() > deadline)
+      throw new Error(`${proc?.name ?? 'server'} not listening on ${host}:${port} after ${timeoutMs} ms${tail}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

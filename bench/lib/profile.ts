@@ -99,7 +99,9 @@ export function summariseProfile(profile: CpuProfile, topN = 15): ProfileSummary
       .sort((a, b) => b.us - a.us)
       .slice(0, topN)
       .map((f) => ({ name: f.name, where: f.where, ms: f.us / 1000, share: share(f.us) })),
-    byArea: [...areas.entries()].sort((a, b) => b[1] - a[1]).map(([a, us]) => ({ area: a, ms: us / 1000, share: share(us) })),
+    byArea: [...areas.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([a, us]) => ({ area: a, ms: us / 1000, share: share(us) })),
   };
 }
 
@@ -121,8 +123,14 @@ export function profileMarkdown(title: string, s: ProfileSummary): string {
   return [
     `**${title}** (${s.busyMs.toFixed(0)} ms busy CPU sampled while serving; ${s.startupMs.toFixed(0)} ms of start-up before the first connection left out)`,
     '',
-    table(['where the time went', 'self ms', 'share'], s.byArea.map((a) => [a.area, a.ms.toFixed(0), pct(a.share)])),
+    table(
+      ['where the time went', 'self ms', 'share'],
+      s.byArea.map((a) => [a.area, a.ms.toFixed(0), pct(a.share)]),
+    ),
     '',
-    table(['function', 'location', 'self ms', 'share'], s.top.map((f) => [`\`${f.name}\``, f.where, f.ms.toFixed(0), pct(f.share)])),
+    table(
+      ['function', 'location', 'self ms', 'share'],
+      s.top.map((f) => [`\`${f.name}\``, f.where, f.ms.toFixed(0), pct(f.share)]),
+    ),
   ].join('\n');
 }

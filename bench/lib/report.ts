@@ -63,7 +63,16 @@ export function renderReport(results: readonly ScenarioResult[], info: RunInfo):
     '### Summary',
     '',
     table(
-      ['#', 'scenario', 'metric', ...info.contenders.map(displayName), 'acr-egress × squid', 'acr-egress × direct', 'target', 'verdict'],
+      [
+        '#',
+        'scenario',
+        'metric',
+        ...info.contenders.map(displayName),
+        'acr-egress × squid',
+        'acr-egress × direct',
+        'target',
+        'verdict',
+      ],
       summaryRows(results, info.contenders),
     ),
   ];

@@ -50,7 +50,12 @@ export async function startSquid(o: SquidOptions): Promise<Proc> {
   // above it must let that user in.
   chmodSync(o.dir, 0o777);
   for (let d = dirname(o.dir); d !== dirname(d); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o111);
-  writeFileSync(join(o.dir, 'hosts'), Object.entries(o.hosts).map(([name, ip]) => `${ip} ${name}\n`).join(''));
+  writeFileSync(
+    join(o.dir, 'hosts'),
+    Object.entries(o.hosts)
+      .map(([name, ip]) => `${ip} ${name}\n`)
+      .join(''),
+  );
   const conf = join(o.dir, 'squid.conf');
   writeFileSync(conf, squidConf(o));
   const log = join(o.dir, 'squid.out');

@@ -47,7 +47,10 @@ export interface TargetOptions {
 /** Runs a bench child script (TypeScript) through tsx. */
 export function spawnTsScript(name: string, script: string, arg: unknown, logFile: string, nofile?: number): Proc {
   const o = nofile === undefined ? { logFile } : { logFile, nofile };
-  return spawnProc(name, process.execPath, ['--import', TSX_IMPORT, join(ROOT, 'bench', script), JSON.stringify(arg)], { ...o, cwd: ROOT });
+  return spawnProc(name, process.execPath, ['--import', TSX_IMPORT, join(ROOT, 'bench', script), JSON.stringify(arg)], {
+    ...o,
+    cwd: ROOT,
+  });
 }
 
 export function gatewayConfig(o: TargetOptions, port: number, adminPort: number): Record<string, unknown> {
@@ -65,7 +68,11 @@ export function gatewayConfig(o: TargetOptions, port: number, adminPort: number)
     registries: [{ name: 'myregistry', regions: ['eastus'], blobStorage: true }],
     mcr: false,
     network: { allowPrivate: ['127.0.0.0/8'] },
-    dns: { servers: ['127.0.0.1:1'], timeoutMs: 500, overrides: Object.fromEntries(Object.entries(o.hosts).map(([n, ip]) => [n, [ip]])) },
+    dns: {
+      servers: ['127.0.0.1:1'],
+      timeoutMs: 500,
+      overrides: Object.fromEntries(Object.entries(o.hosts).map(([n, ip]) => [n, [ip]])),
+    },
     serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
     // As deployed: the admin API (and its metrics) up on loopback, the audit log to a file.
     admin: { listen: `127.0.0.1:${adminPort}` },
@@ -80,7 +87,11 @@ async function startAcrEgress(o: TargetOptions, name: 'acr-egress' | 'before', c
   const log = join(o.dir, 'acr-egress.out');
   const prof = o.cpuProfDir && name === 'acr-egress' ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
   const entry = o.fromSource && name === 'acr-egress' ? ['--import', TSX_IMPORT, join(ROOT, 'src', 'cli.ts')] : [cli];
-  const proc = spawnProc(displayName(name), process.execPath, [...prof, ...entry, 'serve', '--config', configFile], { logFile: log, nofile: o.nofile, cwd: o.dir });
+  const proc = spawnProc(displayName(name), process.execPath, [...prof, ...entry, 'serve', '--config', configFile], {
+    logFile: log,
+    nofile: o.nofile,
+    cwd: o.dir,
+  });
   await waitForPort('127.0.0.1', port, 20_000, proc, log);
   return { name, proxyPort: port, proc, stop: () => proc.stop(10_000) };
 }

@@ -32,7 +32,8 @@ function connectThrough(socket: Socket, authority: string): Promise<void> {
       if (end === -1) return;
       cleanup();
       socket.pause();
-      if (!/^HTTP\/1\.[01] 200/.test(buf)) return reject(new Error(`CONNECT ${authority}: ${buf.split('\r\n')[0] ?? ''}`));
+      if (!/^HTTP\/1\.[01] 200/.test(buf))
+        return reject(new Error(`CONNECT ${authority}: ${buf.split('\r\n')[0] ?? ''}`));
       // A proxy never sends tunnel bytes before the client's first one; nothing is lost here.
       if (end + 4 !== buf.length) return reject(new Error(`CONNECT ${authority}: unexpected bytes after the response`));
       resolve();
@@ -95,7 +96,8 @@ export function tinyGet(tls: TLSSocket, host: string, keepOpen: boolean): Promis
       buf += chunk.toString('latin1');
       if (keepOpen && buf.endsWith('\r\n\r\nok\n')) done();
     };
-    const onClose = (): void => (buf.startsWith('HTTP/1.1 200') ? done() : done(new Error(`GET /tiny: ${buf.slice(0, 80) || 'closed'}`)));
+    const onClose = (): void =>
+      buf.startsWith('HTTP/1.1 200') ? done() : done(new Error(`GET /tiny: ${buf.slice(0, 80) || 'closed'}`));
     tls.on('data', onData);
     tls.once('close', onClose);
     tls.write(`GET /tiny HTTP/1.1\r\nHost: ${host}\r\n${keepOpen ? '' : 'Connection: close\r\n'}\r\n`);

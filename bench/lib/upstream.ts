@@ -21,7 +21,13 @@ export async function startBenchUpstream(dir: string, nofile: number): Promise<B
   const certs = makeBenchCerts(dir, [UPSTREAM_HOST]);
   const port = await freePort(UPSTREAM_IP);
   const log = join(dir, 'upstream.out');
-  const proc = spawnTsScript('upstream', 'upstream-server.ts', { host: UPSTREAM_IP, port, certFile: certs.certFile, keyFile: certs.keyFile }, log, nofile);
+  const proc = spawnTsScript(
+    'upstream',
+    'upstream-server.ts',
+    { host: UPSTREAM_IP, port, certFile: certs.certFile, keyFile: certs.keyFile },
+    log,
+    nofile,
+  );
   await waitForPort(UPSTREAM_IP, port, 20_000, proc, log);
   return { host: UPSTREAM_HOST, ip: UPSTREAM_IP, port, certs, proc, stop: () => proc.stop() };
 }

@@ -1,6 +1,13 @@
 // Scenario 3, concurrent idle tunnels: open N tunnels (CONNECT + TLS handshake), hold them, and
 // read the proxy's resident memory before and after; then prove every one still works (a GET each).
-import { checkDeadline, remainingMs, upstreamSet, withTargets, withTimeout, type BenchContext } from '../lib/context.js';
+import {
+  checkDeadline,
+  remainingMs,
+  upstreamSet,
+  withTargets,
+  withTimeout,
+  type BenchContext,
+} from '../lib/context.js';
 import { rssKb } from '../lib/proc.js';
 import { table, type ScenarioResult } from '../lib/result.js';
 import { fmt, fmtRatio, median, ratio, roundOrder } from '../lib/stats.js';
@@ -86,7 +93,16 @@ async function holdTunnels(ctx: BenchContext, t: Target, level: number): Promise
         firstError ??= (err as Error).message;
       }
     });
-    return { level, opened: open.length, failedOpen, working, rssBeforeKb, rssAfterKb, perTunnelKb: (rssAfterKb - rssBeforeKb) / Math.max(1, open.length), firstError };
+    return {
+      level,
+      opened: open.length,
+      failedOpen,
+      working,
+      rssBeforeKb,
+      rssAfterKb,
+      perTunnelKb: (rssAfterKb - rssBeforeKb) / Math.max(1, open.length),
+      firstError,
+    };
   } finally {
     for (const s of open) s.destroy();
   }
@@ -104,16 +120,23 @@ export async function runIdleTunnels(ctx: BenchContext, o: IdleOptions): Promise
         checkDeadline(ctx, `idle ${level} via ${name}`);
         // A fresh process per measurement: the baseline is a proxy that has only been warmed up.
         const s = await withTargets(ctx, `idle-${level}-${round}`, [name], upstreamSet(ctx), (targets) =>
-          withTimeout(holdTunnels(ctx, targets.get(name) as Target, level), Math.min(300_000, remainingMs(ctx) + 30_000), `holding ${level} tunnels via ${name}`),
+          withTimeout(
+            holdTunnels(ctx, targets.get(name) as Target, level),
+            Math.min(300_000, remainingMs(ctx) + 30_000),
+            `holding ${level} tunnels via ${name}`,
+          ),
         );
         const key = `${name}@${level}`;
         samples.set(key, [...(samples.get(key) ?? []), s]);
-        ctx.log(`idle ${level} ${name}: ${s.opened} open, ${s.working} working, ${fmt(s.perTunnelKb, 1)} KiB/tunnel (RSS ${fmt(s.rssBeforeKb / 1024, 0)} -> ${fmt(s.rssAfterKb / 1024, 0)} MiB)`);
+        ctx.log(
+          `idle ${level} ${name}: ${s.opened} open, ${s.working} working, ${fmt(s.perTunnelKb, 1)} KiB/tunnel (RSS ${fmt(s.rssBeforeKb / 1024, 0)} -> ${fmt(s.rssAfterKb / 1024, 0)} MiB)`,
+        );
       }
     }
   }
 
-  const perTunnel = (name: TargetName, level: number): number => median((samples.get(`${name}@${level}`) ?? []).map((s) => s.perTunnelKb));
+  const perTunnel = (name: TargetName, level: number): number =>
+    median((samples.get(`${name}@${level}`) ?? []).map((s) => s.perTunnelKb));
   const rows: string[][] = [];
   for (const level of levels) {
     for (const name of contenders) {
@@ -138,11 +161,15 @@ export async function runIdleTunnels(ctx: BenchContext, o: IdleOptions): Promise
     capped.length > 0
       ? `\n\n${capped.join(', ')} tunnels could not be tried here: a proxy holds two sockets per tunnel and this machine's hard RLIMIT_NOFILE is ${ctx.nofile}, so ${cap} is the most any proxy can hold (raising the hard limit needs CAP_SYS_RESOURCE, which the bench does not have).`
       : '';
-  const body = [
-    `Each contender in a fresh process, warmed up with 200 short tunnels (fewer for tiny levels); then N tunnels opened (${OPEN_CONCURRENCY} at a time, CONNECT + TLS handshake) and held idle. Memory is the proxy process's VmRSS after a 2 s settle minus before, divided by N. Afterwards every held tunnel carries one GET (the "working" column).`,
-    '',
-    table(['tunnels', 'contender', 'KiB per tunnel (median)', '× squid', 'RSS MiB before → after', 'opened', 'working'], rows),
-  ].join('\n') + capNote;
+  const body =
+    [
+      `Each contender in a fresh process, warmed up with 200 short tunnels (fewer for tiny levels); then N tunnels opened (${OPEN_CONCURRENCY} at a time, CONNECT + TLS handshake) and held idle. Memory is the proxy process's VmRSS after a 2 s settle minus before, divided by N. Afterwards every held tunnel carries one GET (the "working" column).`,
+      '',
+      table(
+        ['tunnels', 'contender', 'KiB per tunnel (median)', '× squid', 'RSS MiB before → after', 'opened', 'working'],
+        rows,
+      ),
+    ].join('\n') + capNote;
   return {
     id: 3,
     title: 'Concurrent idle tunnels',

@@ -19,7 +19,12 @@ export interface PullOptions {
 
 const TITLE = 'Many pulls';
 
-async function batch(registry: TestRegistry, t: Target, dir: string, pulls: number): Promise<{ seconds: number; failed: number; firstError: string | null }> {
+async function batch(
+  registry: TestRegistry,
+  t: Target,
+  dir: string,
+  pulls: number,
+): Promise<{ seconds: number; failed: number; firstError: string | null }> {
   mkdirSync(dir, { recursive: true });
   const t0 = performance.now();
   const results = await Promise.all(
@@ -42,7 +47,12 @@ async function batch(registry: TestRegistry, t: Target, dir: string, pulls: numb
 
 export async function runManyPulls(ctx: BenchContext, o: PullOptions): Promise<ScenarioResult> {
   const missing = missingRegistryTools();
-  if (missing.length > 0) return skippedResult(4, TITLE, `${missing.join(' and ')} not installed (apt-get install -y skopeo docker-registry)`);
+  if (missing.length > 0)
+    return skippedResult(
+      4,
+      TITLE,
+      `${missing.join(' and ')} not installed (apt-get install -y skopeo docker-registry)`,
+    );
   // Without a proxy skopeo would have to resolve the loopback names itself; the bench does not touch /etc/hosts.
   const names = ctx.contenders.filter((n) => n !== 'direct');
   const work = join(ctx.dir, 'pulls');
@@ -71,19 +81,33 @@ export async function runManyPulls(ctx: BenchContext, o: PullOptions): Promise<S
       for (let round = 0; round < o.rounds; round++) {
         checkDeadline(ctx, `pull round ${round + 1}`);
         for (const name of roundOrder(names, round)) {
-          const r = await withTimeout(batch(registry, targets.get(name) as Target, join(work, `r${round}-${name}`), o.pulls), Math.min(300_000, remainingMs(ctx) + 30_000), `${o.pulls} pulls via ${name}`);
+          const r = await withTimeout(
+            batch(registry, targets.get(name) as Target, join(work, `r${round}-${name}`), o.pulls),
+            Math.min(300_000, remainingMs(ctx) + 30_000),
+            `${o.pulls} pulls via ${name}`,
+          );
           seconds.get(name)?.push(r.seconds);
           failures.set(name, (failures.get(name) ?? 0) + r.failed);
           first.error ??= r.firstError;
-          ctx.log(`pulls round ${round + 1} ${name}: ${fmt(r.seconds)} s${r.failed ? ` (${r.failed} failed: ${r.firstError})` : ''}`);
+          ctx.log(
+            `pulls round ${round + 1} ${name}: ${fmt(r.seconds)} s${r.failed ? ` (${r.failed} failed: ${r.firstError})` : ''}`,
+          );
         }
       }
     });
   } finally {
     await registry.stop();
   }
-  const wall = Object.fromEntries(names.map((n) => [n, median(seconds.get(n) ?? [])])) as Partial<Record<TargetName, number>>;
-  const rows = names.map((n) => [displayName(n), fmt(wall[n]), fmtRatio(ratio(wall[n], wall.squid)), (seconds.get(n) ?? []).map((s) => fmt(s)).join(', '), String(failures.get(n) ?? 0)]);
+  const wall = Object.fromEntries(names.map((n) => [n, median(seconds.get(n) ?? [])])) as Partial<
+    Record<TargetName, number>
+  >;
+  const rows = names.map((n) => [
+    displayName(n),
+    fmt(wall[n]),
+    fmtRatio(ratio(wall[n], wall.squid)),
+    (seconds.get(n) ?? []).map((s) => fmt(s)).join(', '),
+    String(failures.get(n) ?? 0),
+  ]);
   const vsSquid = ratio(wall['acr-egress'], wall.squid);
   const body = [
     `${o.pulls} concurrent \`skopeo copy docker://myregistry.azurecr.io:PORT/bench/small:1 oci:...\` (one ${fmt(o.layerBytes / 2 ** 20, 1)} MiB layer, which the registry redirects to the blob host: two tunnels per pull at least), ${o.rounds} rounds. Wall time of the whole batch, lower is better. No direct row: without a proxy skopeo would have to resolve the loopback names itself, and the bench does not edit /etc/hosts.`,

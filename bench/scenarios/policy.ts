@@ -25,7 +25,8 @@ function runScript(ctx: BenchContext, script: string, args: string[]): Promise<s
       process.execPath,
       ['--expose-gc', '--import', TSX_IMPORT, join(ROOT, 'bench', script), ...args],
       { cwd: ROOT, timeout: Math.max(10_000, Math.min(300_000, remainingMs(ctx))), maxBuffer: 16 * 2 ** 20 },
-      (err, stdout, stderr) => (err ? reject(new Error(`${script}: ${stderr.trim() || err.message}`)) : resolve(stdout)),
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${script}: ${stderr.trim() || err.message}`)) : resolve(stdout),
     );
   });
 }
@@ -59,7 +60,10 @@ export async function runPolicy(ctx: BenchContext, o: PolicyOptions): Promise<Sc
   const body = [
     `The full public service-tag file (\`ServiceTags_Public_20251106.json\` from ../shared/testdata), a config with one registry in two regions, data endpoints, blob storage and MCR; ${o.iterations.toLocaleString('en')} iterations per timed row after a warm-up (Node ${parsed.node}). Squid's ACL evaluation is not comparable and is not timed.`,
     '',
-    table(['measure (bench/policy.bench.ts)', 'value'], parsed.rows.map((r) => [r.what, `${r.value.toFixed(digits(r.unit))} ${r.unit}`])),
+    table(
+      ['measure (bench/policy.bench.ts)', 'value'],
+      parsed.rows.map((r) => [r.what, `${r.value.toFixed(digits(r.unit))} ${r.unit}`]),
+    ),
     '',
     '**Service tags** (bench/service-tags.bench.ts)',
     '',

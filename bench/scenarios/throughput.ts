@@ -42,19 +42,40 @@ function parseTimes(text: string): Cpu | null {
   return { user: (Number(m[1]) * 60 + Number(m[2])) * 1000, sys: (Number(m[3]) * 60 + Number(m[4])) * 1000 };
 }
 
-function curlOnce(ctx: BenchContext, t: Target, bytes: number, timeoutMs: number): Promise<{ speed: number; cpu: Cpu | null }> {
+function curlOnce(
+  ctx: BenchContext,
+  t: Target,
+  bytes: number,
+  timeoutMs: number,
+): Promise<{ speed: number; cpu: Cpu | null }> {
   const { host, port, ip, certs } = ctx.upstream;
-  const args = ['-sS', '--fail', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}\\n', '--max-time', String(Math.ceil(timeoutMs / 1000)), '--cacert', certs.caFile];
+  const args = [
+    '-sS',
+    '--fail',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{speed_download} %{size_download}\\n',
+    '--max-time',
+    String(Math.ceil(timeoutMs / 1000)),
+    '--cacert',
+    certs.caFile,
+  ];
   if (t.proxyPort === null) args.push('--noproxy', '*', '--resolve', `${host}:${port}:${ip}`);
   else args.push('--proxy', `http://127.0.0.1:${t.proxyPort}`);
   args.push(`https://${host}:${port}/zeros/${bytes}`);
   return new Promise((resolve, reject) => {
-    execFile('bash', ['-c', 'curl "$@" && times', 'bash', ...args], { env: CLEAN_ENV, timeout: timeoutMs + 5_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`curl via ${t.name}: ${stderr.trim() || err.message}`));
-      const [speed, size] = (stdout.split('\n')[0] ?? '').trim().split(' ').map(Number);
-      if (size !== bytes) return reject(new Error(`curl via ${t.name}: got ${size} of ${bytes} bytes`));
-      resolve({ speed: speed as number, cpu: parseTimes(stdout) });
-    });
+    execFile(
+      'bash',
+      ['-c', 'curl "$@" && times', 'bash', ...args],
+      { env: CLEAN_ENV, timeout: timeoutMs + 5_000 },
+      (err, stdout, stderr) => {
+        if (err) return reject(new Error(`curl via ${t.name}: ${stderr.trim() || err.message}`));
+        const [speed, size] = (stdout.split('\n')[0] ?? '').trim().split(' ').map(Number);
+        if (size !== bytes) return reject(new Error(`curl via ${t.name}: got ${size} of ${bytes} bytes`));
+        resolve({ speed: speed as number, cpu: parseTimes(stdout) });
+      },
+    );
   });
 }
 
@@ -87,14 +108,23 @@ export async function runThroughput(ctx: BenchContext, o: ThroughputOptions): Pr
 
   const gib = o.bytes / 2 ** 30;
   const perGiB = (n: TargetName, pick: (s: Sample) => number | null): number =>
-    median((samples.get(n) ?? []).flatMap((s) => {
-      const v = pick(s);
-      return v === null || !Number.isFinite(v) ? [] : [v / gib];
-    }));
+    median(
+      (samples.get(n) ?? []).flatMap((s) => {
+        const v = pick(s);
+        return v === null || !Number.isFinite(v) ? [] : [v / gib];
+      }),
+    );
   const total = (c: Cpu | null): number | null => (c === null ? null : c.user + c.sys);
   const proxyMs = (n: TargetName): number => perGiB(n, (s) => total(s.proxy));
-  const machineMs = (n: TargetName): number => perGiB(n, (s) => (s.upstream === null || s.curl === null ? null : (total(s.upstream) ?? 0) + (total(s.curl) ?? 0) + (total(s.proxy) ?? 0)));
-  const values = Object.fromEntries(names.map((n) => [n, median((samples.get(n) ?? []).map((s) => s.bytesPerSec)) / 2 ** 20])) as Partial<Record<TargetName, number>>;
+  const machineMs = (n: TargetName): number =>
+    perGiB(n, (s) =>
+      s.upstream === null || s.curl === null
+        ? null
+        : (total(s.upstream) ?? 0) + (total(s.curl) ?? 0) + (total(s.proxy) ?? 0),
+    );
+  const values = Object.fromEntries(
+    names.map((n) => [n, median((samples.get(n) ?? []).map((s) => s.bytesPerSec)) / 2 ** 20]),
+  ) as Partial<Record<TargetName, number>>;
   const vsSquid = ratio(values['acr-egress'], values.squid);
   const vsDirect = ratio(values['acr-egress'], values.direct);
   const rows = names.map((n) => [
@@ -102,7 +132,15 @@ export async function runThroughput(ctx: BenchContext, o: ThroughputOptions): Pr
     fmt(values[n], 0),
     fmtRatio(ratio(values[n], values.squid)),
     fmtRatio(ratio(values[n], values.direct)),
-    n === 'direct' ? '-' : `${fmt(proxyMs(n), 0)} (${fmt(perGiB(n, (s) => s.proxy?.user ?? null), 0)} + ${fmt(perGiB(n, (s) => s.proxy?.sys ?? null), 0)})`,
+    n === 'direct'
+      ? '-'
+      : `${fmt(proxyMs(n), 0)} (${fmt(
+          perGiB(n, (s) => s.proxy?.user ?? null),
+          0,
+        )} + ${fmt(
+          perGiB(n, (s) => s.proxy?.sys ?? null),
+          0,
+        )})`,
     fmt(machineMs(n), 0),
     (samples.get(n) ?? []).map((s) => fmt(s.bytesPerSec / 2 ** 20, 0)).join(', '),
   ]);
@@ -113,7 +151,18 @@ export async function runThroughput(ctx: BenchContext, o: ThroughputOptions): Pr
   const body = [
     `One ${fmt(o.bytes / 2 ** 20, 0)} MiB body of zeros over TLS (ECDSA P-256, curl's default cipher) through one tunnel, ${o.rounds} rounds, contenders rotated each round. CPU columns are milliseconds per GiB: the proxy process (user + system), and every process of the transfer together (upstream server + curl + proxy), medians.`,
     '',
-    table(['contender', 'median MiB/s', '× squid', '× direct', 'proxy CPU ms/GiB (user + sys)', 'all processes CPU ms/GiB', 'every round (MiB/s)'], rows),
+    table(
+      [
+        'contender',
+        'median MiB/s',
+        '× squid',
+        '× direct',
+        'proxy CPU ms/GiB (user + sys)',
+        'all processes CPU ms/GiB',
+        'every round (MiB/s)',
+      ],
+      rows,
+    ),
     '',
     `Direct, server and curl alone use ${fmt(direct, 0)} ms of CPU per GiB, about ${fmt(directBusy * 100, 0)} % of the ${cores} cores at direct's speed (as /proc accounts it on this machine). A proxy's CPU comes on top of theirs (acr-egress ${fmt(proxyMs('acr-egress'), 0)} ms per GiB, Squid ${fmt(proxyMs('squid'), 0)}), so when the cores are the limit the proxy that spends less CPU per GiB leaves more for the transfer.`,
   ].join('\n');

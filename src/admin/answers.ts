@@ -17,8 +17,16 @@ export const ADMIN_ERRORS = {
 
 export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
 
-export function sendError(reply: FastifyReply, code: AdminErrorCode, message: string, extra: Record<string, unknown> = {}): FastifyReply {
-  return reply.code(ADMIN_ERRORS[code]).type('application/json; charset=utf-8').send({ error: code, message, ...extra });
+export function sendError(
+  reply: FastifyReply,
+  code: AdminErrorCode,
+  message: string,
+  extra: Record<string, unknown> = {},
+): FastifyReply {
+  return reply
+    .code(ADMIN_ERRORS[code])
+    .type('application/json; charset=utf-8')
+    .send({ error: code, message, ...extra });
 }
 
 /** `limit: must be <= 1000`, `unknown parameter "hosts"`, `body.port: must be integer`. */
@@ -54,7 +62,11 @@ const STATUS_CODES: Partial<Record<number, AdminErrorCode>> = {
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode ?? 500;
   if (status < 500) {
-    return sendError(reply, STATUS_CODES[status] ?? 'bad_request', error.validation ? error.message : safeMessage(error, status));
+    return sendError(
+      reply,
+      STATUS_CODES[status] ?? 'bad_request',
+      error.validation ? error.message : safeMessage(error, status),
+    );
   }
   request.log.error({ err: { message: error.message, code: error.code, stack: error.stack } }, 'admin request failed');
   return sendError(reply, 'internal', 'internal error; see the gateway log');
@@ -62,7 +74,9 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
 
 /** Fastify's client-error messages are fixed texts (no echo of headers); anything else gets a generic one. */
 function safeMessage(error: FastifyError, status: number): string {
-  return typeof error.code === 'string' && error.code.startsWith('FST_') ? error.message : `request refused (${status})`;
+  return typeof error.code === 'string' && error.code.startsWith('FST_')
+    ? error.message
+    : `request refused (${status})`;
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {

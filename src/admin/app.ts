@@ -55,7 +55,14 @@ export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): Adm
     // Probes and scrapes come every few seconds: they log at debug.
     const level = auth === 'open' || auth === 'metrics' ? 'debug' : 'info';
     req.log[level](
-      { method: req.method, url: req.url.slice(0, 300), status: reply.statusCode, ms: Math.round(reply.elapsedTime), tokenName: req.adminTokenName ?? null, remote: req.ip },
+      {
+        method: req.method,
+        url: req.url.slice(0, 300),
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        tokenName: req.adminTokenName ?? null,
+        remote: req.ip,
+      },
       'admin request',
     );
   });
@@ -63,7 +70,11 @@ export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): Adm
   void app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'acr-egress admin API', version: options.version ?? version, description: 'Decision logs, live stream, stats, policy dry-run, service tags, reload.' },
+      info: {
+        title: 'acr-egress admin API',
+        version: options.version ?? version,
+        description: 'Decision logs, live stream, stats, policy dry-run, service tags, reload.',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
@@ -82,7 +93,12 @@ export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): Adm
 }
 
 /** Open routes pass; /metrics passes unless metricsAuth; everything else (unknown paths too) needs a token. */
-async function guard(req: FastifyRequest, reply: FastifyReply, deps: AdminDeps, options: AdminOptions): Promise<FastifyReply | undefined> {
+async function guard(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  deps: AdminDeps,
+  options: AdminOptions,
+): Promise<FastifyReply | undefined> {
   const auth = req.routeOptions.config?.auth ?? 'token';
   if (auth === 'open' || (auth === 'metrics' && !deps.metricsAuth())) return undefined;
   const tokens = deps.tokens();

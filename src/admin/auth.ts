@@ -2,7 +2,8 @@
 // the matching token's name (which may be logged) and never the token itself.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-export type AuthResult = { ok: true; name: string } | { ok: false; problem: 'missing' | 'malformed' | 'wrong' | 'unconfigured' };
+export type AuthResult =
+  { ok: true; name: string } | { ok: false; problem: 'missing' | 'malformed' | 'wrong' | 'unconfigured' };
 
 /** The comparison in use: an object, so a test can watch timingSafeEqual being the one that runs. */
 export const comparison = { equal: timingSafeEqual };
@@ -54,5 +55,6 @@ export const AUTH_MESSAGES: Record<Exclude<AuthResult, { ok: true }>['problem'],
   missing: 'this route needs an Authorization: Bearer <token> header',
   malformed: 'the Authorization header is not "Bearer <token>"',
   wrong: 'the bearer token is not valid',
-  unconfigured: 'no admin token is configured (admin.token, admin.tokenFile or admin.tokens) and this listener is not loopback-only',
+  unconfigured:
+    'no admin token is configured (admin.token, admin.tokenFile or admin.tokens) and this listener is not loopback-only',
 };

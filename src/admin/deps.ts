@@ -8,7 +8,8 @@ import type { PolicySnapshot } from '../policy/snapshot.js';
 import type { ResolveResult } from '../proxy/resolver.js';
 import type { TagsStatus } from '../service-tags/types.js';
 
-export type ReloadOutcome = { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
+export type ReloadOutcome =
+  { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
 
 export interface TagsFacade {
   status(): TagsStatus;

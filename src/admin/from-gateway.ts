@@ -90,7 +90,9 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
       const reasons: string[] = [];
       if (gateway.proxyAddress === null) reasons.push('the proxy is not listening');
       if (gateway.config.config.serviceTags.enforce === true && gateway.tags === null) {
-        reasons.push('no service-tag data is loaded and serviceTags.enforce is true: tunnels that need tags are blocked');
+        reasons.push(
+          'no service-tag data is loaded and serviceTags.enforce is true: tunnels that need tags are blocked',
+        );
       }
       if (gateway.stopping) reasons.push('stopping: draining connections');
       reasons.push(...(extra.notReady?.() ?? []).filter((r) => r !== ''));

@@ -52,7 +52,10 @@ export function registerLogRoutes(app: AdminApp, deps: AdminDeps): void {
       const filter = filterOr400(req.query, reply);
       if (filter === null) return reply;
       // Taken at once (references only), so records arriving while it streams change nothing.
-      const page = queryLogs(deps.store, filter, { limit: req.query.limit ?? Number.MAX_SAFE_INTEGER, cursor: req.query.cursor ?? null });
+      const page = queryLogs(deps.store, filter, {
+        limit: req.query.limit ?? Number.MAX_SAFE_INTEGER,
+        cursor: req.query.cursor ?? null,
+      });
       if (page.nextCursor !== null) reply.header('x-next-cursor', page.nextCursor);
       reply.type('application/x-ndjson; charset=utf-8');
       // A stream is sent as is; the route's response schemas only type the JSON error answers.

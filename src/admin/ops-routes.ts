@@ -20,7 +20,12 @@ export function registerOpsRoutes(app: AdminApp, deps: AdminDeps): void {
     '/healthz',
     {
       config: { auth: 'open' },
-      schema: { summary: 'Liveness: the process answers', tags: ['health'], security: [], response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+      schema: {
+        summary: 'Liveness: the process answers',
+        tags: ['health'],
+        security: [],
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -46,7 +51,11 @@ export function registerOpsRoutes(app: AdminApp, deps: AdminDeps): void {
     '/metrics',
     {
       config: { auth: 'metrics' },
-      schema: { summary: 'Prometheus metrics (needs the token when admin.metricsAuth is true)', tags: ['health'], produces: ['text/plain'] },
+      schema: {
+        summary: 'Prometheus metrics (needs the token when admin.metricsAuth is true)',
+        tags: ['health'],
+        produces: ['text/plain'],
+      },
     },
     async (_req, reply) => {
       const text = await deps.metrics.text();
@@ -58,16 +67,22 @@ export function registerOpsRoutes(app: AdminApp, deps: AdminDeps): void {
     '/api/v1/reload',
     {
       schema: {
-        summary: 'Re-reads the config file; an invalid one is refused with every problem (400) and the running one kept',
+        summary:
+          'Re-reads the config file; an invalid one is refused with every problem (400) and the running one kept',
         tags: ['operations'],
         response: { 200: ReloadSchema, 400: ErrorAnswer, 401: ErrorAnswer },
       },
     },
     async (req, reply) => {
       const outcome = await deps.reload();
-      req.log.info({ tokenName: req.adminTokenName, ok: outcome.ok, version: outcome.ok ? outcome.version : undefined }, 'config reload requested');
+      req.log.info(
+        { tokenName: req.adminTokenName, ok: outcome.ok, version: outcome.ok ? outcome.version : undefined },
+        'config reload requested',
+      );
       if (!outcome.ok) {
-        return sendError(reply, 'config_invalid', 'the new config is refused; the running one is kept', { problems: [...outcome.problems] });
+        return sendError(reply, 'config_invalid', 'the new config is refused; the running one is kept', {
+          problems: [...outcome.problems],
+        });
       }
       return outcome;
     },

@@ -26,7 +26,9 @@ export function describePolicy(policy: PolicySnapshot, deps: Pick<AdminDeps, 'co
         id: rule.id,
         kind: rule.kind,
         pattern: rule.pattern,
-        tags: rule.tags.map((t) => (t.regions && t.regions.length > 0 ? { base: t.base, regions: [...t.regions] } : { base: t.base })),
+        tags: rule.tags.map((t) =>
+          t.regions && t.regions.length > 0 ? { base: t.base, regions: [...t.regions] } : { base: t.base },
+        ),
         resolvedTags: bound?.tags.map((t) => t.name) ?? [],
         missingTags: [...(bound?.missing ?? [])],
       };
@@ -44,18 +46,34 @@ interface CheckInput {
 }
 
 /** The decision and the address it was made for; DNS through `resolve` only when asked and no ip is given. */
-async function decide(policy: PolicySnapshot, input: CheckInput, deps: AdminDeps): Promise<{ decision: Decision; host: string | null; ip: string | null }> {
+async function decide(
+  policy: PolicySnapshot,
+  input: CheckInput,
+  deps: AdminDeps,
+): Promise<{ decision: Decision; host: string | null; ip: string | null }> {
   const port = input.port ?? 443;
   if (input.resolve !== true || input.ip !== undefined) {
-    const { decision, host } = evaluate(policy, { client: input.client ?? null, host: input.host, port, sni: input.sni, ip: input.ip ?? null });
+    const { decision, host } = evaluate(policy, {
+      client: input.client ?? null,
+      host: input.host,
+      port,
+      sni: input.sni,
+      ip: input.ip ?? null,
+    });
     return { decision, host, ip: input.ip ?? null };
   }
   const req = checkRequest(policy, { client: input.client ?? null, host: input.host, port });
   if (!req.decision.allowed || req.host === null) return { decision: req.decision, host: req.host, ip: null };
   // Like the proxy: resolve, then the first address the policy accepts (or the first refusal).
-  const dest = await chooseDestination(policy, { resolve: (h) => (deps.resolve as NonNullable<AdminDeps['resolve']>)(h) }, req.host, req.match);
+  const dest = await chooseDestination(
+    policy,
+    { resolve: (h) => (deps.resolve as NonNullable<AdminDeps['resolve']>)(h) },
+    req.host,
+    req.match,
+  );
   let decision = chain(req.decision, dest.decision);
-  if (decision.allowed && input.sni !== undefined) decision = chain(decision, checkSni(policy, req.host, input.sni, decision.rule));
+  if (decision.allowed && input.sni !== undefined)
+    decision = chain(decision, checkSni(policy, req.host, input.sni, decision.rule));
   return { decision, host: req.host, ip: dest.ip };
 }
 
@@ -64,7 +82,8 @@ export function registerPolicyRoutes(app: AdminApp, deps: AdminDeps): void {
     '/api/v1/policy',
     {
       schema: {
-        summary: 'The effective rules: id, pattern, service tags (selectors and the tags they select), mode, config version',
+        summary:
+          'The effective rules: id, pattern, service tags (selectors and the tags they select), mode, config version',
         tags: ['policy'],
         response: { 200: PolicySchema, 401: ErrorAnswer },
       },
@@ -77,7 +96,8 @@ export function registerPolicyRoutes(app: AdminApp, deps: AdminDeps): void {
     {
       schema: {
         summary: 'The decision record a request would get; nothing is connected, logged or counted',
-        description: 'Without ip and resolve, only the checks before DNS (and SNI when given) run. With "resolve": true the host is resolved like the proxy does.',
+        description:
+          'Without ip and resolve, only the checks before DNS (and SNI when given) run. With "resolve": true the host is resolved like the proxy does.',
         tags: ['policy'],
         body: CheckBody,
         response: { 200: DecisionRecordSchema, 400: ErrorAnswer, 401: ErrorAnswer, 501: ErrorAnswer },
@@ -87,7 +107,8 @@ export function registerPolicyRoutes(app: AdminApp, deps: AdminDeps): void {
       const body = req.body;
       for (const key of ['ip', 'client'] as const) {
         const value = body[key];
-        if (value !== undefined && parseIp(value) === null) return sendError(reply, 'bad_request', `body.${key}: "${value.slice(0, 64)}" is not an IP address`);
+        if (value !== undefined && parseIp(value) === null)
+          return sendError(reply, 'bad_request', `body.${key}: "${value.slice(0, 64)}" is not an IP address`);
       }
       if (body.resolve === true && body.ip === undefined && deps.resolve === undefined) {
         return sendError(reply, 'resolve_unavailable', 'this gateway offers no DNS to the admin API; give ip instead');

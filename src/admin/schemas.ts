@@ -4,7 +4,10 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { REASON_CODES, type Reason } from '../policy/reasons.js';
 
 /** A string enum as plain JSON Schema `enum`, so a bad value reads "must be one of ..." and not an anyOf. */
-export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string; default?: T[number] } = {}) {
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: { description?: string; default?: T[number] } = {},
+) {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
 }
 
@@ -44,15 +47,23 @@ export const DecisionRecordSchema = Type.Object(
 );
 
 const time = (what: string) =>
-  Type.String({ minLength: 1, maxLength: 64, description: `${what}: an ISO time (2026-11-28T21:00:00Z) or a duration back from now (15m, 2h, 7d)` });
+  Type.String({
+    minLength: 1,
+    maxLength: 64,
+    description: `${what}: an ISO time (2026-11-28T21:00:00Z) or a duration back from now (15m, 2h, 7d)`,
+  });
 
 /** Filters shared by logs, logs.ndjson, logs/stream and stats. */
 export const filterProperties = {
   decision: Type.Optional(StringEnum(['allowed', 'blocked'] as const)),
   reason: Type.Optional(StringEnum(REASON_CODES as readonly Reason[], { description: 'a reason code' })),
-  host: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'exact host, or *.suffix for any name under suffix' })),
+  host: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 300, description: 'exact host, or *.suffix for any name under suffix' }),
+  ),
   client: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'client address or CIDR' })),
-  rule: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'rule id, e.g. registry:myregistry:login' })),
+  rule: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 300, description: 'rule id, e.g. registry:myregistry:login' }),
+  ),
   mode: Type.Optional(StringEnum(['connect', 'transparent', 'http'] as const)),
   since: Type.Optional(time('records that arrived at or after this')),
   until: Type.Optional(time('records that arrived at or before this')),
@@ -67,7 +78,11 @@ export const LogsQuery = Type.Object(
 );
 
 export const ExportQuery = Type.Object(
-  { ...filterProperties, limit: Type.Optional(Type.Integer({ minimum: 1, description: 'default: every matching record' })), cursor },
+  {
+    ...filterProperties,
+    limit: Type.Optional(Type.Integer({ minimum: 1, description: 'default: every matching record' })),
+    cursor,
+  },
   { additionalProperties: false },
 );
 
@@ -90,10 +105,16 @@ export const StatsSchema = Type.Object({
   records: Count,
   decisions: Type.Object({ allowed: Count, blocked: Count }),
   reportOnly: Type.Integer({ description: 'allowed only because mode is report' }),
-  reasons: Type.Record(Type.String(), Count, { description: 'reason code -> records (blocked, and would-block in report mode)' }),
+  reasons: Type.Record(Type.String(), Count, {
+    description: 'reason code -> records (blocked, and would-block in report mode)',
+  }),
   bytes: Type.Object({ up: Count, down: Count }),
-  topBlockedHosts: Type.Array(Type.Object({ host: Type.String(), count: Count, reasons: Type.Record(Type.String(), Count) })),
-  topAllowedHosts: Type.Array(Type.Object({ host: Type.String(), count: Count, bytes: Count, bytesUp: Count, bytesDown: Count })),
+  topBlockedHosts: Type.Array(
+    Type.Object({ host: Type.String(), count: Count, reasons: Type.Record(Type.String(), Count) }),
+  ),
+  topAllowedHosts: Type.Array(
+    Type.Object({ host: Type.String(), count: Count, bytes: Count, bytesUp: Count, bytesDown: Count }),
+  ),
   topClients: Type.Array(Type.Object({ client: Type.String(), count: Count, blocked: Count, bytes: Count })),
 });
 
@@ -123,7 +144,9 @@ export const CheckBody = Type.Object(
   {
     host: Type.String({ minLength: 1, maxLength: 300 }),
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: 443 })),
-    sni: Type.Optional(Nullable(Type.String({ maxLength: 300, description: 'the ClientHello server name; null: none sent' }))),
+    sni: Type.Optional(
+      Nullable(Type.String({ maxLength: 300, description: 'the ClientHello server name; null: none sent' })),
+    ),
     ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'destination address to check' })),
     client: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'client address' })),
     resolve: Type.Optional(Type.Boolean({ description: 'without ip: resolve the host and check its addresses' })),
@@ -147,9 +170,16 @@ export const TagsStatusSchema = Type.Object({
   consecutiveFailures: Type.Integer(),
 });
 
-export const LookupQuery = Type.Object({ ip: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false });
+export const LookupQuery = Type.Object(
+  { ip: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);
 
-export const LookupSchema = Type.Object({ ip: Type.String(), changeNumber: Nullable(Type.Integer()), tags: Type.Array(Type.String()) });
+export const LookupSchema = Type.Object({
+  ip: Type.String(),
+  changeNumber: Nullable(Type.Integer()),
+  tags: Type.Array(Type.String()),
+});
 
 export const ReloadSchema = Type.Object({ ok: Type.Literal(true), version: Type.String(), changed: Type.Boolean() });
 

@@ -20,7 +20,11 @@ export interface RunningAdmin {
 }
 
 /** null `listen`: the admin API is off. Throws ADMIN_UNSAFE_BIND or LISTEN_FAILED. */
-export async function startAdmin(deps: AdminDeps, listen: string | null, options: AdminOptions = {}): Promise<RunningAdmin | null> {
+export async function startAdmin(
+  deps: AdminDeps,
+  listen: string | null,
+  options: AdminOptions = {},
+): Promise<RunningAdmin | null> {
   if (listen === null) return null;
   let where: { host: string; port: number };
   try {
@@ -46,6 +50,9 @@ export async function startAdmin(deps: AdminDeps, listen: string | null, options
     throw new AcrEgressError('LISTEN_FAILED', `admin.listen ${listen}: cannot listen (${code})`, { cause: err });
   }
   const address = app.server.address() as AddressInfo;
-  app.log.info({ listen: address, tokens: [...deps.tokens().keys()], metricsAuth: deps.metricsAuth() }, 'admin API listening');
+  app.log.info(
+    { listen: address, tokens: [...deps.tokens().keys()], metricsAuth: deps.metricsAuth() },
+    'admin API listening',
+  );
   return { app, address };
 }

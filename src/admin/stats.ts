@@ -1,6 +1,6 @@
 // GET /api/v1/stats: one pass over the matching recent records: totals by decision and reason, the
 // most blocked hosts, the hosts that moved the most bytes, and the busiest clients.
-import { LogFilter, matching } from '../audit/query.js';
+import { type LogFilter, matching } from '../audit/query.js';
 import type { DecisionStore } from '../audit/store.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps } from './deps.js';
@@ -38,7 +38,8 @@ export interface Stats {
 /** The n best entries by score (ties by name), without sorting every entry: clients can be many. */
 function top<T>(map: Map<string, T>, score: (t: T) => number, n: number): [string, T][] {
   const best: [string, T, number][] = [];
-  const before = (a: [string, T, number], b: [string, T, number]): boolean => a[2] > b[2] || (a[2] === b[2] && a[0] < b[0]);
+  const before = (a: [string, T, number], b: [string, T, number]): boolean =>
+    a[2] > b[2] || (a[2] === b[2] && a[0] < b[0]);
   for (const [key, value] of map) {
     const entry: [string, T, number] = [key, value, score(value)];
     if (best.length === n && !before(entry, best[n - 1] as [string, T, number])) continue;
@@ -99,7 +100,13 @@ export function computeStats(store: DecisionStore, filter: LogFilter, n: number,
     c.bytes += up + down;
   }
   stats.topBlockedHosts = top(blocked, (t) => t.count, n).map(([host, t]) => ({ host, ...t }));
-  stats.topAllowedHosts = top(allowed, (t) => t.bytesUp + t.bytesDown, n).map(([host, t]) => ({ host, count: t.count, bytes: t.bytesUp + t.bytesDown, bytesUp: t.bytesUp, bytesDown: t.bytesDown }));
+  stats.topAllowedHosts = top(allowed, (t) => t.bytesUp + t.bytesDown, n).map(([host, t]) => ({
+    host,
+    count: t.count,
+    bytes: t.bytesUp + t.bytesDown,
+    bytesUp: t.bytesUp,
+    bytesDown: t.bytesDown,
+  }));
   stats.topClients = top(clients, (t) => t.count, n).map(([client, t]) => ({ client, ...t }));
   return stats;
 }

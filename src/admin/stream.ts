@@ -26,7 +26,8 @@ export function registerStreamRoute(app: AdminApp, deps: AdminDeps, options: Adm
     '/api/v1/logs/stream',
     {
       schema: {
-        summary: 'Records as server-sent events (event: decision, id: record id) as they are written; heartbeat comments',
+        summary:
+          'Records as server-sent events (event: decision, id: record id) as they are written; heartbeat comments',
         description: 'Send Last-Event-ID to get the matching records written since that id first (at most 1000).',
         tags: ['logs'],
         querystring: StreamQuery,
@@ -64,7 +65,10 @@ export function registerStreamRoute(app: AdminApp, deps: AdminDeps, options: Adm
       const write = (text: string): void => {
         if (closed) return;
         if (res.writableLength > maxBuffered) {
-          log.warn({ buffered: res.writableLength, limit: maxBuffered, tokenName: req.adminTokenName }, 'SSE client not reading; dropped');
+          log.warn(
+            { buffered: res.writableLength, limit: maxBuffered, tokenName: req.adminTokenName },
+            'SSE client not reading; dropped',
+          );
           stop();
           res.destroy();
           return;

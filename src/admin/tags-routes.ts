@@ -11,7 +11,8 @@ export function registerTagRoutes(app: AdminApp, deps: AdminDeps): void {
     '/api/v1/service-tags',
     {
       schema: {
-        summary: 'Service-tag data in use: change number, cloud, source, load and refresh times, last error, prefix counts per used tag',
+        summary:
+          'Service-tag data in use: change number, cloud, source, load and refresh times, last error, prefix counts per used tag',
         tags: ['service-tags'],
         response: { 200: TagsStatusSchema, 401: ErrorAnswer },
       },
@@ -23,14 +24,18 @@ export function registerTagRoutes(app: AdminApp, deps: AdminDeps): void {
     '/api/v1/service-tags/refresh',
     {
       schema: {
-        summary: 'Refreshes from serviceTags.source now; answers the status afterwards (a failure shows in lastError, the data in use is kept)',
+        summary:
+          'Refreshes from serviceTags.source now; answers the status afterwards (a failure shows in lastError, the data in use is kept)',
         tags: ['service-tags'],
         response: { 200: TagsStatusSchema, 401: ErrorAnswer },
       },
     },
     async (req) => {
       const status = await deps.tags.refresh();
-      req.log.info({ tokenName: req.adminTokenName, changeNumber: status.changeNumber, lastError: status.lastError }, 'service-tag refresh requested');
+      req.log.info(
+        { tokenName: req.adminTokenName, changeNumber: status.changeNumber, lastError: status.lastError },
+        'service-tag refresh requested',
+      );
       return status;
     },
   );
@@ -47,7 +52,8 @@ export function registerTagRoutes(app: AdminApp, deps: AdminDeps): void {
     },
     async (req, reply) => {
       const ip = parseIp(req.query.ip.trim());
-      if (ip === null) return sendError(reply, 'bad_request', `ip: "${req.query.ip.slice(0, 64)}" is not an IP address`);
+      if (ip === null)
+        return sendError(reply, 'bad_request', `ip: "${req.query.ip.slice(0, 64)}" is not an IP address`);
       return { ip: ip.address, changeNumber: deps.tags.status().changeNumber, tags: deps.tags.lookup(ip.address) };
     },
   );

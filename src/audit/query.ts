@@ -26,7 +26,8 @@ export interface FilterProblem {
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const RELATIVE = /^([0-9]{1,9})(ms|s|m|h|d|w)$/;
 // Dates and date-times only: Date.parse alone would take "1" or "May 3" as times.
-const ISO = /^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$/i;
+const ISO =
+  /^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$/i;
 const MODES: ReadonlySet<string> = new Set(['connect', 'transparent', 'http', 'check']);
 /** Lower-case Crockford base32, 26 characters: the ids makeRecord gives. */
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
@@ -108,11 +109,13 @@ export class LogFilter {
   static parse(params: LogFilterParams, now = Date.now()): LogFilter | FilterProblem {
     const f: { -readonly [K in keyof LogFilter]?: LogFilter[K] } = {};
     if (params.decision !== undefined) {
-      if (params.decision !== 'allowed' && params.decision !== 'blocked') return { param: 'decision', message: 'must be allowed or blocked' };
+      if (params.decision !== 'allowed' && params.decision !== 'blocked')
+        return { param: 'decision', message: 'must be allowed or blocked' };
       f.decision = params.decision;
     }
     if (params.reason !== undefined) {
-      if (!isReason(params.reason)) return { param: 'reason', message: `"${params.reason.slice(0, 64)}" is not a reason code` };
+      if (!isReason(params.reason))
+        return { param: 'reason', message: `"${params.reason.slice(0, 64)}" is not a reason code` };
       f.reason = params.reason;
     }
     if (params.host !== undefined) {
@@ -127,7 +130,11 @@ export class LogFilter {
     }
     if (params.client !== undefined) {
       const parsed = CidrList.parse([params.client.trim()]);
-      if ('errors' in parsed) return { param: 'client', message: `${JSON.stringify(params.client.slice(0, 64))} is not an IP address or CIDR` };
+      if ('errors' in parsed)
+        return {
+          param: 'client',
+          message: `${JSON.stringify(params.client.slice(0, 64))} is not an IP address or CIDR`,
+        };
       f.clients = parsed.list;
       const ip = params.client.includes('/') ? null : parseIp(params.client.trim());
       f.client = ip === null ? null : ip.address;
@@ -145,7 +152,11 @@ export class LogFilter {
       const value = params[key];
       if (value === undefined) continue;
       const t = parseTime(value, now);
-      if (t === null) return { param: key, message: `${JSON.stringify(value.slice(0, 64))} is not an ISO time or a duration like 15m, 2h, 7d` };
+      if (t === null)
+        return {
+          param: key,
+          message: `${JSON.stringify(value.slice(0, 64))} is not an ISO time or a duration like 15m, 2h, 7d`,
+        };
       f[key] = t;
     }
     if (f.since != null && f.until != null && f.since > f.until) return { param: 'since', message: 'is after until' };
@@ -179,7 +190,7 @@ export class LogFilter {
     if (client === this.client) return true;
     if (this.v4 !== null) {
       const n = readV4(client);
-      if (n !== null) return ((n & this.v4.mask) >>> 0) === this.v4.base;
+      if (n !== null) return (n & this.v4.mask) >>> 0 === this.v4.base;
     }
     let hit = this.#clientHits.get(client);
     if (hit === undefined) {
@@ -204,7 +215,11 @@ export class LogFilter {
   /** The cheapest way to find candidates: the smallest union of posting lists, or a scan. */
   plan(store: DecisionStore): Plan {
     const plans: Plan[] = [{ kind: 'scan', cost: store.size }];
-    const one = (list: SeqList | undefined): Plan => ({ kind: 'lists', lists: list ? [list] : [], cost: list?.length ?? 0 });
+    const one = (list: SeqList | undefined): Plan => ({
+      kind: 'lists',
+      lists: list ? [list] : [],
+      cost: list?.length ?? 0,
+    });
     const many = (lists: SeqList[]): Plan => {
       const cost = lists.reduce((n, l) => n + l.length, 0);
       return lists.length > MAX_MERGE ? { kind: 'scan', cost: store.size } : { kind: 'lists', lists, cost };
@@ -275,7 +290,11 @@ export interface LogPage {
  * One page, newest first. The cursor is the id of the last record of the previous page: the next
  * page holds records strictly older than it, so records arriving meanwhile never shift a page.
  */
-export function queryLogs(store: DecisionStore, filter: LogFilter, options: { limit: number; cursor?: string | null }): LogPage {
+export function queryLogs(
+  store: DecisionStore,
+  filter: LogFilter,
+  options: { limit: number; cursor?: string | null },
+): LogPage {
   const bound = options.cursor ? store.seqOfId(options.cursor) : store.nextSeq;
   const items: DecisionRecord[] = [];
   if (options.limit <= 0) return { items, nextCursor: null };

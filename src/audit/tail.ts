@@ -32,7 +32,19 @@ export function parseDecisionLine(line: string): DecisionRecord | null {
   if (v.decision !== 'allowed' && v.decision !== 'blocked') return null;
   if (typeof v.mode !== 'string') return null;
   const { kind: _kind, ...record } = v;
-  for (const key of ['client', 'host', 'port', 'sni', 'ip', 'reason', 'rule', 'tag', 'bytesUp', 'bytesDown', 'durationMs']) {
+  for (const key of [
+    'client',
+    'host',
+    'port',
+    'sni',
+    'ip',
+    'reason',
+    'rule',
+    'tag',
+    'bytesUp',
+    'bytesDown',
+    'durationMs',
+  ]) {
     if (!(key in record)) record[key] = null;
   }
   return record as unknown as DecisionRecord;
@@ -42,7 +54,11 @@ export function parseDecisionLine(line: string): DecisionRecord | null {
  * Adds the last `max` decision records of `file` to `store`, oldest first. A missing file adds
  * nothing; malformed lines and lines that are not decision records are skipped, never fatal.
  */
-export async function rebuildFromLog(store: DecisionStore, file: string, max: number = store.capacity): Promise<RebuildResult> {
+export async function rebuildFromLog(
+  store: DecisionStore,
+  file: string,
+  max: number = store.capacity,
+): Promise<RebuildResult> {
   const want = Math.min(max, store.capacity);
   const result: RebuildResult = { added: 0, skipped: 0 };
   if (want <= 0) return result;
@@ -69,8 +85,13 @@ export async function rebuildFromLog(store: DecisionStore, file: string, max: nu
       const chunk = Buffer.allocUnsafe(size);
       await handle.read(chunk, 0, size, pos);
       let end = size;
-      for (let i = chunk.lastIndexOf(0x0a, size - 1); i >= 0 && found.length < want; i = i > 0 ? chunk.lastIndexOf(0x0a, i - 1) : -1) {
-        const line = carry.length === 0 ? chunk.subarray(i + 1, end) : Buffer.concat([chunk.subarray(i + 1, end), carry]);
+      for (
+        let i = chunk.lastIndexOf(0x0a, size - 1);
+        i >= 0 && found.length < want;
+        i = i > 0 ? chunk.lastIndexOf(0x0a, i - 1) : -1
+      ) {
+        const line =
+          carry.length === 0 ? chunk.subarray(i + 1, end) : Buffer.concat([chunk.subarray(i + 1, end), carry]);
         if (!carryTooLong) take(line);
         else result.skipped++;
         carry = Buffer.alloc(0);

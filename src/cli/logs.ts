@@ -47,7 +47,8 @@ export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Prom
   }
   if (values.blocked && values.allowed) return usage(io, 'give --blocked or --allowed, not both');
   const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) return usage(io, `--limit must be a whole number from 1 to 100000 (got ${values.limit})`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000)
+    return usage(io, `--limit must be a whole number from 1 to 100000 (got ${values.limit})`);
   const env = deps.env ?? process.env;
   const base = (values.url ?? env.ACR_EGRESS_ADMIN_URL ?? DEFAULT_ADMIN_URL).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]+/.test(base)) return usage(io, `--url must be an http(s) URL (got ${base})`);
@@ -61,7 +62,9 @@ export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Prom
     if (v !== undefined) filters.set(key, v);
   }
   const doFetch = deps.fetch ?? fetch;
-  const print = values.json ? (r: DecisionRecord) => io.out(JSON.stringify(r)) : (r: DecisionRecord) => io.out(formatRow(r));
+  const print = values.json
+    ? (r: DecisionRecord) => io.out(JSON.stringify(r))
+    : (r: DecisionRecord) => io.out(formatRow(r));
   try {
     const records = await fetchRecent(doFetch, base, filters, headers, limit);
     if (!values.json) io.out(HEADER);
@@ -70,7 +73,9 @@ export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Prom
     return 0;
   } catch (err) {
     if (deps.signal?.aborted) return 0;
-    io.err(`acr-egress logs: ${err instanceof ApiError ? err.message : `cannot reach the admin API at ${base}: ${causeOf(err)}`}`);
+    io.err(
+      `acr-egress logs: ${err instanceof ApiError ? err.message : `cannot reach the admin API at ${base}: ${causeOf(err)}`}`,
+    );
     return 1;
   }
 }
@@ -98,7 +103,13 @@ async function failure(res: Response): Promise<ApiError> {
 }
 
 /** Newest first, up to `limit`, following cursors across pages of at most 1000. */
-async function fetchRecent(doFetch: typeof fetch, base: string, filters: URLSearchParams, headers: Record<string, string>, limit: number): Promise<DecisionRecord[]> {
+async function fetchRecent(
+  doFetch: typeof fetch,
+  base: string,
+  filters: URLSearchParams,
+  headers: Record<string, string>,
+  limit: number,
+): Promise<DecisionRecord[]> {
   const out: DecisionRecord[] = [];
   let cursor: string | null = null;
   do {
@@ -159,7 +170,9 @@ const COLUMNS: [string, number][] = [
   ['BYTES UP/DOWN', 0],
 ];
 
-const HEADER = COLUMNS.map(([name, w]) => name.padEnd(w)).join(' ').trimEnd();
+const HEADER = COLUMNS.map(([name, w]) => name.padEnd(w))
+  .join(' ')
+  .trimEnd();
 
 export function formatBytes(n: number | null): string {
   if (n === null) return '-';
@@ -178,8 +191,13 @@ export function formatBytes(n: number | null): string {
 export function formatRow(r: DecisionRecord): string {
   const time = r.time.replace(/\.[0-9]+Z$/, 'Z');
   const reason = r.reason === null ? '-' : r.report ? `report:${r.reason}` : r.reason;
-  const host = r.host === null ? '-' : r.port === null ? r.host : `${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`;
-  const bytes = r.bytesUp === null && r.bytesDown === null ? '-' : `${formatBytes(r.bytesUp)}/${formatBytes(r.bytesDown)}`;
+  const host =
+    r.host === null ? '-' : r.port === null ? r.host : `${r.host.includes(':') ? `[${r.host}]` : r.host}:${r.port}`;
+  const bytes =
+    r.bytesUp === null && r.bytesDown === null ? '-' : `${formatBytes(r.bytesUp)}/${formatBytes(r.bytesDown)}`;
   const cells = [time, r.decision, reason, r.client ?? '-', host, r.rule ?? '-', bytes];
-  return cells.map((c, i) => c.padEnd((COLUMNS[i] as [string, number])[1])).join(' ').trimEnd();
+  return cells
+    .map((c, i) => c.padEnd((COLUMNS[i] as [string, number])[1]))
+    .join(' ')
+    .trimEnd();
 }

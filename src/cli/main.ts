@@ -58,11 +58,14 @@ const commands: Record<string, Handler> = {
   },
   async config(io, argv) {
     const { positionals } = parse(argv, {});
-    if (positionals[0] !== 'validate' || positionals.length !== 2) throw new UsageError('usage: acr-egress config validate FILE');
+    if (positionals[0] !== 'validate' || positionals.length !== 2)
+      throw new UsageError('usage: acr-egress config validate FILE');
     const file = positionals[1] as string;
     try {
       const loaded = loadConfigFile(file);
-      io.out(`${file}: valid (version ${loaded.version}, ${loaded.registries.length} registr${loaded.registries.length === 1 ? 'y' : 'ies'})`);
+      io.out(
+        `${file}: valid (version ${loaded.version}, ${loaded.registries.length} registr${loaded.registries.length === 1 ? 'y' : 'ies'})`,
+      );
       return 0;
     } catch (err) {
       return reportError(io, err, 2);
@@ -95,4 +98,3 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return reportError(io, err, 2);
   }
 }
-

@@ -33,7 +33,12 @@ export async function runTags(io: Io, argv: string[], deps: TagsDeps = {}): Prom
   try {
     ({ values, positionals } = parseArgs({
       args: argv,
-      options: { config: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } },
+      options: {
+        config: { type: 'string' },
+        force: { type: 'boolean' },
+        json: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+      },
       allowPositionals: true,
       strict: true,
     }));
@@ -47,11 +52,15 @@ export async function runTags(io: Io, argv: string[], deps: TagsDeps = {}): Prom
       case 'update':
         return args.length === 0 ? await update(io, values, log, deps) : usage(io, 'tags update takes no arguments');
       case 'lookup':
-        return args.length === 1 ? await lookup(io, values, args[0]!, log) : usage(io, 'usage: acr-egress tags lookup IP [--config FILE]');
+        return args.length === 1
+          ? await lookup(io, values, args[0]!, log)
+          : usage(io, 'usage: acr-egress tags lookup IP [--config FILE]');
       case 'show':
         return args.length === 0 ? await show(io, values, log, deps) : usage(io, 'tags show takes no arguments');
       case 'diff':
-        return args.length === 2 ? await diff(io, args[0]!, args[1]!, values.json === true) : usage(io, 'usage: acr-egress tags diff OLD NEW [--json]');
+        return args.length === 2
+          ? await diff(io, args[0]!, args[1]!, values.json === true)
+          : usage(io, 'usage: acr-egress tags diff OLD NEW [--json]');
       default:
         return usage(io, `unknown tags command "${sub ?? ''}"`);
     }
@@ -92,14 +101,17 @@ async function update(io: Io, values: Values, log: Logger, deps: TagsDeps): Prom
   }
   const s = result.status;
   const was = old !== null && result.changed ? ` (was ${old.changeNumber})` : '';
-  io.out(`${result.changed ? 'updated' : 'unchanged'}: change ${s.changeNumber}${was}, cloud ${s.cloud}, from ${s.source}`);
+  io.out(
+    `${result.changed ? 'updated' : 'unchanged'}: change ${s.changeNumber}${was}, cloud ${s.cloud}, from ${s.source}`,
+  );
   io.out(`cache: ${cacheFile}`);
   const moved = new Map(result.changes.map((c) => [c.tag, c]));
   for (const [tag, count] of Object.entries(s.tags)) {
     const c = moved.get(tag);
     io.out(`  ${tag}: ${count} prefixes${c ? ` (+${c.added} -${c.removed})` : ''}`);
   }
-  for (const c of result.changes) if (!(c.tag in s.tags)) io.out(`  ${c.tag}: no longer used or present (-${c.removed})`);
+  for (const c of result.changes)
+    if (!(c.tag in s.tags)) io.out(`  ${c.tag}: no longer used or present (-${c.removed})`);
   return 0;
 }
 
@@ -132,7 +144,9 @@ async function show(io: Io, values: Values, log: Logger, deps: TagsDeps): Promis
   const s = tags.status();
   const { maxAgeDays } = tags.config.config.serviceTags;
   if (values.json) {
-    io.out(JSON.stringify({ ...s, maxAgeDays, tagCount: index?.tagCount ?? null, prefixCount: index?.prefixCount ?? null }));
+    io.out(
+      JSON.stringify({ ...s, maxAgeDays, tagCount: index?.tagCount ?? null, prefixCount: index?.prefixCount ?? null }),
+    );
     return index === null ? 1 : 0;
   }
   if (index === null) return noData(io, s);
@@ -157,7 +171,12 @@ async function readTags(path: string): Promise<ServiceTagsFile> {
 async function diff(io: Io, oldPath: string, newPath: string, json: boolean): Promise<number> {
   const [a, b] = await Promise.all([readTags(oldPath), readTags(newPath)]);
   const changed = diffServiceTags(a, b);
-  const side = (path: string, f: ServiceTagsFile) => ({ file: path, changeNumber: f.changeNumber, cloud: f.cloud, tags: f.values.length });
+  const side = (path: string, f: ServiceTagsFile) => ({
+    file: path,
+    changeNumber: f.changeNumber,
+    cloud: f.cloud,
+    tags: f.values.length,
+  });
   if (json) {
     io.out(JSON.stringify({ old: side(oldPath, a), new: side(newPath, b), changed }));
     return 0;
@@ -166,7 +185,10 @@ async function diff(io: Io, oldPath: string, newPath: string, json: boolean): Pr
   io.out(`new: ${newPath}: change ${b.changeNumber}, cloud ${b.cloud}, ${b.values.length} tags`);
   io.out(`${changed.length} tag${changed.length === 1 ? '' : 's'} changed`);
   for (const d of changed) {
-    const numbers = d.changeNumberFrom !== undefined && d.changeNumberTo !== undefined ? `, change ${d.changeNumberFrom} -> ${d.changeNumberTo}` : '';
+    const numbers =
+      d.changeNumberFrom !== undefined && d.changeNumberTo !== undefined
+        ? `, change ${d.changeNumberFrom} -> ${d.changeNumberTo}`
+        : '';
     const what = d.status === 'changed' ? '' : ` (${d.status})`;
     io.out(`${d.name}${what}: +${d.added.length} -${d.removed.length}${numbers}`);
     for (const p of d.added) io.out(`  + ${p}`);

@@ -90,7 +90,9 @@ function adminTokens(config: Config, problems: string[]): Map<string, string> {
       if (t.length < 16) problems.push(`admin.tokenFile: the token in "${tokenFile}" must be at least 16 characters`);
       tokens.set('default', t);
     } catch (err) {
-      problems.push(`admin.tokenFile: cannot read "${tokenFile}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      problems.push(
+        `admin.tokenFile: cannot read "${tokenFile}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
   for (const { name, token: t } of config.admin.tokens) {
@@ -101,11 +103,17 @@ function adminTokens(config: Config, problems: string[]): Map<string, string> {
 }
 
 /** Validates a parsed document (already env-substituted). Throws CONFIG_INVALID with every problem. */
-export function buildConfig(raw: unknown, file: string | null, unset: ReadonlyMap<string, string> = new Map()): LoadedConfig {
+export function buildConfig(
+  raw: unknown,
+  file: string | null,
+  unset: ReadonlyMap<string, string> = new Map(),
+): LoadedConfig {
   const label = file ?? 'config';
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new AcrEgressError('CONFIG_INVALID', `${label}: the top level must be a mapping`, { details: ['(root): must be object'] });
+    throw new AcrEgressError('CONFIG_INVALID', `${label}: the top level must be a mapping`, {
+      details: ['(root): must be object'],
+    });
   }
   const doc = structuredClone(raw) as Record<string, unknown>;
   const problems = validateConfigShape(doc).map((p) => {
@@ -131,7 +139,8 @@ export function buildConfig(raw: unknown, file: string | null, unset: ReadonlyMa
       if (isIP(a) === 0) problems.push(`dns.overrides["${name}"][${i}]: "${a}" is not an IP address`);
     });
   }
-  if (config.dns.minTtlSeconds > config.dns.maxTtlSeconds) problems.push('dns.minTtlSeconds: must not exceed dns.maxTtlSeconds');
+  if (config.dns.minTtlSeconds > config.dns.maxTtlSeconds)
+    problems.push('dns.minTtlSeconds: must not exceed dns.maxTtlSeconds');
   if (registries.length === 0 && !config.mcr && config.allow.length === 0) {
     problems.push('registries: nothing is allowed: configure a registry, mcr: true or an allow entry');
   }

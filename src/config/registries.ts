@@ -23,7 +23,12 @@ function dedupe(list: string[]): string[] {
 }
 
 function fromEndpoints(
-  doc: { loginServer: string; dataEndpoints?: { region: string; endpoint: string }[]; regionalEndpoints?: { region: string; endpoint: string }[]; blobStorage?: boolean },
+  doc: {
+    loginServer: string;
+    dataEndpoints?: { region: string; endpoint: string }[];
+    regionalEndpoints?: { region: string; endpoint: string }[];
+    blobStorage?: boolean;
+  },
   cloud: CloudName,
   path: string,
   problems: string[],
@@ -31,7 +36,9 @@ function fromEndpoints(
   const { acr, blob } = CLOUDS[cloud];
   const login = doc.loginServer.toLowerCase().replace(/\.$/, '');
   if (!login.endsWith(`.${acr}`) || !NAME.test(login.slice(0, -acr.length - 1))) {
-    problems.push(`${path}.loginServer: "${doc.loginServer}" is not a login server of the form <name>.${acr} (cloud ${cloud})`);
+    problems.push(
+      `${path}.loginServer: "${doc.loginServer}" is not a login server of the form <name>.${acr} (cloud ${cloud})`,
+    );
     return null;
   }
   const name = login.slice(0, -acr.length - 1);
@@ -45,7 +52,10 @@ function fromEndpoints(
     regions.push(region);
     if (endpoint === `*.${blob}`) blobSeen = true;
     else if (endpoint === `${name}.${region}.data.${acr}`) data.push(region);
-    else problems.push(`${path}.dataEndpoints[${i}].endpoint: "${d.endpoint}" is neither ${name}.${region}.data.${acr} nor *.${blob}`);
+    else
+      problems.push(
+        `${path}.dataEndpoints[${i}].endpoint: "${d.endpoint}" is neither ${name}.${region}.data.${acr} nor *.${blob}`,
+      );
   });
   (doc.regionalEndpoints ?? []).forEach((d, i) => {
     const region = d.region.toLowerCase();
@@ -64,18 +74,24 @@ function fromEndpoints(
   };
 }
 
-export function resolveRegistries(entries: readonly RegistryEntryConfig[], cloud: CloudName, problems: string[]): ResolvedRegistry[] {
+export function resolveRegistries(
+  entries: readonly RegistryEntryConfig[],
+  cloud: CloudName,
+  problems: string[],
+): ResolvedRegistry[] {
   const out: ResolvedRegistry[] = [];
   const seen = new Map<string, number>();
   entries.forEach((entry, i) => {
     const path = `registries[${i}]`;
-    let resolved: ResolvedRegistry | null = null;
+    let resolved: ResolvedRegistry | null;
     if ('name' in entry) {
       const regions = dedupe((entry.regions ?? []).map((r) => r.toLowerCase()));
       const dataOn = entry.dataEndpoints ?? true;
       const geoOn = entry.regionalEndpoints ?? false;
       if (geoOn && regions.length === 0) {
-        problems.push(`${path}.regionalEndpoints: needs ${path}.regions (the regional login servers are <name>.<region>.geo...)`);
+        problems.push(
+          `${path}.regionalEndpoints: needs ${path}.regions (the regional login servers are <name>.<region>.geo...)`,
+        );
       }
       resolved = {
         name: entry.name.toLowerCase(),
@@ -96,11 +112,19 @@ export function resolveRegistries(entries: readonly RegistryEntryConfig[], cloud
       }
       const d = doc as { loginServer?: unknown };
       if (d === null || typeof d !== 'object' || typeof d.loginServer !== 'string') {
-        problems.push(`${path}.endpointsFile: "${entry.endpointsFile}" is not az acr show-endpoints output (no loginServer)`);
+        problems.push(
+          `${path}.endpointsFile: "${entry.endpointsFile}" is not az acr show-endpoints output (no loginServer)`,
+        );
         return;
       }
-      const withOverride = entry.blobStorage === undefined ? doc : { ...(doc as object), blobStorage: entry.blobStorage };
-      resolved = fromEndpoints(withOverride as Parameters<typeof fromEndpoints>[0], cloud, `${path}.endpointsFile(${entry.endpointsFile})`, problems);
+      const withOverride =
+        entry.blobStorage === undefined ? doc : { ...(doc as object), blobStorage: entry.blobStorage };
+      resolved = fromEndpoints(
+        withOverride as Parameters<typeof fromEndpoints>[0],
+        cloud,
+        `${path}.endpointsFile(${entry.endpointsFile})`,
+        problems,
+      );
     }
     if (!resolved) return;
     const earlier = seen.get(resolved.name);

@@ -59,9 +59,14 @@ export const ConfigSchema = Type.Object(
           minimum: 1,
           maximum: 65535,
           default: 443,
-          description: 'destination port for connections on transparentListen (the original port is not visible after a redirect)',
+          description:
+            'destination port for connections on transparentListen (the original port is not visible after a redirect)',
         }),
-        ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), { minItems: 1, uniqueItems: true, default: [443] }),
+        ports: Type.Array(Type.Integer({ minimum: 1, maximum: 65535 }), {
+          minItems: 1,
+          uniqueItems: true,
+          default: [443],
+        }),
         clients: Type.Array(Cidr, { default: [] }),
         connectTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
         clientHelloTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
@@ -71,21 +76,27 @@ export const ConfigSchema = Type.Object(
         maxClientHelloBytes: Type.Integer({ minimum: 512, maximum: 1_048_576, default: 65_536 }),
         allowEch: Type.Boolean({
           default: false,
-          description: 'let ClientHellos with Encrypted Client Hello through (their inner server name cannot be checked)',
+          description:
+            'let ClientHellos with Encrypted Client Hello through (their inner server name cannot be checked)',
         }),
       },
       { additionalProperties: false, default: {} },
     ),
-    cloud: Type.Union([Type.Literal('AzureCloud'), Type.Literal('AzureUSGovernment'), Type.Literal('AzureChinaCloud')], {
-      default: 'AzureCloud',
-    }),
+    cloud: Type.Union(
+      [Type.Literal('AzureCloud'), Type.Literal('AzureUSGovernment'), Type.Literal('AzureChinaCloud')],
+      {
+        default: 'AzureCloud',
+      },
+    ),
     registries: Type.Array(RegistryEntry, { default: [] }),
     mcr: Type.Boolean({ default: true }),
     allow: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     mode: Type.Union([Type.Literal('enforce'), Type.Literal('report')], { default: 'enforce' }),
     serviceTags: Type.Object(
       {
-        enforce: Type.Union([Type.Literal(true), Type.Literal(false), Type.Literal('when-available')], { default: true }),
+        enforce: Type.Union([Type.Literal(true), Type.Literal(false), Type.Literal('when-available')], {
+          default: true,
+        }),
         source: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
           default: 'https://www.microsoft.com/en-us/download/details.aspx?id=56519',
         }),
@@ -96,14 +107,16 @@ export const ConfigSchema = Type.Object(
         maxBytes: Type.Integer({ minimum: 1024, maximum: 1_073_741_824, default: 64 * 1024 * 1024 }),
         userAgent: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
           default: null,
-          description: 'User-Agent of the gateway\'s own downloads; null = acr-egress/<version>',
+          description: "User-Agent of the gateway's own downloads; null = acr-egress/<version>",
         }),
       },
       { additionalProperties: false, default: {} },
     ),
     dns: Type.Object(
       {
-        overrides: Type.Record(Type.String(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }), { default: {} }),
+        overrides: Type.Record(Type.String(), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }), {
+          default: {},
+        }),
         servers: Type.Array(Type.String({ minLength: 1 }), {
           default: [],
           description: 'resolver addresses (ip or ip:port); empty = the system resolver configuration',
@@ -125,7 +138,10 @@ export const ConfigSchema = Type.Object(
         token: Type.Union([Type.String(), Type.Null()], { default: null }),
         tokenFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
         tokens: Type.Array(
-          Type.Object({ name: Type.String({ minLength: 1 }), token: Type.String({ minLength: 16 }) }, { additionalProperties: false }),
+          Type.Object(
+            { name: Type.String({ minLength: 1 }), token: Type.String({ minLength: 16 }) },
+            { additionalProperties: false },
+          ),
           { default: [] },
         ),
         metricsAuth: Type.Boolean({ default: false }),

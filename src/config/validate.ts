@@ -54,7 +54,9 @@ function format(errors: readonly ErrorObject[] | null | undefined, base = ''): s
     out.push(`${toDisplayPath(err.instancePath, base) || '(root)'}: ${describe(err)}`);
   }
   for (const [path, values] of literals) {
-    out.push(`${toDisplayPath(path, base) || '(root)'}: must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`);
+    out.push(
+      `${toDisplayPath(path, base) || '(root)'}: must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`,
+    );
   }
   return out;
 }
@@ -79,7 +81,9 @@ export function validateConfigShape(doc: Record<string, unknown>): string[] {
     registries.forEach((entry, i) => {
       const kind = registryKind(entry);
       if (kind === null) {
-        problems.push(`registries[${i}]: must be an object with "name", "loginServer" (az acr show-endpoints output) or "endpointsFile"`);
+        problems.push(
+          `registries[${i}]: must be an object with "name", "loginServer" (az acr show-endpoints output) or "endpointsFile"`,
+        );
         return;
       }
       const check = registryValidators[kind];
@@ -87,7 +91,9 @@ export function validateConfigShape(doc: Record<string, unknown>): string[] {
     });
   }
   if (!validateConfig(doc)) {
-    const rest = (validateConfig.errors ?? []).filter((e: ErrorObject) => !/^\/registries\/[0-9]+/.test(e.instancePath));
+    const rest = (validateConfig.errors ?? []).filter(
+      (e: ErrorObject) => !/^\/registries\/[0-9]+/.test(e.instancePath),
+    );
     problems.push(...format(rest));
   }
   return problems;

@@ -100,7 +100,8 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
 
   const recordSink: RecordSink = (rec: DecisionRecord) => {
     decisions.inc({ decision: rec.decision, reason: rec.reason ?? NONE, rule: ruleLabel(rec.rule) });
-    if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null) tunnelDuration.observe(rec.durationMs / 1000);
+    if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
+      tunnelDuration.observe(rec.durationMs / 1000);
   };
   const tunnelListener: MetricsTunnelListener = {
     opened() {

@@ -56,7 +56,8 @@ function readV4(s: string, from: number, to: number): number {
       if (octet === 0) return -1;
       octet = octet < 0 ? d : octet * 10 + d;
       if (octet > 255) return -1;
-    } else if (d === 46 - 48 && octet >= 0 && dots < 3) { // '.'
+    } else if (d === 46 - 48 && octet >= 0 && dots < 3) {
+      // '.'
       n = n * 256 + octet;
       octet = -1;
       dots++;
@@ -134,7 +135,13 @@ export function readIp(text: string, out: Uint32Array, options: IpTextOptions = 
 }
 
 /** readIp on text[from, to), so a CIDR's address part is read without slicing it out. */
-export function readIpSpan(text: string, from: number, to: number, out: Uint32Array, options: IpTextOptions = BARE_IP): IpFamily {
+export function readIpSpan(
+  text: string,
+  from: number,
+  to: number,
+  out: Uint32Array,
+  options: IpTextOptions = BARE_IP,
+): IpFamily {
   const v4 = readV4(text, from, to);
   return v4 >= 0 ? putV4(out, v4) : readV6Text(text, from, to, out, options);
 }
@@ -213,10 +220,13 @@ export function formatV6(words: ArrayLike<number>, offset = 0): string {
   let bestLen = 1;
   for (let k = 0, run = 0; k < 8; k++) {
     run = group(words, offset, k) === 0 ? run + 1 : 0;
-    if (run > bestLen) (best = k - run + 1), (bestLen = run);
+    if (run > bestLen) {
+      best = k - run + 1;
+      bestLen = run;
+    }
   }
   let text = '';
-  for (let k = 0; k < 8; ) {
+  for (let k = 0; k < 8;) {
     if (k === best) {
       text += '::';
       k += bestLen;

@@ -1,7 +1,16 @@
 // Parses destination and client addresses and sorts them into the classes the private-destination
 // check blocks. The ranges are compiled into a table at load; a lookup is a few word compares.
 
-import { formatIp, isV4Mapped, readIp, readIpSpan, readPrefixLength, V4_WORD, wordMask, type IpTextOptions } from '../net/ip.js';
+import {
+  formatIp,
+  isV4Mapped,
+  readIp,
+  readIpSpan,
+  readPrefixLength,
+  V4_WORD,
+  wordMask,
+  type IpTextOptions,
+} from '../net/ip.js';
 
 /** Address classes: the key is the metrics/log spelling, `text` the human one. */
 export const ADDRESS_CLASSES = {
@@ -51,7 +60,8 @@ class ParsedAddress implements ParsedIp {
   static words(ip: ParsedIp): Words {
     if (#words in ip) return ip.#words;
     const words = new Uint32Array(4);
-    if (readIp(ip.address, words, ADDRESS_TEXT) === 0) throw new TypeError(`not a parsed IP address: ${JSON.stringify(ip.address)}`);
+    if (readIp(ip.address, words, ADDRESS_TEXT) === 0)
+      throw new TypeError(`not a parsed IP address: ${JSON.stringify(ip.address)}`);
     return words;
   }
 }
@@ -64,7 +74,10 @@ export function parseIp(raw: string): ParsedIp | null {
 }
 
 /** A 128-bit prefix, host bits zero; an IPv4 prefix a.b.c.d/n is ::ffff:a.b.c.d/(96 + n). */
-interface Prefix { readonly base: Words; readonly bits: number }
+interface Prefix {
+  readonly base: Words;
+  readonly bits: number;
+}
 
 function within(w: Words, p: Prefix): boolean {
   for (let k = 0, bits = p.bits; bits > 0; k++, bits -= 32) {
@@ -92,7 +105,9 @@ function readCidr(entry: string): Prefix | null {
 
 // 6to4 (2002:AABB:CCDD::/48) carries an IPv4 address: it gets that address's class when not public.
 type Rule = AddressClass | '6to4';
-interface Range extends Prefix { readonly rule: Rule }
+interface Range extends Prefix {
+  readonly rule: Rule;
+}
 
 const V4_RANGES: ReadonlyArray<[string, Rule]> = [
   ['0.0.0.0/8', 'unspecified'],

@@ -66,7 +66,12 @@ export function allow(rule: string | null, tag: string | null = null): Decision 
 }
 
 /** A block, or in report mode (for reportable reasons) an allow that remembers why it would block. */
-export function block(policy: Pick<PolicySnapshot, 'mode'>, reason: Reason, detail: string, rule: string | null = null): Decision {
+export function block(
+  policy: Pick<PolicySnapshot, 'mode'>,
+  reason: Reason,
+  detail: string,
+  rule: string | null = null,
+): Decision {
   const soften = policy.mode === 'report' && REPORTABLE.has(reason);
   return decision(soften, reason, soften, rule, null, detail, undefined);
 }
@@ -80,7 +85,8 @@ export function refuse(reason: Reason, detail: string, rule: string | null = nul
 export function chain(earlier: Decision, later: Decision): Decision {
   if (!earlier.allowed) return earlier;
   const rule = later.rule ?? earlier.rule;
-  if (!later.allowed) return rule === later.rule ? later : decision(false, later.reason, false, rule, null, later.detail, undefined);
+  if (!later.allowed)
+    return rule === later.rule ? later : decision(false, later.reason, false, rule, null, later.detail, undefined);
   // The common case: a plain allow followed by a finding; nothing of the earlier one to carry.
   if (earlier === ALLOW_NO_RULE) return later;
   const report = earlier.report || later.report;
@@ -103,7 +109,10 @@ export interface RequestCheck {
 }
 
 /** Stages 1-4: everything that can be decided before DNS. */
-export function checkRequest(policy: PolicySnapshot, req: { client: string | null; host: string; port: number }): RequestCheck {
+export function checkRequest(
+  policy: PolicySnapshot,
+  req: { client: string | null; host: string; port: number },
+): RequestCheck {
   let decision = allow(null);
   if (policy.clients !== null) {
     const ip = req.client === null ? null : parseIp(req.client);
@@ -114,7 +123,8 @@ export function checkRequest(policy: PolicySnapshot, req: { client: string | nul
   }
   const norm = normalizeHost(req.host);
   if (!norm.ok) {
-    const d = norm.reason === 'ip_literal' ? block(policy, 'ip_literal', norm.detail) : refuse('bad_request', norm.detail);
+    const d =
+      norm.reason === 'ip_literal' ? block(policy, 'ip_literal', norm.detail) : refuse('bad_request', norm.detail);
     return { decision: chain(decision, d), host: null, match: null };
   }
   const host = norm.host;
@@ -124,7 +134,11 @@ export function checkRequest(policy: PolicySnapshot, req: { client: string | nul
   }
   const match = policy.rules.match(host);
   if (match === null) {
-    return { decision: chain(decision, block(policy, 'host_not_allowed', `no rule allows ${host}`)), host, match: null };
+    return {
+      decision: chain(decision, block(policy, 'host_not_allowed', `no rule allows ${host}`)),
+      host,
+      match: null,
+    };
   }
   return { decision: chain(decision, allow(match.id)), host, match };
 }
@@ -146,8 +160,14 @@ function checkTags(policy: PolicySnapshot, match: HostMatch | null, ip: ParsedIp
   if (policy.enforceTags === false || match === null || match.rule.tags.length === 0) return allow(rule);
   const binding = policy.tags;
   if (binding === null) {
-    if (policy.enforceTags === 'when-available') return decision(true, null, false, rule, null, 'no service-tag data loaded; enforce is when-available', true);
-    return block(policy, 'service_tags_unavailable', 'serviceTags.enforce is on and no service-tag data is loaded', rule);
+    if (policy.enforceTags === 'when-available')
+      return decision(true, null, false, rule, null, 'no service-tag data loaded; enforce is when-available', true);
+    return block(
+      policy,
+      'service_tags_unavailable',
+      'serviceTags.enforce is on and no service-tag data is loaded',
+      rule,
+    );
   }
   const bound = binding.forRule(match.rule);
   for (const t of bound.tags) {
@@ -155,16 +175,34 @@ function checkTags(policy: PolicySnapshot, match: HostMatch | null, ip: ParsedIp
   }
   const names = bound.tags.map((t) => t.name);
   const missing = bound.missing.length > 0 ? `; no tag found for ${bound.missing.join(', ')}` : '';
-  return block(policy, 'ip_not_in_service_tag', `${ip.address} is in none of [${names.join(', ')}] (change ${binding.changeNumber})${missing}`, rule);
+  return block(
+    policy,
+    'ip_not_in_service_tag',
+    `${ip.address} is in none of [${names.join(', ')}] (change ${binding.changeNumber})${missing}`,
+    rule,
+  );
 }
 
 /** Stage 7: the ClientHello's SNI against the CONNECT host (already normalised). */
-export function checkSni(policy: PolicySnapshot, host: string, sni: string | null, rule: string | null, hasEch = false): Decision {
+export function checkSni(
+  policy: PolicySnapshot,
+  host: string,
+  sni: string | null,
+  rule: string | null,
+  hasEch = false,
+): Decision {
   if (sni === null || sni === '') return block(policy, 'sni_missing', 'the ClientHello has no server_name', rule);
   // With ECH the SNI seen here is only the outer name; the server name actually requested is encrypted.
-  if (hasEch && !policy.allowEch) return block(policy, 'sni_mismatch', 'the ClientHello uses Encrypted Client Hello: the real server name cannot be checked', rule);
+  if (hasEch && !policy.allowEch)
+    return block(
+      policy,
+      'sni_mismatch',
+      'the ClientHello uses Encrypted Client Hello: the real server name cannot be checked',
+      rule,
+    );
   const norm = normalizeHost(sni);
-  if (!norm.ok || norm.host !== host) return block(policy, 'sni_mismatch', `SNI "${sni}" is not the CONNECT host ${host}`, rule);
+  if (!norm.ok || norm.host !== host)
+    return block(policy, 'sni_mismatch', `SNI "${sni}" is not the CONNECT host ${host}`, rule);
   return allow(rule);
 }
 

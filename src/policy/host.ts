@@ -17,8 +17,7 @@ import { domainToASCII } from 'node:url';
 import { parseIp } from './address.js';
 
 export type HostCheck =
-  | { ok: true; host: string }
-  | { ok: false; reason: 'bad_request' | 'ip_literal'; detail: string };
+  { ok: true; host: string } | { ok: false; reason: 'bad_request' | 'ip_literal'; detail: string };
 
 const MAX_NAME = 253;
 const MAX_LABEL = 63;
@@ -70,7 +69,8 @@ function describe(c: number): string {
 function hiddenIp(raw: string): string | null {
   if (raw.includes(':') || raw.startsWith('[')) {
     const inner = raw.startsWith('[') && raw.endsWith(']') ? raw.slice(1, -1) : raw;
-    if (parseIp(inner) !== null) return inner.includes(':') ? 'an IPv6 address literal' : 'a bracketed IPv4 address literal';
+    if (parseIp(inner) !== null)
+      return inner.includes(':') ? 'an IPv6 address literal' : 'a bracketed IPv4 address literal';
     if (inner !== raw && isIpLiteral(inner)) return 'a bracketed IPv4 address literal';
   }
   if (raw.includes('%') && !/[/\\?#@:[\]]/.test(raw)) {
@@ -112,10 +112,12 @@ function finish(name: string, checkPunycode: boolean): HostCheck {
     }
     if (i === start) return bad('the host name has an empty label');
     if (i - start > MAX_LABEL) return bad(`a label is longer than ${MAX_LABEL} characters`);
-    if (host.charCodeAt(start) === 45 || host.charCodeAt(i - 1) === 45) return bad('a label starts or ends with a hyphen');
+    if (host.charCodeAt(start) === 45 || host.charCodeAt(i - 1) === 45)
+      return bad('a label starts or ends with a hyphen');
     start = i + 1;
   }
-  if (checkPunycode && host.includes('xn--') && domainToASCII(host) === '') return bad('an xn-- label is not valid punycode');
+  if (checkPunycode && host.includes('xn--') && domainToASCII(host) === '')
+    return bad('an xn-- label is not valid punycode');
   return { ok: true, host };
 }
 
@@ -139,7 +141,9 @@ export function normalizeHost(raw: string): HostCheck {
   if (firstBad !== -1) return bad(describe(raw.charCodeAt(firstBad)));
   const ascii = domainToASCII(raw);
   if (ascii === '') {
-    return mapsToNumericLast(raw) ? ipLiteral(LAST_LABEL_NUMBER) : bad('not a valid internationalised domain name (UTS #46)');
+    return mapsToNumericLast(raw)
+      ? ipLiteral(LAST_LABEL_NUMBER)
+      : bad('not a valid internationalised domain name (UTS #46)');
   }
   return finish(ascii, false);
 }

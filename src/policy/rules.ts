@@ -58,15 +58,30 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
 
   for (const reg of registries) {
     const login = `${reg.name}.${suffix.acr}`;
-    add(exact, login, { id: `registry:${reg.name}:login`, kind: 'login', pattern: login, tags: [scoped(ACR, reg.regions)] });
+    add(exact, login, {
+      id: `registry:${reg.name}:login`,
+      kind: 'login',
+      pattern: login,
+      tags: [scoped(ACR, reg.regions)],
+    });
     for (const region of reg.regionalEndpoints) {
       const host = `${reg.name}.${region}.geo.${suffix.acr}`;
-      add(exact, host, { id: `registry:${reg.name}:geo:${region}`, kind: 'geo', pattern: host, tags: [scoped(ACR, [region])] });
+      add(exact, host, {
+        id: `registry:${reg.name}:geo:${region}`,
+        kind: 'geo',
+        pattern: host,
+        tags: [scoped(ACR, [region])],
+      });
     }
     for (const region of reg.dataEndpoints) {
       if (region === '*') {
         const pattern = `${reg.name}.*.data.${suffix.acr}`;
-        add(anyRegionData, reg.name, { id: `registry:${reg.name}:data:*`, kind: 'data', pattern, tags: [{ base: ACR }, { base: STORAGE }] });
+        add(anyRegionData, reg.name, {
+          id: `registry:${reg.name}:data:*`,
+          kind: 'data',
+          pattern,
+          tags: [{ base: ACR }, { base: STORAGE }],
+        });
         continue;
       }
       const host = `${reg.name}.${region}.data.${suffix.acr}`;
@@ -78,11 +93,21 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
       });
     }
     if (reg.blobStorage) {
-      add(wildcard, suffix.blob, { id: `registry:${reg.name}:blob`, kind: 'blob', pattern: `*.${suffix.blob}`, tags: [scoped(STORAGE, reg.regions)] });
+      add(wildcard, suffix.blob, {
+        id: `registry:${reg.name}:blob`,
+        kind: 'blob',
+        pattern: `*.${suffix.blob}`,
+        tags: [scoped(STORAGE, reg.regions)],
+      });
     }
   }
   if (config.mcr) {
-    add(exact, suffix.mcr, { id: 'mcr:login', kind: 'mcr-login', pattern: suffix.mcr, tags: [{ base: 'MicrosoftContainerRegistry' }] });
+    add(exact, suffix.mcr, {
+      id: 'mcr:login',
+      kind: 'mcr-login',
+      pattern: suffix.mcr,
+      tags: [{ base: 'MicrosoftContainerRegistry' }],
+    });
     add(wildcard, `data.${suffix.mcr}`, {
       id: 'mcr:data',
       kind: 'mcr-data',

@@ -52,7 +52,8 @@ export function bindTags(rules: CompiledRules, index: ServiceTagIndex): TagBindi
     const missing: string[] = [];
     for (const selector of rule.tags) {
       const names = index.select(selector);
-      if (names.length === 0) missing.push(selector.regions ? `${selector.base} in ${selector.regions.join(', ')}` : selector.base);
+      if (names.length === 0)
+        missing.push(selector.regions ? `${selector.base} in ${selector.regions.join(', ')}` : selector.base);
       for (const name of names) {
         const ranges = index.rangesOf(name);
         if (ranges && !tags.some((t) => t.name === name)) tags.push({ name, ranges });

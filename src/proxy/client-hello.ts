@@ -182,7 +182,8 @@ function readServerName(b: Buffer, p: number, end: number): string | null | Clie
   if (end - p < 2) return malformed('server_name extension is empty');
   const listLength = b.readUInt16BE(p);
   p += 2;
-  if (listLength === 0 || p + listLength !== end) return malformed('server_name list length does not match the extension');
+  if (listLength === 0 || p + listLength !== end)
+    return malformed('server_name list length does not match the extension');
   let host: string | null = null;
   while (p < end) {
     if (end - p < 3) return malformed('server_name entry header runs past the list');

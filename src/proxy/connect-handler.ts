@@ -18,7 +18,12 @@ export function parseAuthority(authority: string | undefined): { host: string; p
   return { host: m[1] as string, port };
 }
 
-export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+export async function handleConnect(
+  deps: ProxyDeps,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): Promise<void> {
   socket.on('error', () => undefined); // every error ends in 'close', which the steps below observe
   const ctx: ConnectionContext = {
     startedAt: Date.now(),
@@ -74,7 +79,15 @@ export async function handleConnect(deps: ProxyDeps, req: IncomingMessage, socke
   } else if (hello.kind === 'not_tls') {
     decision = chain(decision, block(policy, 'not_tls', hello.detail, decision.rule));
   } else {
-    decision = chain(decision, block(policy, 'client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`, decision.rule));
+    decision = chain(
+      decision,
+      block(
+        policy,
+        'client_hello_timeout',
+        `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`,
+        decision.rule,
+      ),
+    );
   }
   if (!decision.allowed) {
     // The 200 is already sent: a block now closes the tunnel.

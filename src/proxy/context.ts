@@ -54,7 +54,12 @@ export function clientAddress(raw: string | undefined): string | null {
 }
 
 /** Writes the connection's decision record (once, at its end), with bytes when a tunnel carried any. */
-export function recordConnection(deps: ProxyDeps, ctx: ConnectionContext, bytesUp: number | null = null, bytesDown: number | null = null): void {
+export function recordConnection(
+  deps: ProxyDeps,
+  ctx: ConnectionContext,
+  bytesUp: number | null = null,
+  bytesDown: number | null = null,
+): void {
   if (ctx.decision === null) return;
   deps.recorder.record({
     mode: ctx.mode,

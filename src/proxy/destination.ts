@@ -5,7 +5,8 @@ import type { HostMatch } from '../policy/rules.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
 import type { HostResolver } from './resolver.js';
 
-export type DestinationResult = { ok: true; ip: string; decision: Decision } | { ok: false; ip: string | null; decision: Decision };
+export type DestinationResult =
+  { ok: true; ip: string; decision: Decision } | { ok: false; ip: string | null; decision: Decision };
 
 export async function chooseDestination(
   policy: PolicySnapshot,
@@ -19,7 +20,8 @@ export async function chooseDestination(
     addresses = [literal]; // an IP literal let through by report mode
   } else {
     const resolved = await resolver.resolve(host);
-    if (!resolved.ok) return { ok: false, ip: null, decision: refuse('dns_failure', resolved.detail, match?.id ?? null) };
+    if (!resolved.ok)
+      return { ok: false, ip: null, decision: refuse('dns_failure', resolved.detail, match?.id ?? null) };
     addresses = resolved.addresses;
   }
   let firstBlock: DestinationResult | null = null;
@@ -28,5 +30,7 @@ export async function chooseDestination(
     if (decision.allowed) return { ok: true, ip, decision };
     firstBlock ??= { ok: false, ip, decision };
   }
-  return firstBlock ?? { ok: false, ip: null, decision: refuse('dns_failure', `${host}: no addresses`, match?.id ?? null) };
+  return (
+    firstBlock ?? { ok: false, ip: null, decision: refuse('dns_failure', `${host}: no addresses`, match?.id ?? null) }
+  );
 }

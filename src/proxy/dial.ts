@@ -6,7 +6,15 @@ export type DialResult = { ok: true; socket: Socket } | { ok: false; detail: str
 
 export function dial(ip: string, port: number, timeoutMs: number, reader: DownstreamReader): Promise<DialResult> {
   return new Promise((resolve) => {
-    const socket = connect({ host: ip, port, allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000, onread: reader.onread });
+    const socket = connect({
+      host: ip,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      keepAlive: true,
+      keepAliveInitialDelay: 60_000,
+      onread: reader.onread,
+    });
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ ok: false, detail: `connect to ${ip}:${port} timed out after ${timeoutMs} ms`, timeout: true });

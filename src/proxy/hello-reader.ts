@@ -9,7 +9,12 @@ export type HelloOutcome =
   | { kind: 'closed' };
 
 /** Waits for a complete ClientHello (or a definite refusal), starting from bytes already read (`head`). */
-export function readClientHello(socket: Socket, head: Buffer, timeoutMs: number, maxBytes: number): Promise<HelloOutcome> {
+export function readClientHello(
+  socket: Socket,
+  head: Buffer,
+  timeoutMs: number,
+  maxBytes: number,
+): Promise<HelloOutcome> {
   return new Promise((resolve) => {
     let buffered = head;
     let settled = false;

@@ -11,7 +11,12 @@ import { clientAddress, type ConnectionContext, type ProxyDeps } from './context
 const HOP_BY_HOP = ['proxy-authorization', 'proxy-connection', 'proxy-authenticate'];
 
 export function createHttpForwarder(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, ws: false, followRedirects: false } as httpProxy.ServerOptions);
+  const proxy = httpProxy.createProxyServer({
+    xfwd: false,
+    changeOrigin: false,
+    ws: false,
+    followRedirects: false,
+  } as httpProxy.ServerOptions);
   proxy.on('error', (_err, _req, res) => {
     const r = res as ServerResponse;
     if ('headersSent' in r && !r.headersSent) answer(r, 'upstream_unreachable', 'the upstream request failed');
@@ -95,7 +100,9 @@ async function forward(
   let decision = request.decision;
   if (!decision.allowed) return blocked(decision);
   if (hostHeader !== '' && hostHeader !== url.hostname.toLowerCase()) {
-    return blocked(refuse('bad_request', `Host header "${hostHeader}" differs from the request target ${url.hostname}`));
+    return blocked(
+      refuse('bad_request', `Host header "${hostHeader}" differs from the request target ${url.hostname}`),
+    );
   }
   const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
   ctx.ip = dest.ip;

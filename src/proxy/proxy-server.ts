@@ -26,7 +26,12 @@ export class ProxyServer {
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
-    this.#http = createHttpServer({ headersTimeout: 30_000, requestTimeout: 60_000, maxHeaderSize: 16 * 1024, keepAliveTimeout: 5_000 });
+    this.#http = createHttpServer({
+      headersTimeout: 30_000,
+      requestTimeout: 60_000,
+      maxHeaderSize: 16 * 1024,
+      keepAliveTimeout: 5_000,
+    });
     this.#http.on('connect', (req, socket: Socket, head: Buffer) => {
       handleConnect(deps, req, socket, head).catch((err: unknown) => {
         deps.log.error({ err }, 'CONNECT handling failed');
@@ -39,7 +44,6 @@ export class ProxyServer {
     this.#net.on('error', (err) => deps.log.error({ err }, 'proxy listener error'));
   }
 
-
   #accept(socket: Socket): void {
     socket.on('error', () => undefined);
     const max = this.#deps.settings().maxConnections;
@@ -47,7 +51,13 @@ export class ProxyServer {
       const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached`);
       socket.end(blockResponse('too_many_connections', decision.detail));
       socket.setTimeout(2_000, () => socket.destroy());
-      this.#deps.recorder.record({ mode: 'connect', client: clientAddress(socket.remoteAddress), host: null, port: null, decision });
+      this.#deps.recorder.record({
+        mode: 'connect',
+        client: clientAddress(socket.remoteAddress),
+        host: null,
+        port: null,
+        decision,
+      });
       return;
     }
     this.#http.emit('connection', socket);
@@ -60,7 +70,13 @@ export class ProxyServer {
     }
     const detail = `malformed proxy request (${err.code ?? err.message})`;
     refuseSocket(socket, 'bad_request', detail);
-    this.#deps.recorder.record({ mode: 'connect', client: clientAddress(socket.remoteAddress), host: null, port: null, decision: refuse('bad_request', detail) });
+    this.#deps.recorder.record({
+      mode: 'connect',
+      client: clientAddress(socket.remoteAddress),
+      host: null,
+      port: null,
+      decision: refuse('bad_request', detail),
+    });
   }
 
   listen(addr: ListenAddress): Promise<AddressInfo> {

@@ -154,7 +154,13 @@ export class DownstreamReader {
  * Upstream (client -> upstream) uses 'data' events: the accepted client socket cannot take `onread`,
  * and each chunk Node hands over is a fresh buffer the write may keep.
  */
-export function pump(client: Socket, upstream: Socket, reader: DownstreamReader, first: Buffer, idleTimeoutMs: number): Promise<PumpEnd> {
+export function pump(
+  client: Socket,
+  upstream: Socket,
+  reader: DownstreamReader,
+  first: Buffer,
+  idleTimeoutMs: number,
+): Promise<PumpEnd> {
   return new Promise((resolve) => {
     const stats = reader.stats;
     let upstreamEnded = false;

@@ -70,7 +70,9 @@ export class HostResolver {
       result = { ok: true, addresses: records.map((r) => r.address), source: 'dns' };
       ttl = Math.min(...records.map((r) => r.ttl));
     } else {
-      const err = (v4.status === 'rejected' ? v4.reason : v6.status === 'rejected' ? v6.reason : null) as NodeJS.ErrnoException | null;
+      const err = (
+        v4.status === 'rejected' ? v4.reason : v6.status === 'rejected' ? v6.reason : null
+      ) as NodeJS.ErrnoException | null;
       const code = err?.code ?? 'ENODATA';
       result = { ok: false, code, detail: `${host}: ${code}` };
       ttl = this.#minTtl; // negative answers are cached briefly so a storm of retries is not a storm of queries

@@ -28,17 +28,29 @@ export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstrea
     recordConnection(deps, ctx);
   };
 
-  const hello = await readClientHello(socket, Buffer.alloc(0), settings.clientHelloTimeoutMs, settings.maxClientHelloBytes);
+  const hello = await readClientHello(
+    socket,
+    Buffer.alloc(0),
+    settings.clientHelloTimeoutMs,
+    settings.maxClientHelloBytes,
+  );
   if (hello.kind === 'closed') return;
   // Without a ClientHello there is no destination to let through, so report mode cannot soften these.
-  if (hello.kind === 'timeout') return blocked(refuse('client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`));
+  if (hello.kind === 'timeout')
+    return blocked(
+      refuse('client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`),
+    );
   if (hello.kind === 'not_tls') return blocked(refuse('not_tls', hello.detail));
   ctx.sni = hello.sni;
-  if (hello.sni === null || hello.sni === '') return blocked(refuse('sni_missing', 'the ClientHello has no server_name: nothing to route by'));
+  if (hello.sni === null || hello.sni === '')
+    return blocked(refuse('sni_missing', 'the ClientHello has no server_name: nothing to route by'));
 
   const request = checkRequest(policy, { client: ctx.client, host: hello.sni, port: upstreamPort });
   ctx.host = request.host ?? hello.sni;
-  let decision = chain(request.decision, checkSni(policy, request.host ?? hello.sni, hello.sni, request.decision.rule, hello.hasEch));
+  let decision = chain(
+    request.decision,
+    checkSni(policy, request.host ?? hello.sni, hello.sni, request.decision.rule, hello.hasEch),
+  );
   if (!decision.allowed) return blocked(decision);
   if (request.host === null) return blocked(refuse('bad_request', 'SNI is not a host name'));
 

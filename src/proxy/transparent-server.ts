@@ -14,7 +14,9 @@ export class TransparentServer {
   constructor(deps: ProxyDeps, upstreamPort: () => number) {
     this.#deps = deps;
     this.#upstreamPort = upstreamPort;
-    this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => this.#accept(socket));
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) =>
+      this.#accept(socket),
+    );
     this.#server.on('error', (err) => deps.log.error({ err }, 'transparent listener error'));
   }
 
@@ -24,7 +26,13 @@ export class TransparentServer {
     if (!this.#deps.connections.admit(socket, max)) {
       socket.destroy();
       const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached`);
-      this.#deps.recorder.record({ mode: 'transparent', client: clientAddress(socket.remoteAddress), host: null, port: null, decision });
+      this.#deps.recorder.record({
+        mode: 'transparent',
+        client: clientAddress(socket.remoteAddress),
+        host: null,
+        port: null,
+        decision,
+      });
       return;
     }
     handleTransparent(this.#deps, socket, this.#upstreamPort()).catch((err: unknown) => {

@@ -8,7 +8,13 @@ import { DownstreamReader, pump } from './pump.js';
 export type Dialed = { ok: true; upstream: Socket; reader: DownstreamReader } | { ok: false; decision: Decision };
 
 /** Connects to the vetted address; upstream_unreachable when that fails or the client has gone meanwhile. */
-export async function dialVetted(deps: ProxyDeps, client: Socket, ip: string, port: number, rule: string | null): Promise<Dialed> {
+export async function dialVetted(
+  deps: ProxyDeps,
+  client: Socket,
+  ip: string,
+  port: number,
+  rule: string | null,
+): Promise<Dialed> {
   const reader = new DownstreamReader();
   const dialed = await dial(ip, port, deps.settings().connectTimeoutMs, reader);
   if (!dialed.ok) return { ok: false, decision: refuse('upstream_unreachable', dialed.detail, rule) };
@@ -20,7 +26,13 @@ export async function dialVetted(deps: ProxyDeps, client: Socket, ip: string, po
 }
 
 /** Splices an allowed tunnel until it ends, then writes its record with the bytes it carried. */
-export async function runTunnel(deps: ProxyDeps, ctx: ConnectionContext, client: Socket, dialed: Extract<Dialed, { ok: true }>, first: Buffer): Promise<void> {
+export async function runTunnel(
+  deps: ProxyDeps,
+  ctx: ConnectionContext,
+  client: Socket,
+  dialed: Extract<Dialed, { ok: true }>,
+  first: Buffer,
+): Promise<void> {
   const { upstream, reader } = dialed;
   deps.events?.opened();
   await pump(client, upstream, reader, first, deps.settings().idleTimeoutMs);

@@ -22,7 +22,9 @@ export async function writeFileAtomic(path: string, data: Buffer): Promise<void>
     await handle?.close().catch(() => undefined);
     await rm(tmp, { force: true }).catch(() => undefined);
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new AcrEgressError('SERVICE_TAGS_CACHE_WRITE_FAILED', `cannot write service-tag cache ${path}: ${reason}`, { cause: err });
+    throw new AcrEgressError('SERVICE_TAGS_CACHE_WRITE_FAILED', `cannot write service-tag cache ${path}: ${reason}`, {
+      cause: err,
+    });
   }
   // The rename is durable only once the directory entry is; some platforms refuse to open a directory.
   try {
@@ -49,6 +51,8 @@ export async function storeCache(path: string, body: Buffer, dataTime: number, h
     await touchFile(path, new Date(dataTime));
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new AcrEgressError('SERVICE_TAGS_CACHE_WRITE_FAILED', `cannot date service-tag cache ${path}: ${reason}`, { cause: err });
+    throw new AcrEgressError('SERVICE_TAGS_CACHE_WRITE_FAILED', `cannot date service-tag cache ${path}: ${reason}`, {
+      cause: err,
+    });
   }
 }

@@ -22,7 +22,11 @@ function subset(index: ServiceTagIndex, names: readonly string[]): ServiceTagsFi
 }
 
 /** Per used tag (under either index) whose prefixes differ; [] when there is no old index. */
-export function diffUsedTags(loaded: LoadedConfig, before: ServiceTagIndex | null, after: ServiceTagIndex): UsedTagChange[] {
+export function diffUsedTags(
+  loaded: LoadedConfig,
+  before: ServiceTagIndex | null,
+  after: ServiceTagIndex,
+): UsedTagChange[] {
   if (before === null) return [];
   const names = [...new Set([...usedTagNames(loaded, before), ...usedTagNames(loaded, after)])].sort();
   return diffServiceTags(subset(before, names), subset(after, names)).map((d) => ({

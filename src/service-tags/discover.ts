@@ -16,7 +16,11 @@ const CONFIRMATION_LINK = /[^\s"'()<>=]*confirmation\.aspx\?id=\d+/gi;
 
 /** Undoes the escaping a URL picks up inside HTML attributes and inline JSON. */
 function unescapeUrl(text: string): string {
-  return text.replace(/\\u002f/gi, '/').replace(/\\\//g, '/').replace(/&amp;/g, '&').replace(/&#x2f;|&#47;/gi, '/');
+  return text
+    .replace(/\\u002f/gi, '/')
+    .replace(/\\\//g, '/')
+    .replace(/&amp;/g, '&')
+    .replace(/&#x2f;|&#47;/gi, '/');
 }
 
 function resolve(text: string, base: string): URL | null {
@@ -44,7 +48,8 @@ export function findServiceTagsLinks(html: string, base: string): FileLink[] {
  */
 export function pickServiceTagsLink(html: string, base: string, cloudWord: string): string | null {
   const links = findServiceTagsLinks(html, base);
-  const newest = (list: FileLink[]) => list.reduce<FileLink | null>((best, l) => (best === null || l.date > best.date ? l : best), null);
+  const newest = (list: FileLink[]) =>
+    list.reduce<FileLink | null>((best, l) => (best === null || l.date > best.date ? l : best), null);
   const pick = newest(links.filter((l) => l.cloud.toLowerCase() === cloudWord.toLowerCase())) ?? newest(links);
   return pick?.url ?? null;
 }
@@ -66,7 +71,11 @@ export function findConfirmationUrl(html: string, base: string): string | null {
 
 /** True when a body looks like an HTML page rather than the JSON file. */
 export function looksLikeHtml(body: Buffer, contentType: string): boolean {
-  const head = body.subarray(0, 512).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  const head = body
+    .subarray(0, 512)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   if (head.startsWith('{')) return false;
   return head.startsWith('<') || /html/i.test(contentType);
 }

@@ -42,7 +42,8 @@ export function checkFetchUrl(url: URL, from?: URL, step: 'redirect' | 'link' = 
   const what = from ? `${step} from ${from.href} to ${url.href} refused` : `refusing to fetch ${url.href}`;
   if (url.protocol === 'https:') return;
   if (url.protocol !== 'http:') throw new AcrEgressError(code, `${what}: only https URLs are allowed`);
-  if (!isLoopbackHost(url.hostname)) throw new AcrEgressError(code, `${what}: plain http is allowed only to a loopback host; use https`);
+  if (!isLoopbackHost(url.hostname))
+    throw new AcrEgressError(code, `${what}: plain http is allowed only to a loopback host; use https`);
   if (from && from.protocol === 'https:') throw new AcrEgressError(code, `${what}: a redirect may not leave https`);
 }
 
@@ -81,9 +82,14 @@ export async function fetchLimited(url: string, options: FetchOptions): Promise<
       if ([301, 302, 303, 307, 308].includes(status)) {
         await res.body?.cancel().catch(() => undefined);
         const location = res.headers.get('location');
-        options.log.info({ url: current.href, status, location, ms: Date.now() - started }, 'service-tag fetch redirected');
-        if (location === null) throw new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: HTTP ${status} without a Location header`);
-        if (hop >= MAX_REDIRECTS) throw new AcrEgressError('SERVICE_TAGS_REDIRECT_REFUSED', `${where}: more than ${MAX_REDIRECTS} redirects`);
+        options.log.info(
+          { url: current.href, status, location, ms: Date.now() - started },
+          'service-tag fetch redirected',
+        );
+        if (location === null)
+          throw new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: HTTP ${status} without a Location header`);
+        if (hop >= MAX_REDIRECTS)
+          throw new AcrEgressError('SERVICE_TAGS_REDIRECT_REFUSED', `${where}: more than ${MAX_REDIRECTS} redirects`);
         const next = new URL(location, current);
         checkFetchUrl(next, current);
         current = next;
@@ -92,7 +98,10 @@ export async function fetchLimited(url: string, options: FetchOptions): Promise<
       if (status < 200 || status > 299) {
         await res.body?.cancel().catch(() => undefined);
         options.log.warn({ url: current.href, status, ms: Date.now() - started }, 'service-tag fetch failed');
-        throw new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: HTTP ${status}${res.statusText ? ` ${res.statusText}` : ''}`);
+        throw new AcrEgressError(
+          'SERVICE_TAGS_FETCH_FAILED',
+          `${where}: HTTP ${status}${res.statusText ? ` ${res.statusText}` : ''}`,
+        );
       }
       let body: Buffer;
       try {
@@ -100,7 +109,10 @@ export async function fetchLimited(url: string, options: FetchOptions): Promise<
       } catch (err) {
         throw err instanceof AcrEgressError ? err : failure(where, err, timeout.signal, options);
       }
-      options.log.info({ url: current.href, status, bytes: body.length, ms: Date.now() - started }, 'service-tag fetch');
+      options.log.info(
+        { url: current.href, status, bytes: body.length, ms: Date.now() - started },
+        'service-tag fetch',
+      );
       return { url: current.href, body, contentType: res.headers.get('content-type') ?? '' };
     } finally {
       clearTimeout(timer);
@@ -110,9 +122,14 @@ export async function fetchLimited(url: string, options: FetchOptions): Promise<
 
 function failure(where: string, err: unknown, timeout: AbortSignal, options: FetchOptions): AcrEgressError {
   if (timeout.aborted) {
-    return new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: no complete answer within ${options.timeoutMs} ms (serviceTags.fetchTimeoutMs)`, { cause: err });
+    return new AcrEgressError(
+      'SERVICE_TAGS_FETCH_FAILED',
+      `${where}: no complete answer within ${options.timeoutMs} ms (serviceTags.fetchTimeoutMs)`,
+      { cause: err },
+    );
   }
-  if (options.signal?.aborted) return new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: aborted (stopping)`, { cause: err });
+  if (options.signal?.aborted)
+    return new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: aborted (stopping)`, { cause: err });
   return new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: ${describeFailure(err)}`, { cause: err });
 }
 

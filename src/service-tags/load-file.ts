@@ -12,7 +12,9 @@ export async function loadServiceTagsFile(path: string): Promise<{ file: Service
     raw = await readFile(path);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new AcrEgressError('SERVICE_TAGS_UNREADABLE', `cannot read service-tag file ${path}: ${reason}`, { cause: err });
+    throw new AcrEgressError('SERVICE_TAGS_UNREADABLE', `cannot read service-tag file ${path}: ${reason}`, {
+      cause: err,
+    });
   }
   try {
     const file = parseServiceTags(raw);

@@ -118,7 +118,10 @@ export class ServiceTagManager {
       this.#data = { index: valid.index, origin: path, dataTime: got.dataTime, hash };
       if (isCache) this.#cacheHash = hash;
       else this.#lastSuccessAt = this.#now();
-      this.#log.info({ path, changeNumber: valid.index.changeNumber, prefixes: valid.index.prefixCount, age: this.#ageSeconds() }, 'service tags loaded');
+      this.#log.info(
+        { path, changeNumber: valid.index.changeNumber, prefixes: valid.index.prefixCount, age: this.#ageSeconds() },
+        'service tags loaded',
+      );
       return true;
     } catch (err) {
       const missing = (err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT';
@@ -182,7 +185,8 @@ export class ServiceTagManager {
     }
     if (this.#abort === abort) this.#abort = null;
     this.#warnIfStale();
-    if (this.#started && generation === this.#generation) this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
+    if (this.#started && generation === this.#generation)
+      this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
     if ('error' in outcome) return { ok: false, error: outcome.error, status: this.status() };
     return { ok: true, ...outcome, status: this.status() };
   }
@@ -192,29 +196,47 @@ export class ServiceTagManager {
     const config = this.#config;
     const st = config.config.serviceTags;
     const src = classifySource(st.source);
-    if (src.kind === 'none') throw new AcrEgressError('SERVICE_TAGS_NO_SOURCE', 'serviceTags.source is null: nothing to refresh from');
+    if (src.kind === 'none')
+      throw new AcrEgressError('SERVICE_TAGS_NO_SOURCE', 'serviceTags.source is null: nothing to refresh from');
     const got: Obtained =
       src.kind === 'file'
         ? await readSourceFile(src.path)
         : await downloadServiceTags(
             src.url,
             SERVICE_TAG_CLOUD[config.config.cloud as CloudName],
-            { timeoutMs: st.fetchTimeoutMs, maxBytes: st.maxBytes, userAgent: st.userAgent ?? DEFAULT_USER_AGENT, log: this.#log, fetchImpl: this.#fetch, signal },
+            {
+              timeoutMs: st.fetchTimeoutMs,
+              maxBytes: st.maxBytes,
+              userAgent: st.userAgent ?? DEFAULT_USER_AGENT,
+              log: this.#log,
+              fetchImpl: this.#fetch,
+              signal,
+            },
             this.#now,
           );
     const hash = sha256(got.body);
     const before = this.#data;
     const same = before !== null && before.hash === hash;
-    const valid = same ? null : validateServiceTags(got.body, config, { current: before?.index.changeNumber ?? null, force, origin: got.origin });
+    const valid = same
+      ? null
+      : validateServiceTags(got.body, config, {
+          current: before?.index.changeNumber ?? null,
+          force,
+          origin: got.origin,
+        });
     const superseded = () => {
       if (generation === this.#generation) return;
-      throw new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', 'serviceTags.source or cloud changed during the refresh; result discarded');
+      throw new AcrEgressError(
+        'SERVICE_TAGS_FETCH_FAILED',
+        'serviceTags.source or cloud changed during the refresh; result discarded',
+      );
     };
     superseded();
     const cacheIsSource = src.kind === 'file' && st.cacheFile !== null && resolve(src.path) === resolve(st.cacheFile);
     const cacheError = await this.#updateCache(got, hash, cacheIsSource);
     superseded();
-    if (cacheError !== undefined) this.#log.error({ err: cacheError }, 'service-tag cache not written; the data in memory is unaffected');
+    if (cacheError !== undefined)
+      this.#log.error({ err: cacheError }, 'service-tag cache not written; the data in memory is unaffected');
     if (valid === null) {
       this.#data = { ...before!, origin: got.origin, dataTime: got.dataTime };
       this.#log.info({ changeNumber: before!.index.changeNumber, source: got.origin }, 'service tags unchanged');
@@ -231,7 +253,9 @@ export class ServiceTagManager {
         source: got.origin,
         page: got.page,
         prefixes: valid.index.prefixCount,
-        usedTagChanges: Object.fromEntries(changes.map((c) => [c.tag, { added: c.added, removed: c.removed, status: c.status }])),
+        usedTagChanges: Object.fromEntries(
+          changes.map((c) => [c.tag, { added: c.added, removed: c.removed, status: c.status }]),
+        ),
       },
       changes.length > 0 ? 'service tags updated: used tags changed' : 'service tags updated',
     );
@@ -258,7 +282,10 @@ export class ServiceTagManager {
     this.#lastErrorAt = this.#now();
     const code = isAcrEgressError(err) ? err.code : 'UNEXPECTED';
     const details = isAcrEgressError(err) ? err.details : [];
-    this.#log.warn({ code, source: where, err: message, details, inUse: this.#data?.index.changeNumber ?? null }, 'service tags refused; keeping the data in use');
+    this.#log.warn(
+      { code, source: where, err: message, details, inUse: this.#data?.index.changeNumber ?? null },
+      'service tags refused; keeping the data in use',
+    );
     return message;
   }
 
@@ -266,11 +293,19 @@ export class ServiceTagManager {
     const st = this.#config.config.serviceTags;
     if (st.enforce === false || !this.#stale()) return;
     if (this.#data === null) {
-      this.#log.warn({ enforce: st.enforce }, 'NO SERVICE-TAG DATA: tunnels that need service tags are not range-checked or are blocked');
+      this.#log.warn(
+        { enforce: st.enforce },
+        'NO SERVICE-TAG DATA: tunnels that need service tags are not range-checked or are blocked',
+      );
       return;
     }
     this.#log.warn(
-      { ageDays: Math.floor((this.#ageSeconds() ?? 0) / 86400), maxAgeDays: st.maxAgeDays, changeNumber: this.#data.index.changeNumber, source: this.#data.origin },
+      {
+        ageDays: Math.floor((this.#ageSeconds() ?? 0) / 86400),
+        maxAgeDays: st.maxAgeDays,
+        changeNumber: this.#data.index.changeNumber,
+        source: this.#data.origin,
+      },
       'SERVICE TAGS STALE: still enforcing the old ranges; fix the source or run `acr-egress tags update`',
     );
   }
@@ -283,7 +318,8 @@ export class ServiceTagManager {
     const b = config.config.serviceTags;
     const cloudChanged = before.config.cloud !== config.config.cloud;
     if (!cloudChanged && a.source === b.source && a.cacheFile === b.cacheFile) {
-      if (this.#started && a.refreshHours !== b.refreshHours) this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
+      if (this.#started && a.refreshHours !== b.refreshHours)
+        this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
       return;
     }
     this.#generation++;
@@ -296,7 +332,10 @@ export class ServiceTagManager {
       // Same cloud: the old ranges are still right for it; keep enforcing them until the new source answers.
       this.#data = kept;
     }
-    this.#log.info({ source: b.source, cloud: config.config.cloud, inUse: this.index?.changeNumber ?? null }, 'service-tag source reconfigured');
+    this.#log.info(
+      { source: b.source, cloud: config.config.cloud, inUse: this.index?.changeNumber ?? null },
+      'service-tag source reconfigured',
+    );
     if (this.#started) this.#timer.arm(0);
   }
 

@@ -57,7 +57,7 @@ function locateJsonError(t: string): number {
     while (i < t.length && ' \t\n\r'.includes(t[i]!)) i++;
   };
   const string = () => {
-    for (i++; ; ) {
+    for (i++; ;) {
       const c = t.charCodeAt(i);
       if (i >= t.length || c < 32) fail();
       if (c === 34) return void i++;
@@ -143,8 +143,10 @@ const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number
 
 function checkFile(root: unknown, problems: Problems): void {
   if (!isObject(root)) return problems.add('(root)', `expected an object, got ${show(root)}`);
-  if (!isCount(root.changeNumber)) problems.add('changeNumber', `expected a non-negative integer, got ${show(root.changeNumber)}`);
-  if (typeof root.cloud !== 'string' || root.cloud === '') problems.add('cloud', `expected a non-empty string, got ${show(root.cloud)}`);
+  if (!isCount(root.changeNumber))
+    problems.add('changeNumber', `expected a non-negative integer, got ${show(root.changeNumber)}`);
+  if (typeof root.cloud !== 'string' || root.cloud === '')
+    problems.add('cloud', `expected a non-empty string, got ${show(root.cloud)}`);
   if (!Array.isArray(root.values)) return problems.add('values', `expected an array, got ${show(root.values)}`);
   const seen = new Map<string, number>();
   for (let i = 0; i < root.values.length; i++) {
@@ -168,9 +170,11 @@ function checkFile(root: unknown, problems: Problems): void {
 
 function checkProperties(p: unknown, path: string, problems: Problems): void {
   if (!isObject(p)) return problems.add(path, `expected an object, got ${show(p)}`);
-  if (!isCount(p.changeNumber)) problems.add(`${path}.changeNumber`, `expected a non-negative integer, got ${show(p.changeNumber)}`);
+  if (!isCount(p.changeNumber))
+    problems.add(`${path}.changeNumber`, `expected a non-negative integer, got ${show(p.changeNumber)}`);
   for (const key of ['region', 'systemService'] as const) {
-    if (typeof p[key] !== 'string') problems.add(`${path}.${key}`, `expected a string (may be empty), got ${show(p[key])}`);
+    if (typeof p[key] !== 'string')
+      problems.add(`${path}.${key}`, `expected a string (may be empty), got ${show(p[key])}`);
   }
   if (p.platform !== undefined && typeof p.platform !== 'string') {
     problems.add(`${path}.platform`, `expected a string, got ${show(p.platform)}`);
@@ -183,7 +187,8 @@ function checkProperties(p: unknown, path: string, problems: Problems): void {
     problems.add(`${path}.networkFeatures`, `expected null or an array of strings, got ${show(features)}`);
   }
   const prefixes = p.addressPrefixes;
-  if (!Array.isArray(prefixes)) return problems.add(`${path}.addressPrefixes`, `expected an array, got ${show(prefixes)}`);
+  if (!Array.isArray(prefixes))
+    return problems.add(`${path}.addressPrefixes`, `expected an array, got ${show(prefixes)}`);
   for (let j = 0; j < prefixes.length; j++) {
     if (!isValidPrefix(prefixes[j])) {
       problems.add(`${path}.addressPrefixes[${j}]`, `${show(prefixes[j])} is not a valid IPv4 or IPv6 prefix`);

@@ -3,7 +3,17 @@
 
 import { AcrEgressError } from '../errors.js';
 import type { AddressRangeSet } from './types.js';
-import { BARE_IP, formatV4, formatV6, readIp, readIpSpan, readPrefixLength, V4_WORD, wordMask, type IpTextOptions } from '../net/ip.js';
+import {
+  BARE_IP,
+  formatV4,
+  formatV6,
+  readIp,
+  readIpSpan,
+  readPrefixLength,
+  V4_WORD,
+  wordMask,
+  type IpTextOptions,
+} from '../net/ip.js';
 
 // Formatting lives with the parser; these names stay here for the modules that import them.
 export { formatV4, formatV6 };
@@ -12,8 +22,7 @@ export type ParsedAddress = { v: 4; n: number } | { v: 6; w: Uint32Array };
 
 /** A CIDR prefix as its first and last address; IPv6 bounds are 4 big-endian uint32 words. */
 export type ParsedPrefix =
-  | { v: 4; start: number; end: number; bits: number }
-  | { v: 6; start: Uint32Array; end: Uint32Array; bits: number };
+  { v: 4; start: number; end: number; bits: number } | { v: 6; start: Uint32Array; end: Uint32Array; bits: number };
 
 // Lookups read bare addresses: a zone id or brackets is not an address the resolver returns.
 const LOOKUP_TEXT: IpTextOptions = { brackets: false, zone: false, unmap: true };
@@ -126,7 +135,10 @@ function mergeV4(count: number): Uint32Array {
   if (!sorted) {
     const keys = new Float64Array(count);
     for (let i = 0; i < count; i++) keys[i] = r[i * 2]! * INDEX_SPACE + i;
-    const order = count < INDEX_SPACE ? keys.sort().map((key) => key % INDEX_SPACE) : sortedIndices(count, (a, b) => r[a * 2]! - r[b * 2]!);
+    const order =
+      count < INDEX_SPACE
+        ? keys.sort().map((key) => key % INDEX_SPACE)
+        : sortedIndices(count, (a, b) => r[a * 2]! - r[b * 2]!);
     const copy = new Float64Array(count * 2);
     order.forEach((i, k) => copy.set(r.subarray(i * 2, i * 2 + 2), k * 2));
     r = copy;
@@ -135,7 +147,10 @@ function mergeV4(count: number): Uint32Array {
   let used = 0;
   for (let i = 0; i < count * 2; i += 2) {
     if (used > 0 && r[i]! <= r[used - 1]! + 1) r[used - 1] = Math.max(r[used - 1]!, r[i + 1]!);
-    else (r[used++] = r[i]!), (r[used++] = r[i + 1]!);
+    else {
+      r[used++] = r[i]!;
+      r[used++] = r[i + 1]!;
+    }
   }
   return Uint32Array.from(r.subarray(0, used));
 }
@@ -194,8 +209,13 @@ export class RangeSet implements AddressRangeSet {
       if (kind === 0) {
         throw new AcrEgressError('SERVICE_TAGS_INVALID', `${JSON.stringify(text)} is not a valid IPv4 or IPv6 prefix`);
       }
-      if (kind === 4) (pending4[at4++] = prefixScratch[0]!), (pending4[at4++] = prefixScratch[1]!);
-      else pending6.set(prefixScratch.subarray(0, 8), at6), (at6 += 8);
+      if (kind === 4) {
+        pending4[at4++] = prefixScratch[0]!;
+        pending4[at4++] = prefixScratch[1]!;
+      } else {
+        pending6.set(prefixScratch.subarray(0, 8), at6);
+        at6 += 8;
+      }
     }
     const set = new RangeSet(mergeV4(at4 / 2), mergeV6(at6), prefixes.length);
     release();
@@ -208,7 +228,10 @@ export class RangeSet implements AddressRangeSet {
       if (set instanceof RangeSet) return set;
       throw new TypeError('RangeSet.union() combines RangeSet instances only');
     });
-    reserve(list.reduce((n, set) => n + set.#v4.length / 2, 0), list.reduce((n, set) => n + set.#v6.length, 0));
+    reserve(
+      list.reduce((n, set) => n + set.#v4.length / 2, 0),
+      list.reduce((n, set) => n + set.#v6.length, 0),
+    );
     let at4 = 0;
     let at6 = 0;
     for (const set of list) {
@@ -267,8 +290,10 @@ export class RangeSet implements AddressRangeSet {
   /** The merged ranges as first/last address, IPv4 first (for `tags show` and tests). */
   ranges(): Array<{ first: string; last: string }> {
     const out: Array<{ first: string; last: string }> = [];
-    for (let i = 0; i < this.#v4.length; i += 2) out.push({ first: formatV4(this.#v4[i]!), last: formatV4(this.#v4[i + 1]!) });
-    for (let i = 0; i < this.#v6.length; i += 8) out.push({ first: formatV6(this.#v6, i), last: formatV6(this.#v6, i + 4) });
+    for (let i = 0; i < this.#v4.length; i += 2)
+      out.push({ first: formatV4(this.#v4[i]!), last: formatV4(this.#v4[i + 1]!) });
+    for (let i = 0; i < this.#v6.length; i += 8)
+      out.push({ first: formatV6(this.#v6, i), last: formatV6(this.#v6, i + 4) });
     return out;
   }
 }

@@ -35,7 +35,9 @@ export async function readSourceFile(path: string): Promise<Obtained> {
     return { body, origin: path, page: null, dataTime: info.mtimeMs };
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new AcrEgressError('SERVICE_TAGS_UNREADABLE', `cannot read service-tag file ${path}: ${reason}`, { cause: err });
+    throw new AcrEgressError('SERVICE_TAGS_UNREADABLE', `cannot read service-tag file ${path}: ${reason}`, {
+      cause: err,
+    });
   }
 }
 
@@ -43,10 +45,16 @@ export async function readSourceFile(path: string): Promise<Obtained> {
  * Downloads the JSON from url. When url answers with a page, the newest ServiceTags_<cloudWord>_*.json
  * link on it (or on its confirmation page) is followed; that file must then be JSON.
  */
-export async function downloadServiceTags(url: string, cloudWord: string, options: FetchOptions, now: () => number): Promise<Obtained> {
+export async function downloadServiceTags(
+  url: string,
+  cloudWord: string,
+  options: FetchOptions,
+  now: () => number,
+): Promise<Obtained> {
   const accept = 'application/json, text/html;q=0.9, */*;q=0.1';
   const first = await fetchLimited(url, { ...options, accept });
-  if (!looksLikeHtml(first.body, first.contentType)) return { body: first.body, origin: first.url, page: null, dataTime: now() };
+  if (!looksLikeHtml(first.body, first.contentType))
+    return { body: first.body, origin: first.url, page: null, dataTime: now() };
   let page = first.url;
   let link = pickServiceTagsLink(first.body.toString('utf8'), page, cloudWord);
   const tried = [page];
@@ -74,7 +82,10 @@ export async function downloadServiceTags(url: string, cloudWord: string, option
   options.log.info({ page, link }, 'service-tag file link discovered');
   const file = await fetchLimited(link, { ...options, accept: 'application/json, */*;q=0.1' });
   if (looksLikeHtml(file.body, file.contentType)) {
-    throw new AcrEgressError('SERVICE_TAGS_INVALID', `${file.url} (linked from ${page}) answered an HTML page, not the service-tag JSON`);
+    throw new AcrEgressError(
+      'SERVICE_TAGS_INVALID',
+      `${file.url} (linked from ${page}) answered an HTML page, not the service-tag JSON`,
+    );
   }
   return { body: file.body, origin: file.url, page, dataTime: now() };
 }

@@ -52,7 +52,8 @@ export function usedTagCounts(loaded: LoadedConfig, index: ServiceTagIndex): Rec
   return counts;
 }
 
-const describe = (s: TagSelector): string => (s.regions && s.regions.length > 0 ? `${s.base} in ${s.regions.join(', ')}` : s.base);
+const describe = (s: TagSelector): string =>
+  s.regions && s.regions.length > 0 ? `${s.base} in ${s.regions.join(', ')}` : s.base;
 
 /** Parses, indexes and checks raw file bytes; throws an AcrEgressError naming the first refusal. */
 export function validateServiceTags(raw: string | Buffer, loaded: LoadedConfig, options: ValidateOptions): ValidTags {
@@ -86,14 +87,19 @@ function check(raw: string | Buffer, loaded: LoadedConfig, options: ValidateOpti
     const names = index.select(selector);
     if (names.length === 0) problems.push(`no tag ${describe(selector)} (needed by ${rule})`);
     for (const name of names) {
-      if ((index.rangesOf(name)?.prefixCount ?? 0) === 0) problems.push(`tag ${name} has no prefixes (needed by ${rule})`);
+      if ((index.rangesOf(name)?.prefixCount ?? 0) === 0)
+        problems.push(`tag ${name} has no prefixes (needed by ${rule})`);
     }
   }
   if (problems.length > 0) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    throw new AcrEgressError('SERVICE_TAGS_TAG_MISSING', `service-tag file change ${file.changeNumber}: ${problems[0]}${more}`, {
-      details: problems,
-    });
+    throw new AcrEgressError(
+      'SERVICE_TAGS_TAG_MISSING',
+      `service-tag file change ${file.changeNumber}: ${problems[0]}${more}`,
+      {
+        details: problems,
+      },
+    );
   }
   return { file, index };
 }

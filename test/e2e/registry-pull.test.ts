@@ -17,7 +17,10 @@ import { skopeoCopy, type SkopeoResult } from './skopeo.js';
 // Several layers, so skopeo downloads them over parallel redirected tunnels.
 const LAYER_BYTES = [4 * 1024 * 1024, 1024 * 1024, 512 * 1024];
 const missing = missingRegistryTools();
-const skipNote = missing.length > 0 ? ` (SKIPPED: ${missing.join(' and ')} not installed; apt-get install -y skopeo docker-registry)` : '';
+const skipNote =
+  missing.length > 0
+    ? ` (SKIPPED: ${missing.join(' and ')} not installed; apt-get install -y skopeo docker-registry)`
+    : '';
 if (missing.length > 0) console.warn(`test/e2e/registry-pull.test.ts${skipNote}`);
 
 function sha256File(path: string): string {
@@ -36,11 +39,19 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
   const gateways: TestGateway[] = [];
 
   /** A gateway that knows the loopback registry: names map to 127.0.0.x, the tags file stands in for Azure's. */
-  async function gatewayFor(opts: { blobStorage?: boolean; tags?: string; mode?: 'enforce' | 'report' } = {}): Promise<TestGateway> {
+  async function gatewayFor(
+    opts: { blobStorage?: boolean; tags?: string; mode?: 'enforce' | 'report' } = {},
+  ): Promise<TestGateway> {
     const gw = await startGateway(
       testConfig({
         mode: opts.mode ?? 'enforce',
-        proxy: { listen: '127.0.0.1:0', ports: [registry.port], clientHelloTimeoutMs: 5000, connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+        proxy: {
+          listen: '127.0.0.1:0',
+          ports: [registry.port],
+          clientHelloTimeoutMs: 5000,
+          connectTimeoutMs: 2000,
+          drainTimeoutMs: 500,
+        },
         registries: [{ name: 'myregistry', regions: ['eastus'], blobStorage: opts.blobStorage ?? true }],
         serviceTags: { enforce: true, source: opts.tags ?? tagsFile, cacheFile: null },
         dns: {
@@ -84,7 +95,8 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
       destCertDir: registry.certDir,
       workDir: mkdtempSync(join(work, 'skopeo-')),
     });
-    if (!push.ok) throw new Error(`skopeo push failed (${push.code}):\n${push.stderr}\nregistry log:\n${registry.log()}`);
+    if (!push.ok)
+      throw new Error(`skopeo push failed (${push.code}):\n${push.stderr}\nregistry log:\n${registry.log()}`);
   });
 
   afterAll(async () => {
@@ -103,7 +115,9 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
       expect(sha256File(pulled)).toBe(layer.digest);
       expect(readFileSync(pulled).equals(readFileSync(blobPath(image.dir, layer.digest)))).toBe(true);
       // The layer came from the blob host, not the registry: the 307 was followed through the gateway.
-      expect(registry.blobRequests).toContain(`GET /docker/registry/v2/blobs/sha256/${layer.digest.slice(7, 9)}/${layer.digest.slice(7)}/data`);
+      expect(registry.blobRequests).toContain(
+        `GET /docker/registry/v2/blobs/sha256/${layer.digest.slice(7, 9)}/${layer.digest.slice(7)}/data`,
+      );
     }
 
     const login = await gw.waitForRecord((r) => r.host === registry.loginServer && r.bytesDown !== null);
@@ -140,7 +154,8 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
     const gw = await gatewayFor({ blobStorage: false, mode: 'report' });
     const pull = await pullThrough(gw, `${registry.loginServer}:${registry.port}/demo:1`, 'pulled-report');
     expect(pull.ok, `skopeo failed:\n${pull.stderr}`).toBe(true);
-    for (const layer of image.layers) expect(sha256File(blobPath(join(work, 'pulled-report'), layer.digest))).toBe(layer.digest);
+    for (const layer of image.layers)
+      expect(sha256File(blobPath(join(work, 'pulled-report'), layer.digest))).toBe(layer.digest);
     const blob = await gw.waitForRecord((r) => r.host === registry.blobHost && r.bytesDown !== null);
     expect(blob).toMatchObject({ decision: 'allowed', report: true, reason: 'host_not_allowed', rule: null });
     const login = tunnelsTo(gw, registry.loginServer);
@@ -176,10 +191,12 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
       loginAllowed: false,
     },
     {
-      name: "refuses the blob host with ip_not_in_service_tag once its address is outside the Storage tags",
+      name: 'refuses the blob host with ip_not_in_service_tag once its address is outside the Storage tags',
       gateway: () => {
         const tags = loopbackTags().map((t) =>
-          t.name.startsWith('Storage') ? { ...t, prefixes: t.prefixes.filter((p) => p !== `${registry.blobIp}/32`).concat('127.0.0.33/32') } : t,
+          t.name.startsWith('Storage')
+            ? { ...t, prefixes: t.prefixes.filter((p) => p !== `${registry.blobIp}/32`).concat('127.0.0.33/32') }
+            : t,
         );
         return gatewayFor({ tags: writeTagsFile(tags, 2, mkdtempSync(join(work, 'tags-'))) });
       },
@@ -202,7 +219,8 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
     expect(blocked).toMatchObject({ mode: 'connect', decision: 'blocked', reason: c.reason, port: registry.port });
     if (c.reason === 'ip_not_in_service_tag') expect(blocked.ip).toBe(registry.blobIp);
     const logins = tunnelsTo(gw, registry.loginServer);
-    if (c.loginAllowed) expect(logins.some((r) => r.decision === 'allowed' && r.rule === 'registry:myregistry:login')).toBe(true);
+    if (c.loginAllowed)
+      expect(logins.some((r) => r.decision === 'allowed' && r.rule === 'registry:myregistry:login')).toBe(true);
     else expect(logins).toEqual([]);
     // Nothing was let through to the refused host, and the blob host saw no request.
     expect(tunnelsTo(gw, c.blockedHost()).filter((r) => r.decision === 'allowed')).toEqual([]);

@@ -27,18 +27,40 @@ export interface SkopeoCopy {
 export function skopeoCopy(o: SkopeoCopy): Promise<SkopeoResult> {
   const policy = join(o.workDir, 'policy.json');
   writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  const args = ['--policy', policy, '--tmpdir', o.workDir, 'copy', '--retry-times', '0', '--src-no-creds', '--dest-no-creds'];
+  const args = [
+    '--policy',
+    policy,
+    '--tmpdir',
+    o.workDir,
+    'copy',
+    '--retry-times',
+    '0',
+    '--src-no-creds',
+    '--dest-no-creds',
+  ];
   if (o.srcCertDir !== undefined) args.push('--src-cert-dir', o.srcCertDir);
   if (o.destCertDir !== undefined) args.push('--dest-cert-dir', o.destCertDir);
   args.push(o.from, o.to);
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: o.workDir, TMPDIR: o.workDir };
   if (o.proxy !== undefined) {
-    Object.assign(env, { HTTPS_PROXY: o.proxy, https_proxy: o.proxy, HTTP_PROXY: o.proxy, http_proxy: o.proxy, NO_PROXY: '', no_proxy: '' });
+    Object.assign(env, {
+      HTTPS_PROXY: o.proxy,
+      https_proxy: o.proxy,
+      HTTP_PROXY: o.proxy,
+      http_proxy: o.proxy,
+      NO_PROXY: '',
+      no_proxy: '',
+    });
   }
   return new Promise((resolve) => {
-    execFile('skopeo', args, { env, timeout: o.timeoutMs ?? 30_000, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-      resolve({ ok: err === null, code, stdout, stderr });
-    });
+    execFile(
+      'skopeo',
+      args,
+      { env, timeout: o.timeoutMs ?? 30_000, maxBuffer: 4 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+        resolve({ ok: err === null, code, stdout, stderr });
+      },
+    );
   });
 }

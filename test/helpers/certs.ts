@@ -28,7 +28,10 @@ function rsaKeyPem(): string {
   }).privateKey;
 }
 
-function newCertificate(keyPem: string, commonName: string): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
+function newCertificate(
+  keyPem: string,
+  commonName: string,
+): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
   const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);

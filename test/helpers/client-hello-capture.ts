@@ -177,7 +177,11 @@ export function frameRecords(payload: Uint8Array, sizes: readonly number[] = [16
   const parts: Buffer[] = [];
   for (let off = 0, i = 0; off < payload.length; i++) {
     const size = Math.min(sizes[i % sizes.length]!, payload.length - off);
-    parts.push(Buffer.from([CONTENT_TYPE_HANDSHAKE, 0x03, 0x01]), u16(size), Buffer.from(payload.subarray(off, off + size)));
+    parts.push(
+      Buffer.from([CONTENT_TYPE_HANDSHAKE, 0x03, 0x01]),
+      u16(size),
+      Buffer.from(payload.subarray(off, off + size)),
+    );
     off += size;
   }
   return Buffer.concat(parts);
@@ -186,7 +190,7 @@ export function frameRecords(payload: Uint8Array, sizes: readonly number[] = [16
 /** The handshake bytes carried by a run of well-formed records (the inverse of frameRecords). */
 export function handshakePayload(records: Buffer): Buffer {
   const parts: Buffer[] = [];
-  for (let off = 0; off + 5 <= records.length; ) {
+  for (let off = 0; off + 5 <= records.length;) {
     const length = records.readUInt16BE(off + 3);
     parts.push(records.subarray(off + 5, off + 5 + length));
     off += 5 + length;

@@ -55,7 +55,10 @@ export async function startFakeMicrosoft(): Promise<FakeMicrosoft> {
   const fileUrl = () => `${origin}${FILE_DIR}/${fileName}`;
   const detailsPage = (id: string) => {
     if (mode === 'confirmation' || mode === 'no-link') {
-      return page('Download Azure IP Ranges and Service Tags', `<a class="btn" href="/en-us/download/confirmation.aspx?id=${id}">Download</a>`);
+      return page(
+        'Download Azure IP Ranges and Service Tags',
+        `<a class="btn" href="/en-us/download/confirmation.aspx?id=${id}">Download</a>`,
+      );
     }
     // Like the real page: the link both as an anchor and inside the page's inline JSON data.
     const escaped = fileUrl().replace(/\//g, '\\/');
@@ -67,7 +70,10 @@ export async function startFakeMicrosoft(): Promise<FakeMicrosoft> {
   const confirmationPage = () =>
     mode === 'no-link'
       ? page('Thank you for downloading', '<p>Your download will start shortly.</p>')
-      : page('Thank you for downloading', `<p>If your download does not start, <a href="${fileUrl()}">click here</a>.</p>`);
+      : page(
+          'Thank you for downloading',
+          `<p>If your download does not start, <a href="${fileUrl()}">click here</a>.</p>`,
+        );
 
   const serveFile = (res: ServerResponse): void => {
     const bytes = Buffer.from(json);

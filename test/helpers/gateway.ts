@@ -23,7 +23,13 @@ export interface TestGateway {
 /** Base config for tests: listen on an ephemeral loopback port, loopback allowed as a destination. */
 export function testConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const base: Record<string, unknown> = {
-    proxy: { listen: '127.0.0.1:0', ports: [443], clientHelloTimeoutMs: 2000, connectTimeoutMs: 2000, drainTimeoutMs: 1000 },
+    proxy: {
+      listen: '127.0.0.1:0',
+      ports: [443],
+      clientHelloTimeoutMs: 2000,
+      connectTimeoutMs: 2000,
+      drainTimeoutMs: 1000,
+    },
     registries: [{ name: 'myregistry', regions: ['eastus'] }],
     mcr: true,
     network: { allowPrivate: ['127.0.0.0/8'] },
@@ -34,7 +40,10 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
   };
   for (const [k, v] of Object.entries(overrides)) {
     const cur = base[k];
-    base[k] = cur && typeof cur === 'object' && !Array.isArray(cur) && v && typeof v === 'object' && !Array.isArray(v) ? { ...cur, ...v } : v;
+    base[k] =
+      cur && typeof cur === 'object' && !Array.isArray(cur) && v && typeof v === 'object' && !Array.isArray(v)
+        ? { ...cur, ...v }
+        : v;
   }
   return base;
 }

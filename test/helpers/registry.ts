@@ -109,7 +109,14 @@ function startBlobHost(root: string, ip: string, key: string, cert: string, requ
   });
 }
 
-function registryConfig(o: { storageDir: string; ip: string; port: number; blobBase: string; certFile: string; keyFile: string }): string {
+function registryConfig(o: {
+  storageDir: string;
+  ip: string;
+  port: number;
+  blobBase: string;
+  certFile: string;
+  keyFile: string;
+}): string {
   // JSON is YAML: no YAML writer needed, and no quoting surprises.
   return JSON.stringify(
     {
@@ -136,7 +143,14 @@ function registryConfig(o: { storageDir: string; ip: string; port: number; blobB
 }
 
 /** Resolves once the registry answers /v2/ over TLS, rejects when it exits or the deadline passes. */
-async function waitForRegistry(child: ChildProcess, ip: string, port: number, servername: string, ca: string, log: () => string): Promise<void> {
+async function waitForRegistry(
+  child: ChildProcess,
+  ip: string,
+  port: number,
+  servername: string,
+  ca: string,
+  log: () => string,
+): Promise<void> {
   const deadline = Date.now() + 15_000;
   let exited = false;
   child.once('exit', () => (exited = true));
@@ -202,7 +216,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     });
     const port = (blobServer.address() as AddressInfo).port;
     const configFile = join(dir, 'config.yml');
-    writeFileSync(configFile, registryConfig({ storageDir, ip: registryIp, port, blobBase: `https://${blobHost}:${port}/`, certFile, keyFile }));
+    writeFileSync(
+      configFile,
+      registryConfig({ storageDir, ip: registryIp, port, blobBase: `https://${blobHost}:${port}/`, certFile, keyFile }),
+    );
     const child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     const keep = (c: Buffer): void => {

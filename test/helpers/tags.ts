@@ -38,8 +38,18 @@ export function serviceTagsJson(tags: TestTag[], changeNumber = 1, cloud = 'Publ
 export function loopbackTags(): TestTag[] {
   return [
     { name: 'AzureContainerRegistry', prefixes: ['127.0.0.2/32', '127.0.0.12/32'] },
-    { name: 'AzureContainerRegistry.EastUS', region: 'eastus', systemService: 'AzureContainerRegistry', prefixes: ['127.0.0.2/32'] },
-    { name: 'AzureContainerRegistry.WestUS', region: 'westus', systemService: 'AzureContainerRegistry', prefixes: ['127.0.0.12/32'] },
+    {
+      name: 'AzureContainerRegistry.EastUS',
+      region: 'eastus',
+      systemService: 'AzureContainerRegistry',
+      prefixes: ['127.0.0.2/32'],
+    },
+    {
+      name: 'AzureContainerRegistry.WestUS',
+      region: 'westus',
+      systemService: 'AzureContainerRegistry',
+      prefixes: ['127.0.0.12/32'],
+    },
     { name: 'Storage', systemService: 'AzureStorage', prefixes: ['127.0.0.3/32', '127.0.0.13/32'] },
     { name: 'Storage.EastUS', region: 'eastus', systemService: 'AzureStorage', prefixes: ['127.0.0.3/32'] },
     { name: 'Storage.WestUS', region: 'westus', systemService: 'AzureStorage', prefixes: ['127.0.0.13/32'] },
@@ -48,7 +58,11 @@ export function loopbackTags(): TestTag[] {
   ];
 }
 
-export function writeTagsFile(tags: TestTag[] = loopbackTags(), changeNumber = 1, dir = mkdtempSync(join(tmpdir(), 'acr-egress-tags-'))): string {
+export function writeTagsFile(
+  tags: TestTag[] = loopbackTags(),
+  changeNumber = 1,
+  dir = mkdtempSync(join(tmpdir(), 'acr-egress-tags-')),
+): string {
   const file = join(dir, `tags-${changeNumber}.json`);
   writeFileSync(file, serviceTagsJson(tags, changeNumber));
   return file;

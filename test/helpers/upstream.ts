@@ -56,7 +56,9 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
         requests.push(head.split('\r\n')[0] ?? '');
         const body = opts.body ? opts.body(sni || '') : `ok ${sni || ''}\n`;
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nContent-Type: application/octet-stream\r\n\r\n`);
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Length: ${bytes.length}\r\nContent-Type: application/octet-stream\r\n\r\n`,
+        );
         socket.write(bytes);
         if (/\r\nconnection: close/i.test(head)) socket.end();
       }

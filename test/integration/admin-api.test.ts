@@ -40,27 +40,49 @@ async function api<T>(path: string, init: RequestInit = {}, url = base): Promise
   const res = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, ...init.headers } });
   const text = await res.text();
   answers.push(text, JSON.stringify([...res.headers]));
-  return { status: res.status, body: (res.headers.get('content-type') ?? '').includes('json') ? (JSON.parse(text) as T) : (text as T) };
+  return {
+    status: res.status,
+    body: (res.headers.get('content-type') ?? '').includes('json') ? (JSON.parse(text) as T) : (text as T),
+  };
 }
 
 /** The tunnels this test opened, measured at the client: bytes after the CONNECT exchange and wall time. */
 const made: { allowed?: { up: number; down: number; elapsedMs: number } } = {};
 
 beforeAll(async () => {
-  acr = await startUpstream({ host: '127.0.0.2', names: ['myregistry.azurecr.io', 'other.azurecr.io'], body: () => 'x'.repeat(20_000) });
+  acr = await startUpstream({
+    host: '127.0.0.2',
+    names: ['myregistry.azurecr.io', 'other.azurecr.io'],
+    body: () => 'x'.repeat(20_000),
+  });
   gw = await startGateway(
     testConfig({
-      proxy: { listen: '127.0.0.1:0', ports: [acr.port], clientHelloTimeoutMs: 1000, connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+      proxy: {
+        listen: '127.0.0.1:0',
+        ports: [acr.port],
+        clientHelloTimeoutMs: 1000,
+        connectTimeoutMs: 2000,
+        drainTimeoutMs: 500,
+      },
       serviceTags: { enforce: true, source: writeTagsFile(), cacheFile: null },
-      dns: { servers: ['127.0.0.1:1'], timeoutMs: 300, overrides: { 'myregistry.azurecr.io': ['127.0.0.2'], 'mcr.microsoft.com': ['127.0.0.9'] } },
+      dns: {
+        servers: ['127.0.0.1:1'],
+        timeoutMs: 300,
+        overrides: { 'myregistry.azurecr.io': ['127.0.0.2'], 'mcr.microsoft.com': ['127.0.0.9'] },
+      },
       admin: { listen: null, token: TOKEN },
     }),
   );
-  admin = (await startAdmin(adminDepsFromGateway(gw.gateway, { log: captureLog }), '127.0.0.1:0', { heartbeatMs: 200 })) as RunningAdmin;
+  admin = (await startAdmin(adminDepsFromGateway(gw.gateway, { log: captureLog }), '127.0.0.1:0', {
+    heartbeatMs: 200,
+  })) as RunningAdmin;
   base = `http://127.0.0.1:${admin.address.port}`;
 
   // The live stream, connected before any tunnel.
-  const res = await fetch(`${base}/api/v1/logs/stream`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: sse.abort.signal });
+  const res = await fetch(`${base}/api/v1/logs/stream`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+    signal: sse.abort.signal,
+  });
   expect(res.status).toBe(200);
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -111,20 +133,44 @@ afterAll(async () => {
 });
 
 const EXPECTED = [
-  { decision: 'blocked', reason: 'sni_mismatch', host: 'myregistry.azurecr.io', sni: 'other.azurecr.io', rule: 'registry:myregistry:login' },
-  { decision: 'blocked', reason: 'ip_not_in_service_tag', host: 'mcr.microsoft.com', ip: '127.0.0.9', rule: 'mcr:login' },
+  {
+    decision: 'blocked',
+    reason: 'sni_mismatch',
+    host: 'myregistry.azurecr.io',
+    sni: 'other.azurecr.io',
+    rule: 'registry:myregistry:login',
+  },
+  {
+    decision: 'blocked',
+    reason: 'ip_not_in_service_tag',
+    host: 'mcr.microsoft.com',
+    ip: '127.0.0.9',
+    rule: 'mcr:login',
+  },
   { decision: 'blocked', reason: 'port_not_allowed', host: 'myregistry.azurecr.io', port: 22 },
   { decision: 'blocked', reason: 'host_not_allowed', host: 'evil.example.org', rule: null },
-  { decision: 'allowed', reason: null, host: 'myregistry.azurecr.io', rule: 'registry:myregistry:login', tag: 'AzureContainerRegistry.EastUS', ip: '127.0.0.2', sni: 'myregistry.azurecr.io' },
+  {
+    decision: 'allowed',
+    reason: null,
+    host: 'myregistry.azurecr.io',
+    rule: 'registry:myregistry:login',
+    tag: 'AzureContainerRegistry.EastUS',
+    ip: '127.0.0.2',
+    sni: 'myregistry.azurecr.io',
+  },
 ];
 
 describe('GET /api/v1/logs over a real socket', () => {
   it('shows exactly the decisions the tunnels made, newest first, with their reasons', async () => {
-    const { status, body } = await api<{ items: DecisionRecord[]; nextCursor: string | null }>('/api/v1/logs?limit=1000');
+    const { status, body } = await api<{ items: DecisionRecord[]; nextCursor: string | null }>(
+      '/api/v1/logs?limit=1000',
+    );
     expect(status).toBe(200);
     expect(body.nextCursor).toBeNull();
     expect(body.items).toHaveLength(EXPECTED.length);
-    body.items.forEach((item, i) => expect(item).toMatchObject({ mode: 'connect', client: '127.0.0.1', ...EXPECTED[i] }));
+    body.items.forEach((item, i) =>
+      expect(item).toMatchObject({ mode: 'connect', client: '127.0.0.1', ...EXPECTED[i] }),
+    );
     expect(body.items).toEqual(gw.records().reverse());
   });
 
@@ -141,8 +187,14 @@ describe('GET /api/v1/logs over a real socket', () => {
   });
 
   it('filters over HTTP like in the store', async () => {
-    const hosts = async (q: string) => (await api<{ items: DecisionRecord[] }>(`/api/v1/logs?${q}`)).body.items.map((r) => r.reason ?? 'allowed');
-    expect(await hosts('decision=blocked&since=1h')).toEqual(['sni_mismatch', 'ip_not_in_service_tag', 'port_not_allowed', 'host_not_allowed']);
+    const hosts = async (q: string) =>
+      (await api<{ items: DecisionRecord[] }>(`/api/v1/logs?${q}`)).body.items.map((r) => r.reason ?? 'allowed');
+    expect(await hosts('decision=blocked&since=1h')).toEqual([
+      'sni_mismatch',
+      'ip_not_in_service_tag',
+      'port_not_allowed',
+      'host_not_allowed',
+    ]);
     expect(await hosts(`host=${encodeURIComponent('*.microsoft.com')}`)).toEqual(['ip_not_in_service_tag']);
     expect(await hosts('client=127.0.0.0/8&rule=registry:myregistry:login')).toEqual(['sni_mismatch', 'allowed']);
   });
@@ -151,7 +203,8 @@ describe('GET /api/v1/logs over a real socket', () => {
 describe('GET /api/v1/logs/stream', () => {
   it('delivered every record produced after it connected, in order', async () => {
     const ids = gw.records().map((r) => r.id);
-    for (let i = 0; i < 100 && !ids.every((id) => sse.text.includes(`id: ${id}`)); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !ids.every((id) => sse.text.includes(`id: ${id}`)); i++)
+      await new Promise((r) => setTimeout(r, 20));
     const events = sse.text
       .split('\n\n')
       .filter((e) => e.startsWith('id: '))
@@ -162,15 +215,24 @@ describe('GET /api/v1/logs/stream', () => {
 
 describe('stats, metrics, service tags and check', () => {
   it('GET /api/v1/stats totals the same decisions', async () => {
-    const { body } = await api<{ decisions: object; reasons: object; topBlockedHosts: { host: string }[] }>('/api/v1/stats?since=1h');
+    const { body } = await api<{ decisions: object; reasons: object; topBlockedHosts: { host: string }[] }>(
+      '/api/v1/stats?since=1h',
+    );
     expect(body.decisions).toEqual({ allowed: 1, blocked: 4 });
-    expect(body.reasons).toEqual({ sni_mismatch: 1, ip_not_in_service_tag: 1, port_not_allowed: 1, host_not_allowed: 1 });
+    expect(body.reasons).toEqual({
+      sni_mismatch: 1,
+      ip_not_in_service_tag: 1,
+      port_not_allowed: 1,
+      host_not_allowed: 1,
+    });
   });
 
   it('GET /metrics counts the decisions and the tunnel bytes', async () => {
     const res = await fetch(`${base}/metrics`);
     const text = await res.text();
-    expect(text).toContain('acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1');
+    expect(text).toContain(
+      'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1',
+    );
     expect(text).toContain('acr_egress_decisions_total{decision="blocked",reason="host_not_allowed",rule="none"} 1');
     expect(text).toContain(`acr_egress_tunnel_bytes_total{direction="down"} ${made.allowed?.down}`);
     expect(text).toContain('acr_egress_tunnels_active 0');
@@ -187,8 +249,17 @@ describe('stats, metrics, service tags and check', () => {
   });
 
   it('POST /api/v1/check resolves through the gateway when asked', async () => {
-    const { body } = await api<DecisionRecord>('/api/v1/check', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ host: 'myregistry.azurecr.io', port: acr.port, resolve: true }) });
-    expect(body).toMatchObject({ mode: 'check', decision: 'allowed', ip: '127.0.0.2', tag: 'AzureContainerRegistry.EastUS' });
+    const { body } = await api<DecisionRecord>('/api/v1/check', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ host: 'myregistry.azurecr.io', port: acr.port, resolve: true }),
+    });
+    expect(body).toMatchObject({
+      mode: 'check',
+      decision: 'allowed',
+      ip: '127.0.0.2',
+      tag: 'AzureContainerRegistry.EastUS',
+    });
   });
 
   it('GET /readyz is ready', async () => {
@@ -205,7 +276,11 @@ describe('restart', () => {
     expect(rebuilt).toEqual({ added: before.length, skipped: 0 });
     const again = (await startAdmin(adminDepsFromGateway(second, { log: captureLog }), '127.0.0.1:0')) as RunningAdmin;
     try {
-      const { body } = await api<{ items: DecisionRecord[] }>('/api/v1/logs', {}, `http://127.0.0.1:${again.address.port}`);
+      const { body } = await api<{ items: DecisionRecord[] }>(
+        '/api/v1/logs',
+        {},
+        `http://127.0.0.1:${again.address.port}`,
+      );
       expect(body.items).toEqual([...before].reverse());
     } finally {
       await again.app.close();

@@ -39,14 +39,22 @@ describe('acr-egress check', () => {
   const cases: [string[], number, string][] = [
     [['myregistry.azurecr.io'], 0, 'allowed rule=registry:myregistry:login'],
     [['myregistry.azurecr.io:443', '--sni', 'myregistry.azurecr.io'], 0, 'allowed rule=registry:myregistry:login'],
-    [['myregistry.azurecr.io', '--ip', '127.0.0.2'], 0, 'allowed rule=registry:myregistry:login tag=AzureContainerRegistry.EastUS'],
+    [
+      ['myregistry.azurecr.io', '--ip', '127.0.0.2'],
+      0,
+      'allowed rule=registry:myregistry:login tag=AzureContainerRegistry.EastUS',
+    ],
     [['myregistry.azurecr.io', '--ip', '127.0.0.3'], 1, 'blocked reason=ip_not_in_service_tag'],
     [['myregistry.azurecr.io', '--ip', '10.0.0.1'], 1, 'blocked reason=private_destination'],
     [['evilmyregistry.azurecr.io'], 1, 'blocked reason=host_not_allowed'],
     [['myregistry.azurecr.io:22'], 1, 'blocked reason=port_not_allowed'],
     [['myregistry.azurecr.io', '--sni', 'other.azurecr.io'], 1, 'blocked reason=sni_mismatch'],
     [['0x7f.1'], 1, 'blocked reason=ip_literal'],
-    [['acct.blob.core.windows.net', '--ip', '127.0.0.3'], 0, 'allowed rule=registry:myregistry:blob tag=Storage.EastUS'],
+    [
+      ['acct.blob.core.windows.net', '--ip', '127.0.0.3'],
+      0,
+      'allowed rule=registry:myregistry:blob tag=Storage.EastUS',
+    ],
   ];
   it.each(cases)('check %j exits %i with "%s"', async (args, code, line) => {
     const r = await cli('check', ...args, '--config', configFile);
@@ -55,10 +63,28 @@ describe('acr-egress check', () => {
   });
 
   it('prints the decision record with --json', async () => {
-    const r = await cli('check', 'myregistry.azurecr.io', '--ip', '127.0.0.2', '--sni', 'myregistry.azurecr.io', '--json', '--config', configFile);
+    const r = await cli(
+      'check',
+      'myregistry.azurecr.io',
+      '--ip',
+      '127.0.0.2',
+      '--sni',
+      'myregistry.azurecr.io',
+      '--json',
+      '--config',
+      configFile,
+    );
     expect(r.code).toBe(0);
     const rec = JSON.parse(r.out[0] as string);
-    expect(rec).toMatchObject({ mode: 'check', host: 'myregistry.azurecr.io', port: 443, ip: '127.0.0.2', decision: 'allowed', rule: 'registry:myregistry:login', tag: 'AzureContainerRegistry.EastUS' });
+    expect(rec).toMatchObject({
+      mode: 'check',
+      host: 'myregistry.azurecr.io',
+      port: 443,
+      ip: '127.0.0.2',
+      decision: 'allowed',
+      rule: 'registry:myregistry:login',
+      tag: 'AzureContainerRegistry.EastUS',
+    });
     expect(rec.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
   });
 
@@ -87,7 +113,11 @@ describe('acr-egress config validate', () => {
     const r = await cli('config', 'validate', bad);
     expect(r.code).toBe(2);
     expect(r.err).toEqual(
-      expect.arrayContaining(['  registries[0].name: must match ^[A-Za-z0-9]{5,50}$', '  proxy.ports[0]: must be >= 1', '  mode: must be one of "enforce", "report"']),
+      expect.arrayContaining([
+        '  registries[0].name: must match ^[A-Za-z0-9]{5,50}$',
+        '  proxy.ports[0]: must be >= 1',
+        '  mode: must be one of "enforce", "report"',
+      ]),
     );
   });
   it('exits 2 for a missing file', async () => {
@@ -116,7 +146,9 @@ describe('acr-egress serve (a real process)', () => {
       log: { level: 'info', file: logFile },
       admin: { listen: '127.0.0.1:0', token: 'serve-test-admin-token-0123456789' },
     });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
@@ -150,11 +182,15 @@ describe('acr-egress serve (a real process)', () => {
     expect((await fetch(`${admin}/healthz`)).status).toBe(200);
     expect((await fetch(`${admin}/readyz`)).status).toBe(200);
     expect((await fetch(`${admin}/api/v1/logs`)).status).toBe(401);
-    const logs = await fetch(`${admin}/api/v1/logs?decision=allowed`, { headers: { authorization: 'Bearer serve-test-admin-token-0123456789' } });
+    const logs = await fetch(`${admin}/api/v1/logs?decision=allowed`, {
+      headers: { authorization: 'Bearer serve-test-admin-token-0123456789' },
+    });
     expect(logs.status).toBe(200);
     const body = (await logs.json()) as { items: { host: string; bytesDown: number }[] };
     expect(body.items[0]).toMatchObject({ host: 'myregistry.azurecr.io' });
-    expect(await (await fetch(`${admin}/metrics`)).text()).toContain('acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1');
+    expect(await (await fetch(`${admin}/metrics`)).text()).toContain(
+      'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1',
+    );
 
     child.kill('SIGHUP');
     await new Promise<void>((resolve) => {
@@ -167,14 +203,27 @@ describe('acr-egress serve (a real process)', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
-    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines).toEqual(expect.arrayContaining([expect.objectContaining({ host: 'myregistry.azurecr.io', decision: 'allowed', rule: 'registry:myregistry:login' })]));
+    const lines = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          host: 'myregistry.azurecr.io',
+          decision: 'allowed',
+          rule: 'registry:myregistry:login',
+        }),
+      ]),
+    );
     expect(lines.find((l) => l.host === 'myregistry.azurecr.io').bytesDown).toBeGreaterThan(0);
   });
 
   it('exits 2 with the problems when the config is invalid', async () => {
     const bad = writeConfig('bad3.json', { registries: [{ name: 'x' }] });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', bad], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', bad], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -35,7 +35,13 @@ beforeAll(async () => {
   tagsFile = writeTagsFile();
   gw = await startGateway(
     testConfig({
-      proxy: { listen: '127.0.0.1:0', ports: [acr.port, deadPort], clientHelloTimeoutMs: 500, connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+      proxy: {
+        listen: '127.0.0.1:0',
+        ports: [acr.port, deadPort],
+        clientHelloTimeoutMs: 500,
+        connectTimeoutMs: 2000,
+        drainTimeoutMs: 500,
+      },
       serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
       dns: {
         servers: ['127.0.0.1:1'],
@@ -86,7 +92,16 @@ describe('allowed tunnels', () => {
   it('lets curl fetch through the proxy with HTTPS_PROXY semantics', async () => {
     const caFile = join(gw.dir, 'ca.pem');
     writeFileSync(caFile, acr.ca);
-    const { stdout } = await run('curl', ['-sS', '--max-time', '10', '--proxy', gw.proxyUrl, '--cacert', caFile, `https://myregistry.azurecr.io:${acr.port}/v2/`]);
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--max-time',
+      '10',
+      '--proxy',
+      gw.proxyUrl,
+      '--cacert',
+      caFile,
+      `https://myregistry.azurecr.io:${acr.port}/v2/`,
+    ]);
     expect(stdout).toBe('ok myregistry.azurecr.io\n');
   });
 
@@ -94,8 +109,18 @@ describe('allowed tunnels', () => {
     const caFile = join(gw.dir, 'ca.pem');
     writeFileSync(caFile, acr.ca);
     const child = execFile('openssl', [
-      's_client', '-proxy', `127.0.0.1:${gw.port}`, '-connect', `account1.blob.core.windows.net:${acr.port}`,
-      '-servername', 'account1.blob.core.windows.net', '-CAfile', caFile, '-verify_return_error', '-brief', '-ign_eof',
+      's_client',
+      '-proxy',
+      `127.0.0.1:${gw.port}`,
+      '-connect',
+      `account1.blob.core.windows.net:${acr.port}`,
+      '-servername',
+      'account1.blob.core.windows.net',
+      '-CAfile',
+      caFile,
+      '-verify_return_error',
+      '-brief',
+      '-ign_eof',
     ]);
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
@@ -105,11 +130,21 @@ describe('allowed tunnels', () => {
     expect(out).toContain('ok account1.blob.core.windows.net');
     expect(blob.snis).toContain('account1.blob.core.windows.net');
     const rec = await gw.waitForRecord((r) => r.host === 'account1.blob.core.windows.net');
-    expect(rec).toMatchObject({ decision: 'allowed', rule: 'registry:myregistry:blob', tag: 'Storage.EastUS', ip: '127.0.0.3' });
+    expect(rec).toMatchObject({
+      decision: 'allowed',
+      rule: 'registry:myregistry:blob',
+      tag: 'Storage.EastUS',
+      ip: '127.0.0.3',
+    });
   });
 });
 
-type Case = { name: string; send: () => Promise<{ status: number; reason?: string; closed?: boolean }>; reason: string; host?: string };
+type Case = {
+  name: string;
+  send: () => Promise<{ status: number; reason?: string; closed?: boolean }>;
+  reason: string;
+  host?: string;
+};
 
 async function expectStatus(authority: string): Promise<{ status: number; reason?: string }> {
   const a = await connectThrough(gw.port, authority);
@@ -118,7 +153,10 @@ async function expectStatus(authority: string): Promise<{ status: number; reason
 }
 
 /** Opens a tunnel (expects 200), then runs `inside` on the socket; reports whether the proxy closed it. */
-async function afterTunnel(authority: string, inside: (s: import('node:net').Socket) => void): Promise<{ status: number; closed: boolean }> {
+async function afterTunnel(
+  authority: string,
+  inside: (s: import('node:net').Socket) => void,
+): Promise<{ status: number; closed: boolean }> {
   const a = await connectThrough(gw.port, authority);
   expect(a.status).toBe(200);
   inside(a.socket);
@@ -128,23 +166,73 @@ async function afterTunnel(authority: string, inside: (s: import('node:net').Soc
 
 describe('blocked requests carry their reason code', () => {
   const cases: Case[] = [
-    { name: 'refuses a CONNECT target without a port with 400 bad_request', reason: 'bad_request', send: () => expectStatus('myregistry.azurecr.io') },
-    { name: 'refuses a host with % with 400 bad_request', reason: 'bad_request', send: () => expectStatus('my%72egistry.azurecr.io:443') },
-    { name: 'blocks port 22 with port_not_allowed', reason: 'port_not_allowed', send: () => expectStatus('myregistry.azurecr.io:22') },
-    { name: 'blocks an IPv4 literal with ip_literal', reason: 'ip_literal', send: () => expectStatus(`127.0.0.2:${acr.port}`) },
-    { name: 'blocks an integer IP literal with ip_literal', reason: 'ip_literal', send: () => expectStatus(`2130706434:${acr.port}`) },
-    { name: 'blocks a bracketed IPv6 literal with ip_literal', reason: 'ip_literal', send: () => expectStatus(`[::1]:${acr.port}`) },
-    { name: 'blocks evilmyregistry.azurecr.io with host_not_allowed', reason: 'host_not_allowed', send: () => expectStatus(`evilmyregistry.azurecr.io:${acr.port}`) },
-    { name: 'blocks myregistry.azurecr.io.evil.com with host_not_allowed', reason: 'host_not_allowed', send: () => expectStatus(`myregistry.azurecr.io.evil.com:${acr.port}`) },
-    { name: 'answers an unresolvable allowed host with 502 dns_failure', reason: 'dns_failure', send: () => expectStatus(`nowhere.blob.core.windows.net:${acr.port}`) },
-    { name: 'blocks an allowed host resolving to 10.1.2.3 with private_destination', reason: 'private_destination', send: () => expectStatus(`myregistry.eastus.data.azurecr.io:${acr.port}`) },
-    { name: 'blocks an address outside the MCR tag with ip_not_in_service_tag', reason: 'ip_not_in_service_tag', send: () => expectStatus(`mcr.microsoft.com:${acr.port}`) },
-    { name: 'answers a refused upstream connection with 502 upstream_unreachable', reason: 'upstream_unreachable', send: () => expectStatus(`myregistry.azurecr.io:${deadPort}`) },
+    {
+      name: 'refuses a CONNECT target without a port with 400 bad_request',
+      reason: 'bad_request',
+      send: () => expectStatus('myregistry.azurecr.io'),
+    },
+    {
+      name: 'refuses a host with % with 400 bad_request',
+      reason: 'bad_request',
+      send: () => expectStatus('my%72egistry.azurecr.io:443'),
+    },
+    {
+      name: 'blocks port 22 with port_not_allowed',
+      reason: 'port_not_allowed',
+      send: () => expectStatus('myregistry.azurecr.io:22'),
+    },
+    {
+      name: 'blocks an IPv4 literal with ip_literal',
+      reason: 'ip_literal',
+      send: () => expectStatus(`127.0.0.2:${acr.port}`),
+    },
+    {
+      name: 'blocks an integer IP literal with ip_literal',
+      reason: 'ip_literal',
+      send: () => expectStatus(`2130706434:${acr.port}`),
+    },
+    {
+      name: 'blocks a bracketed IPv6 literal with ip_literal',
+      reason: 'ip_literal',
+      send: () => expectStatus(`[::1]:${acr.port}`),
+    },
+    {
+      name: 'blocks evilmyregistry.azurecr.io with host_not_allowed',
+      reason: 'host_not_allowed',
+      send: () => expectStatus(`evilmyregistry.azurecr.io:${acr.port}`),
+    },
+    {
+      name: 'blocks myregistry.azurecr.io.evil.com with host_not_allowed',
+      reason: 'host_not_allowed',
+      send: () => expectStatus(`myregistry.azurecr.io.evil.com:${acr.port}`),
+    },
+    {
+      name: 'answers an unresolvable allowed host with 502 dns_failure',
+      reason: 'dns_failure',
+      send: () => expectStatus(`nowhere.blob.core.windows.net:${acr.port}`),
+    },
+    {
+      name: 'blocks an allowed host resolving to 10.1.2.3 with private_destination',
+      reason: 'private_destination',
+      send: () => expectStatus(`myregistry.eastus.data.azurecr.io:${acr.port}`),
+    },
+    {
+      name: 'blocks an address outside the MCR tag with ip_not_in_service_tag',
+      reason: 'ip_not_in_service_tag',
+      send: () => expectStatus(`mcr.microsoft.com:${acr.port}`),
+    },
+    {
+      name: 'answers a refused upstream connection with 502 upstream_unreachable',
+      reason: 'upstream_unreachable',
+      send: () => expectStatus(`myregistry.azurecr.io:${deadPort}`),
+    },
   ];
   it.each(cases)('$name', async ({ send, reason }) => {
     const got = await send();
     expect(got.reason).toBe(reason);
-    expect(got.status).toBe(reason === 'bad_request' ? 400 : reason === 'dns_failure' || reason === 'upstream_unreachable' ? 502 : 403);
+    expect(got.status).toBe(
+      reason === 'bad_request' ? 400 : reason === 'dns_failure' || reason === 'upstream_unreachable' ? 502 : 403,
+    );
     await gw.waitForRecord((r) => r.reason === reason && r.decision === 'blocked');
   });
 
@@ -167,9 +255,14 @@ describe('blocked requests carry their reason code', () => {
   });
 
   it('closes a tunnel whose ClientHello carries Encrypted Client Hello with sni_mismatch', async () => {
-    const hello = buildClientHello({ sni: 'myregistry.azurecr.io', extraExtensions: [{ type: 0xfe0d, data: Buffer.from([0, 0, 1, 0, 1, 0, 0, 0, 0, 0]) }] });
+    const hello = buildClientHello({
+      sni: 'myregistry.azurecr.io',
+      extraExtensions: [{ type: 0xfe0d, data: Buffer.from([0, 0, 1, 0, 1, 0, 0, 0, 0, 0]) }],
+    });
     await afterTunnel(`myregistry.azurecr.io:${acr.port}`, (s) => s.write(hello));
-    const rec = await gw.waitForRecord((r) => r.reason === 'sni_mismatch' && (r.detail ?? '').includes('Encrypted Client Hello'));
+    const rec = await gw.waitForRecord(
+      (r) => r.reason === 'sni_mismatch' && (r.detail ?? '').includes('Encrypted Client Hello'),
+    );
     expect(rec.decision).toBe('blocked');
   });
 
@@ -195,7 +288,10 @@ describe('blocked requests carry their reason code', () => {
 describe('gateway-wide limits and modes', () => {
   it('blocks a client outside proxy.clients with client_not_allowed', async () => {
     const g2 = await startGateway(
-      testConfig({ proxy: { listen: '127.0.0.1:0', ports: [443], clients: ['10.0.0.0/8'] }, serviceTags: { enforce: false, source: null, cacheFile: null } }),
+      testConfig({
+        proxy: { listen: '127.0.0.1:0', ports: [443], clients: ['10.0.0.0/8'] },
+        serviceTags: { enforce: false, source: null, cacheFile: null },
+      }),
     );
     try {
       const a = await connectThrough(g2.port, 'myregistry.azurecr.io:443');
@@ -209,7 +305,10 @@ describe('gateway-wide limits and modes', () => {
 
   it('blocks with service_tags_unavailable when enforcement is on and no tags are loaded', async () => {
     const g = await startGateway(
-      testConfig({ proxy: { listen: '127.0.0.1:0', ports: [acr.port] }, dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } } }),
+      testConfig({
+        proxy: { listen: '127.0.0.1:0', ports: [acr.port] },
+        dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
+      }),
     );
     try {
       const a = await connectThrough(g.port, `myregistry.azurecr.io:${acr.port}`);
@@ -314,8 +413,13 @@ describe('tunnel lifetime', () => {
     await new Promise((r) => tls.once('data', r));
     await g.stop();
     const { readFileSync } = await import('node:fs');
-    const lines = readFileSync(g.logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toEqual([expect.objectContaining({ host: 'myregistry.azurecr.io', decision: 'allowed', kind: 'decision' })]);
+    const lines = readFileSync(g.logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({ host: 'myregistry.azurecr.io', decision: 'allowed', kind: 'decision' }),
+    ]);
     expect(lines[0]?.bytesDown).toBeGreaterThan(0);
   });
 });

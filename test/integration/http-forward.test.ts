@@ -27,7 +27,10 @@ beforeAll(async () => {
       proxy: { listen: '127.0.0.1:0', ports: [port] },
       allow: ['plain.example.org', 'private.example.org'],
       serviceTags: { enforce: true, source: null, cacheFile: null },
-      dns: { servers: ['127.0.0.1:1'], overrides: { 'plain.example.org': ['127.0.0.2'], 'private.example.org': ['10.0.0.1'] } },
+      dns: {
+        servers: ['127.0.0.1:1'],
+        overrides: { 'plain.example.org': ['127.0.0.2'], 'private.example.org': ['10.0.0.1'] },
+      },
     }),
   );
 });
@@ -39,7 +42,16 @@ afterAll(async () => {
 
 describe('absolute-form HTTP requests', () => {
   it('forwards an allowed host to the vetted address and records mode http', async () => {
-    const { stdout } = await run('curl', ['-sS', '--max-time', '10', '--proxy', gw.proxyUrl, '-H', 'Proxy-Authorization: Basic Zm9vOmJhcg==', `http://plain.example.org:${port}/v2/`]);
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--max-time',
+      '10',
+      '--proxy',
+      gw.proxyUrl,
+      '-H',
+      'Proxy-Authorization: Basic Zm9vOmJhcg==',
+      `http://plain.example.org:${port}/v2/`,
+    ]);
     expect(stdout).toBe(`hello from plain.example.org:${port}/v2/`);
     expect(seen.at(-1)).toEqual({ url: '/v2/', host: `plain.example.org:${port}`, proxyAuth: undefined });
     const rec = await gw.waitForRecord((r) => r.mode === 'http' && r.decision === 'allowed');
@@ -48,7 +60,10 @@ describe('absolute-form HTTP requests', () => {
   });
 
   it('refuses a host no rule allows with 403 host_not_allowed', async () => {
-    const a = await rawConnect(gw.port, `GET http://evil.example.org:${port}/ HTTP/1.1\r\nHost: evil.example.org:${port}\r\n\r\n`);
+    const a = await rawConnect(
+      gw.port,
+      `GET http://evil.example.org:${port}/ HTTP/1.1\r\nHost: evil.example.org:${port}\r\n\r\n`,
+    );
     expect(a.status).toBe(403);
     expect(a.headers['x-acr-egress-reason']).toBe('host_not_allowed');
   });
@@ -59,7 +74,10 @@ describe('absolute-form HTTP requests', () => {
   });
 
   it('refuses a Host header that names another host than the target (no fronting)', async () => {
-    const a = await rawConnect(gw.port, `GET http://plain.example.org:${port}/ HTTP/1.1\r\nHost: evil.example.org\r\n\r\n`);
+    const a = await rawConnect(
+      gw.port,
+      `GET http://plain.example.org:${port}/ HTTP/1.1\r\nHost: evil.example.org\r\n\r\n`,
+    );
     expect(a.status).toBe(400);
     expect(a.headers['x-acr-egress-reason']).toBe('bad_request');
   });
@@ -71,13 +89,19 @@ describe('absolute-form HTTP requests', () => {
   });
 
   it('refuses an allowed host that resolves to a private address with private_destination', async () => {
-    const a = await rawConnect(gw.port, `GET http://private.example.org:${port}/ HTTP/1.1\r\nHost: private.example.org:${port}\r\n\r\n`);
+    const a = await rawConnect(
+      gw.port,
+      `GET http://private.example.org:${port}/ HTTP/1.1\r\nHost: private.example.org:${port}\r\n\r\n`,
+    );
     expect(a.status).toBe(403);
     expect(a.headers['x-acr-egress-reason']).toBe('private_destination');
   });
 
   it('refuses an https:// absolute-form request (use CONNECT)', async () => {
-    const a = await rawConnect(gw.port, `GET https://plain.example.org:${port}/ HTTP/1.1\r\nHost: plain.example.org\r\n\r\n`);
+    const a = await rawConnect(
+      gw.port,
+      `GET https://plain.example.org:${port}/ HTTP/1.1\r\nHost: plain.example.org\r\n\r\n`,
+    );
     expect(a.status).toBe(400);
   });
 });

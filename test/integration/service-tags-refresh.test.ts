@@ -23,7 +23,11 @@ const HOST = 'myregistry.azurecr.io';
 /** Change 2: 127.0.0.2 leaves AzureContainerRegistry.EastUS (to WestUS), 127.0.0.22 joins it. */
 function moved(): TestTag[] {
   return loopbackTags().map((t) =>
-    t.name === 'AzureContainerRegistry.EastUS' ? { ...t, prefixes: ['127.0.0.22/32'] } : t.name === 'AzureContainerRegistry.WestUS' ? { ...t, prefixes: ['127.0.0.2/32', '127.0.0.12/32'] } : t,
+    t.name === 'AzureContainerRegistry.EastUS'
+      ? { ...t, prefixes: ['127.0.0.22/32'] }
+      : t.name === 'AzureContainerRegistry.WestUS'
+        ? { ...t, prefixes: ['127.0.0.2/32', '127.0.0.12/32'] }
+        : t,
   );
 }
 
@@ -36,7 +40,7 @@ function decide(policy: PolicySnapshot, ip: string): string {
 }
 
 async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !cond(); ) {
+  for (const deadline = Date.now() + timeoutMs; !cond();) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -77,9 +81,19 @@ afterAll(async () => {
 
 function gatewayConfig(serviceTags: Record<string, unknown>): Record<string, unknown> {
   return testConfig({
-    proxy: { listen: '127.0.0.1:0', ports: [acr.port], clientHelloTimeoutMs: 2000, connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+    proxy: {
+      listen: '127.0.0.1:0',
+      ports: [acr.port],
+      clientHelloTimeoutMs: 2000,
+      connectTimeoutMs: 2000,
+      drainTimeoutMs: 500,
+    },
     serviceTags: { enforce: true, refreshHours: 24, fetchTimeoutMs: 2000, ...serviceTags },
-    dns: { servers: ['127.0.0.1:1'], timeoutMs: 300, overrides: { [HOST]: ['127.0.0.2'], 'mcr.microsoft.com': ['127.0.0.9'] } },
+    dns: {
+      servers: ['127.0.0.1:1'],
+      timeoutMs: 300,
+      overrides: { [HOST]: ['127.0.0.2'], 'mcr.microsoft.com': ['127.0.0.9'] },
+    },
   });
 }
 
@@ -121,7 +135,11 @@ describe('a running gateway follows the refreshed service tags', () => {
     fake.publish(V2, '20251113');
     fake.setMode('confirmation');
     const result = await gw.gateway.serviceTags.refresh();
-    expect(result).toMatchObject({ ok: true, changed: true, changes: [{ tag: 'AzureContainerRegistry.EastUS', added: 1, removed: 1 }] });
+    expect(result).toMatchObject({
+      ok: true,
+      changed: true,
+      changes: [{ tag: 'AzureContainerRegistry.EastUS', added: 1, removed: 1 }],
+    });
     expect(fake.requests.some((r) => r.path === '/en-us/download/confirmation.aspx?id=56519')).toBe(true);
     expect(gw.gateway.policy.tags?.changeNumber).toBe(2);
     expect(readFileSync(cache, 'utf8')).toBe(V2);
@@ -155,21 +173,62 @@ describe('a bad source never changes the data in use', () => {
   });
 
   const cases: Array<{ name: string; mode?: FakeMode; body?: string; source?: () => string; error: RegExp }> = [
-    { name: 'connection refused', source: () => `http://127.0.0.1:${deadPort}/en-us/download/details.aspx?id=56519`, error: /connection refused \(ECONNREFUSED\)/ },
+    {
+      name: 'connection refused',
+      source: () => `http://127.0.0.1:${deadPort}/en-us/download/details.aspx?id=56519`,
+      error: /connection refused \(ECONNREFUSED\)/,
+    },
     { name: 'no answer before the timeout', mode: 'hang', error: /no complete answer within 300 ms/ },
     { name: 'a body that stalls past the timeout', mode: 'stall-body', error: /no complete answer within 300 ms/ },
     { name: 'HTTP 500', mode: 'http-500', error: /details\.aspx\?id=56519: HTTP 500/ },
-    { name: 'an HTML page without a file link', mode: 'no-link', error: /no ServiceTags_Public_<date>\.json link found on .*details\.aspx\?id=56519 or .*confirmation\.aspx\?id=56519/ },
+    {
+      name: 'an HTML page without a file link',
+      mode: 'no-link',
+      error:
+        /no ServiceTags_Public_<date>\.json link found on .*details\.aspx\?id=56519 or .*confirmation\.aspx\?id=56519/,
+    },
     { name: 'truncated JSON', mode: 'truncated', error: /not valid JSON.*truncated download/ },
-    { name: 'a connection closed before the promised length', mode: 'cut', error: /GET http:\/\/127\.0\.0\.1:\d+\/download\/.*ServiceTags_Public_20251106\.json: / },
-    { name: 'valid JSON of the wrong shape', body: '{"changeNumber":6,"cloud":"Public","values":{"AzureContainerRegistry":[]}}', error: /values: expected an array/ },
-    { name: 'a needed tag missing', body: serviceTagsJson(without('MicrosoftContainerRegistry'), 6), error: /no tag MicrosoftContainerRegistry \(needed by mcr:login\)/ },
-    { name: 'an empty prefix list for a needed tag', body: serviceTagsJson(emptied('AzureContainerRegistry.EastUS'), 6), error: /tag AzureContainerRegistry\.EastUS has no prefixes/ },
-    { name: 'a lower change number', body: serviceTagsJson(loopbackTags(), 4), error: /change number 4 is lower than 5 in use/ },
-    { name: 'the wrong cloud', body: serviceTagsJson(loopbackTags(), 6, 'AzureGovernment'), error: /cloud "AzureGovernment", but cloud AzureCloud needs "Public"/ },
+    {
+      name: 'a connection closed before the promised length',
+      mode: 'cut',
+      error: /GET http:\/\/127\.0\.0\.1:\d+\/download\/.*ServiceTags_Public_20251106\.json: /,
+    },
+    {
+      name: 'valid JSON of the wrong shape',
+      body: '{"changeNumber":6,"cloud":"Public","values":{"AzureContainerRegistry":[]}}',
+      error: /values: expected an array/,
+    },
+    {
+      name: 'a needed tag missing',
+      body: serviceTagsJson(without('MicrosoftContainerRegistry'), 6),
+      error: /no tag MicrosoftContainerRegistry \(needed by mcr:login\)/,
+    },
+    {
+      name: 'an empty prefix list for a needed tag',
+      body: serviceTagsJson(emptied('AzureContainerRegistry.EastUS'), 6),
+      error: /tag AzureContainerRegistry\.EastUS has no prefixes/,
+    },
+    {
+      name: 'a lower change number',
+      body: serviceTagsJson(loopbackTags(), 4),
+      error: /change number 4 is lower than 5 in use/,
+    },
+    {
+      name: 'the wrong cloud',
+      body: serviceTagsJson(loopbackTags(), 6, 'AzureGovernment'),
+      error: /cloud "AzureGovernment", but cloud AzureCloud needs "Public"/,
+    },
     { name: 'a streamed file over the size cap', mode: 'huge', error: /exceeds serviceTags\.maxBytes \(65536 bytes\)/ },
-    { name: 'a declared length over the size cap', mode: 'huge-declared', error: /Content-Length 1073741824 exceeds serviceTags\.maxBytes/ },
-    { name: 'a redirect to plain http off loopback', mode: 'redirect-http', error: /to http:\/\/192\.0\.2\.10\/.* refused: plain http is allowed only to a loopback host/ },
+    {
+      name: 'a declared length over the size cap',
+      mode: 'huge-declared',
+      error: /Content-Length 1073741824 exceeds serviceTags\.maxBytes/,
+    },
+    {
+      name: 'a redirect to plain http off loopback',
+      mode: 'redirect-http',
+      error: /to http:\/\/192\.0\.2\.10\/.* refused: plain http is allowed only to a loopback host/,
+    },
     { name: 'a redirect loop', mode: 'redirect-loop', error: /more than 5 redirects/ },
     { name: 'a JSON URL answering HTTP 500', mode: 'http-500', source: () => fake.jsonUrl, error: /\/json: HTTP 500/ },
   ];
@@ -178,41 +237,61 @@ describe('a bad source never changes the data in use', () => {
     ...testConfig({ serviceTags: { enforce: true, source, cacheFile: cache, fetchTimeoutMs: 300, maxBytes: 65536 } }),
   });
 
-  it.each(cases)('refuses $name: index, policy input and cache stay; reported in status, log and exit 1', async ({ mode, body, source, error }) => {
-    writeFileSync(cache, IN_USE);
-    fake.setMode(mode ?? 'ok');
-    fake.publish(body ?? serviceTagsJson(loopbackTags(), 6));
-    const src = source?.() ?? fake.detailsUrl();
-    const logs: Array<Record<string, unknown>> = [];
-    const log = pino({ level: 'warn' }, { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) });
-    const updates: unknown[] = [];
-    const m = new ServiceTagManager({ config: buildConfig(config(src), null), log, onUpdate: (i) => updates.push(i) });
-    const before = await m.loadInitial();
-    expect(before?.changeNumber).toBe(5);
+  it.each(cases)(
+    'refuses $name: index, policy input and cache stay; reported in status, log and exit 1',
+    async ({ mode, body, source, error }) => {
+      writeFileSync(cache, IN_USE);
+      fake.setMode(mode ?? 'ok');
+      fake.publish(body ?? serviceTagsJson(loopbackTags(), 6));
+      const src = source?.() ?? fake.detailsUrl();
+      const logs: Array<Record<string, unknown>> = [];
+      const log = pino(
+        { level: 'warn' },
+        { write: (l: string) => void logs.push(JSON.parse(l) as Record<string, unknown>) },
+      );
+      const updates: unknown[] = [];
+      const m = new ServiceTagManager({
+        config: buildConfig(config(src), null),
+        log,
+        onUpdate: (i) => updates.push(i),
+      });
+      const before = await m.loadInitial();
+      expect(before?.changeNumber).toBe(5);
 
-    const result = await m.refresh();
-    expect(result.ok).toBe(false);
-    expect(result.ok ? '' : result.error).toMatch(error);
-    expect(m.index).toBe(before);
-    expect(updates).toEqual([]);
-    expect(m.status()).toMatchObject({ changeNumber: 5, failures: 1, lastError: expect.stringMatching(error) });
-    expect(logs.some((l) => l.msg === 'service tags refused; keeping the data in use' && error.test(String(l.err)))).toBe(true);
-    expect(readFileSync(cache, 'utf8')).toBe(IN_USE);
+      const result = await m.refresh();
+      expect(result.ok).toBe(false);
+      expect(result.ok ? '' : result.error).toMatch(error);
+      expect(m.index).toBe(before);
+      expect(updates).toEqual([]);
+      expect(m.status()).toMatchObject({ changeNumber: 5, failures: 1, lastError: expect.stringMatching(error) });
+      expect(
+        logs.some((l) => l.msg === 'service tags refused; keeping the data in use' && error.test(String(l.err))),
+      ).toBe(true);
+      expect(readFileSync(cache, 'utf8')).toBe(IN_USE);
 
-    const configFile = join(dir, 'config.json');
-    writeFileSync(configFile, JSON.stringify(config(src)));
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runTags({ out: (l) => out.push(l), err: (l) => err.push(l) }, ['update', '--config', configFile]);
-    expect(code).toBe(1);
-    expect(out).toEqual([]);
-    expect(err.join('\n')).toMatch(error);
-    expect(err.join('\n')).toContain(`the cache file ${cache} is unchanged (change 5)`);
-    expect(readFileSync(cache, 'utf8')).toBe(IN_USE);
-  });
+      const configFile = join(dir, 'config.json');
+      writeFileSync(configFile, JSON.stringify(config(src)));
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await runTags({ out: (l) => out.push(l), err: (l) => err.push(l) }, [
+        'update',
+        '--config',
+        configFile,
+      ]);
+      expect(code).toBe(1);
+      expect(out).toEqual([]);
+      expect(err.join('\n')).toMatch(error);
+      expect(err.join('\n')).toContain(`the cache file ${cache} is unchanged (change 5)`);
+      expect(readFileSync(cache, 'utf8')).toBe(IN_USE);
+    },
+  );
 
   it.each([
-    { name: 'follows a loopback redirect to a mirror', mode: 'redirect-ok' as FakeMode, source: () => fake.detailsUrl() },
+    {
+      name: 'follows a loopback redirect to a mirror',
+      mode: 'redirect-ok' as FakeMode,
+      source: () => fake.detailsUrl(),
+    },
     { name: 'reads a direct JSON URL', mode: 'ok' as FakeMode, source: () => fake.jsonUrl },
   ])('accepts a good file when it $name, and `tags update` writes the cache', async ({ mode, source }) => {
     writeFileSync(cache, IN_USE);
@@ -221,7 +300,11 @@ describe('a bad source never changes the data in use', () => {
     const configFile = join(dir, 'config.json');
     writeFileSync(configFile, JSON.stringify(config(source())));
     const out: string[] = [];
-    const code = await runTags({ out: (l) => out.push(l), err: (l) => out.push(l) }, ['update', '--config', configFile]);
+    const code = await runTags({ out: (l) => out.push(l), err: (l) => out.push(l) }, [
+      'update',
+      '--config',
+      configFile,
+    ]);
     expect(code).toBe(0);
     expect(out[0]).toMatch(/^updated: change 6 \(was 5\), cloud Public, from http:\/\/127\.0\.0\.1:\d+\//);
     expect(out).toContain('  AzureContainerRegistry.EastUS: 1 prefixes (+1 -1)');
@@ -250,7 +333,9 @@ describe('a restart with only the cache', () => {
     mkdirSync(join(dir, 'data'));
     writeFileSync(cache, V1);
     const dead = await closedPort();
-    gw = await startGateway(gatewayConfig({ source: `http://127.0.0.1:${dead}/en-us/download/details.aspx?id=56519`, cacheFile: cache }));
+    gw = await startGateway(
+      gatewayConfig({ source: `http://127.0.0.1:${dead}/en-us/download/details.aspx?id=56519`, cacheFile: cache }),
+    );
   });
 
   afterAll(async () => {
@@ -274,7 +359,10 @@ describe('a restart with only the cache', () => {
     // The cache is fresh, so the schedule waits; an admin-triggered refresh fails and changes nothing.
     const result = await gw.gateway.serviceTags.refresh();
     expect(result).toMatchObject({ ok: false, error: expect.stringMatching(/connection refused/) });
-    expect(gw.gateway.serviceTags.status()).toMatchObject({ changeNumber: 1, lastError: expect.stringMatching(/connection refused/) });
+    expect(gw.gateway.serviceTags.status()).toMatchObject({
+      changeNumber: 1,
+      lastError: expect.stringMatching(/connection refused/),
+    });
     expect(gw.gateway.policy.tags?.changeNumber).toBe(1);
   });
 });

@@ -24,11 +24,24 @@ const API_ROUTES: { method: Method; url: string; payload?: object }[] = [
 const BAD_HEADERS: { name: string; headers: Record<string, string>; message: RegExp; query?: string }[] = [
   { name: 'no Authorization header', headers: {}, message: /needs an Authorization/ },
   { name: 'a wrong token', headers: { authorization: 'Bearer wrong-token-but-long-enough' }, message: /not valid/ },
-  { name: 'a token off by one character', headers: { authorization: `Bearer ${DEFAULT_TOKEN.slice(0, -1)}x` }, message: /not valid/ },
-  { name: 'Basic auth', headers: { authorization: `Basic ${Buffer.from(`admin:${DEFAULT_TOKEN}`).toString('base64')}` }, message: /not "Bearer/ },
+  {
+    name: 'a token off by one character',
+    headers: { authorization: `Bearer ${DEFAULT_TOKEN.slice(0, -1)}x` },
+    message: /not valid/,
+  },
+  {
+    name: 'Basic auth',
+    headers: { authorization: `Basic ${Buffer.from(`admin:${DEFAULT_TOKEN}`).toString('base64')}` },
+    message: /not "Bearer/,
+  },
   { name: 'a bare token', headers: { authorization: DEFAULT_TOKEN }, message: /not "Bearer/ },
   { name: 'Bearer with nothing after it', headers: { authorization: 'Bearer ' }, message: /not "Bearer/ },
-  { name: 'the token in a query parameter', headers: {}, message: /needs an Authorization/, query: `token=${DEFAULT_TOKEN}` },
+  {
+    name: 'the token in a query parameter',
+    headers: {},
+    message: /needs an Authorization/,
+    query: `token=${DEFAULT_TOKEN}`,
+  },
 ];
 
 let app: AdminApp | undefined;
@@ -39,16 +52,19 @@ afterEach(async () => {
 
 describe('routes that need a token', () => {
   const cases = API_ROUTES.flatMap((route) => BAD_HEADERS.map((bad) => ({ ...route, ...bad })));
-  it.each(cases)('$method $url with $name is 401 with WWW-Authenticate', async ({ method, url, payload, headers, message, query }) => {
-    const fake = fakeDeps();
-    app = createAdminApp(fake.deps);
-    const full = query === undefined ? url : `${url}${url.includes('?') ? '&' : '?'}${query}`;
-    const res = await app.inject({ method, url: full, headers, payload });
-    expect(res.statusCode).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer realm="acr-egress"');
-    expect(res.json()).toMatchObject({ error: 'unauthorized', message: expect.stringMatching(message) });
-    expect(fake.refreshes).toBe(0);
-  });
+  it.each(cases)(
+    '$method $url with $name is 401 with WWW-Authenticate',
+    async ({ method, url, payload, headers, message, query }) => {
+      const fake = fakeDeps();
+      app = createAdminApp(fake.deps);
+      const full = query === undefined ? url : `${url}${url.includes('?') ? '&' : '?'}${query}`;
+      const res = await app.inject({ method, url: full, headers, payload });
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="acr-egress"');
+      expect(res.json()).toMatchObject({ error: 'unauthorized', message: expect.stringMatching(message) });
+      expect(fake.refreshes).toBe(0);
+    },
+  );
 
   it.each([
     { token: DEFAULT_TOKEN, name: 'default' },
@@ -58,7 +74,9 @@ describe('routes that need a token', () => {
     app = createAdminApp(fake.deps);
     const res = await app.inject({ method: 'GET', url: '/api/v1/logs', headers: auth(token) });
     expect(res.statusCode).toBe(200);
-    const line = fake.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'admin request');
+    const line = fake.logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'admin request');
     expect(line).toMatchObject({ method: 'GET', url: '/api/v1/logs', status: 200, tokenName: name });
   });
 
@@ -109,7 +127,9 @@ describe('secrets', () => {
     app = createAdminApp(fake.deps);
     const bodies: string[] = [];
     const requests = [
-      ...API_ROUTES.filter((r) => !r.url.includes('stream')).flatMap((r) => [DEFAULT_TOKEN, OPS_TOKEN, `${DEFAULT_TOKEN}x`].map((t) => ({ ...r, headers: auth(t) }))),
+      ...API_ROUTES.filter((r) => !r.url.includes('stream')).flatMap((r) =>
+        [DEFAULT_TOKEN, OPS_TOKEN, `${DEFAULT_TOKEN}x`].map((t) => ({ ...r, headers: auth(t) })),
+      ),
       { method: 'GET' as Method, url: '/metrics', headers: auth() },
       { method: 'POST' as Method, url: '/api/v1/check', headers: auth(), payload: { host: DEFAULT_TOKEN } },
     ];
@@ -131,7 +151,13 @@ describe('secrets', () => {
     const fake = fakeDeps();
     app = createAdminApp(fake.deps);
     await app.ready();
-    app.log.info({ req: { headers: { authorization: `Bearer ${DEFAULT_TOKEN}`, cookie: 'session=abc' } }, headers: { authorization: `Bearer ${OPS_TOKEN}` } }, 'headers');
+    app.log.info(
+      {
+        req: { headers: { authorization: `Bearer ${DEFAULT_TOKEN}`, cookie: 'session=abc' } },
+        headers: { authorization: `Bearer ${OPS_TOKEN}` },
+      },
+      'headers',
+    );
     const line = fake.logLines.find((l) => l.includes('"msg":"headers"')) as string;
     expect(line).toContain('[redacted]');
     expect(line).not.toContain(DEFAULT_TOKEN);

@@ -29,13 +29,37 @@ describe('bearerToken', () => {
 
 describe('authenticate', () => {
   it.each([
-    { name: 'accepts the default token by name', header: 'Bearer default-token-0123456789', expected: { ok: true, name: 'default' } },
-    { name: 'accepts a named token by its name', header: 'Bearer ops-token-abcdefghijkl', expected: { ok: true, name: 'ops' } },
+    {
+      name: 'accepts the default token by name',
+      header: 'Bearer default-token-0123456789',
+      expected: { ok: true, name: 'default' },
+    },
+    {
+      name: 'accepts a named token by its name',
+      header: 'Bearer ops-token-abcdefghijkl',
+      expected: { ok: true, name: 'ops' },
+    },
     { name: 'refuses no header as missing', header: undefined, expected: { ok: false, problem: 'missing' } },
-    { name: 'refuses another scheme as malformed', header: 'Basic b3BzOnRva2Vu', expected: { ok: false, problem: 'malformed' } },
-    { name: 'refuses a wrong token', header: 'Bearer default-token-012345678', expected: { ok: false, problem: 'wrong' } },
-    { name: 'refuses a token with a suffix', header: 'Bearer default-token-0123456789x', expected: { ok: false, problem: 'wrong' } },
-    { name: 'refuses a token differing in case', header: 'Bearer DEFAULT-TOKEN-0123456789', expected: { ok: false, problem: 'wrong' } },
+    {
+      name: 'refuses another scheme as malformed',
+      header: 'Basic b3BzOnRva2Vu',
+      expected: { ok: false, problem: 'malformed' },
+    },
+    {
+      name: 'refuses a wrong token',
+      header: 'Bearer default-token-012345678',
+      expected: { ok: false, problem: 'wrong' },
+    },
+    {
+      name: 'refuses a token with a suffix',
+      header: 'Bearer default-token-0123456789x',
+      expected: { ok: false, problem: 'wrong' },
+    },
+    {
+      name: 'refuses a token differing in case',
+      header: 'Bearer DEFAULT-TOKEN-0123456789',
+      expected: { ok: false, problem: 'wrong' },
+    },
   ])('$name', ({ header, expected }) => {
     expect(authenticate(header, tokens)).toEqual(expected);
   });

@@ -59,13 +59,21 @@ describe('adminDepsFromGateway', () => {
   });
 
   it('counts every record the gateway writes and its tunnel events, latencies included', async () => {
-    gateway.recorder.record({ mode: 'connect', client: '10.0.0.5', host: 'myregistry.azurecr.io', port: 443, decision: allow('registry:myregistry:login') });
+    gateway.recorder.record({
+      mode: 'connect',
+      client: '10.0.0.5',
+      host: 'myregistry.azurecr.io',
+      port: 443,
+      decision: allow('registry:myregistry:login'),
+    });
     gateway.tunnelEvents.opened();
     gateway.tunnelEvents.decided?.(0.002);
     gateway.tunnelEvents.helloWaited?.(0.01);
     gateway.tunnelEvents.closed(10, 20);
     const text = await deps.metrics.text();
-    expect(text).toContain('acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1');
+    expect(text).toContain(
+      'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1',
+    );
     expect(text).toContain('acr_egress_tunnel_bytes_total{direction="down"} 20');
     expect(text).toContain('acr_egress_decision_duration_seconds_count 1');
     expect(text).toContain('acr_egress_client_hello_wait_seconds_count 1');

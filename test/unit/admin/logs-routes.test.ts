@@ -11,13 +11,63 @@ afterAll(() => app.close());
 
 const minutesAgo = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 const seeded: DecisionRecord[] = [
-  rec({ time: minutesAgo(180), durationMs: 0, host: 'old.example.com', decision: 'blocked', reason: 'host_not_allowed', rule: null, client: '10.9.0.1' }),
+  rec({
+    time: minutesAgo(180),
+    durationMs: 0,
+    host: 'old.example.com',
+    decision: 'blocked',
+    reason: 'host_not_allowed',
+    rule: null,
+    client: '10.9.0.1',
+  }),
   rec({ time: minutesAgo(50), durationMs: 1200, host: 'myregistry.azurecr.io', client: '10.0.0.5' }),
-  rec({ time: minutesAgo(40), durationMs: 0, host: 'evil.example.org', decision: 'blocked', reason: 'host_not_allowed', rule: null, tag: null, client: '10.0.0.6' }),
-  rec({ time: minutesAgo(30), durationMs: 30, host: 'acct.blob.core.windows.net', rule: 'registry:myregistry:blob', tag: 'Storage.EastUS', client: '10.0.1.1' }),
-  rec({ time: minutesAgo(20), durationMs: 0, host: 'myregistry.azurecr.io', decision: 'blocked', reason: 'sni_mismatch', sni: 'other.azurecr.io', client: '10.0.0.5', detail: 'SNI "other.azurecr.io" is not the CONNECT host myregistry.azurecr.io' }),
-  rec({ time: minutesAgo(10), durationMs: 5, host: 'mcr.microsoft.com', rule: 'mcr:login', reason: 'ip_not_in_service_tag', report: true, client: '2001:db8::7', mode: 'transparent' }),
-  rec({ time: minutesAgo(5), durationMs: 5, host: 'x.data.mcr.microsoft.com', rule: 'mcr:data', tagsUnenforced: true, tag: null, client: '10.0.0.5' }),
+  rec({
+    time: minutesAgo(40),
+    durationMs: 0,
+    host: 'evil.example.org',
+    decision: 'blocked',
+    reason: 'host_not_allowed',
+    rule: null,
+    tag: null,
+    client: '10.0.0.6',
+  }),
+  rec({
+    time: minutesAgo(30),
+    durationMs: 30,
+    host: 'acct.blob.core.windows.net',
+    rule: 'registry:myregistry:blob',
+    tag: 'Storage.EastUS',
+    client: '10.0.1.1',
+  }),
+  rec({
+    time: minutesAgo(20),
+    durationMs: 0,
+    host: 'myregistry.azurecr.io',
+    decision: 'blocked',
+    reason: 'sni_mismatch',
+    sni: 'other.azurecr.io',
+    client: '10.0.0.5',
+    detail: 'SNI "other.azurecr.io" is not the CONNECT host myregistry.azurecr.io',
+  }),
+  rec({
+    time: minutesAgo(10),
+    durationMs: 5,
+    host: 'mcr.microsoft.com',
+    rule: 'mcr:login',
+    reason: 'ip_not_in_service_tag',
+    report: true,
+    client: '2001:db8::7',
+    mode: 'transparent',
+  }),
+  rec({
+    time: minutesAgo(5),
+    durationMs: 5,
+    host: 'x.data.mcr.microsoft.com',
+    rule: 'mcr:data',
+    tagsUnenforced: true,
+    tag: null,
+    client: '10.0.0.5',
+  }),
 ];
 for (const r of seeded) fake.store.add(r);
 
@@ -39,18 +89,42 @@ describe('GET /api/v1/logs', () => {
 
   it.each([
     { filter: 'decision=blocked', expected: ['myregistry.azurecr.io', 'evil.example.org', 'old.example.com'] },
-    { filter: 'decision=allowed', expected: ['x.data.mcr.microsoft.com', 'mcr.microsoft.com', 'acct.blob.core.windows.net', 'myregistry.azurecr.io'] },
+    {
+      filter: 'decision=allowed',
+      expected: [
+        'x.data.mcr.microsoft.com',
+        'mcr.microsoft.com',
+        'acct.blob.core.windows.net',
+        'myregistry.azurecr.io',
+      ],
+    },
     { filter: 'reason=host_not_allowed', expected: ['evil.example.org', 'old.example.com'] },
     { filter: 'reason=ip_not_in_service_tag', expected: ['mcr.microsoft.com'] },
     { filter: 'host=myregistry.azurecr.io', expected: ['myregistry.azurecr.io', 'myregistry.azurecr.io'] },
     { filter: 'host=*.microsoft.com', expected: ['x.data.mcr.microsoft.com', 'mcr.microsoft.com'] },
     { filter: `host=${encodeURIComponent('*.core.windows.net')}`, expected: ['acct.blob.core.windows.net'] },
-    { filter: 'client=10.0.0.5', expected: ['x.data.mcr.microsoft.com', 'myregistry.azurecr.io', 'myregistry.azurecr.io'] },
-    { filter: `client=${encodeURIComponent('10.0.0.0/24')}`, expected: ['x.data.mcr.microsoft.com', 'myregistry.azurecr.io', 'evil.example.org', 'myregistry.azurecr.io'] },
+    {
+      filter: 'client=10.0.0.5',
+      expected: ['x.data.mcr.microsoft.com', 'myregistry.azurecr.io', 'myregistry.azurecr.io'],
+    },
+    {
+      filter: `client=${encodeURIComponent('10.0.0.0/24')}`,
+      expected: ['x.data.mcr.microsoft.com', 'myregistry.azurecr.io', 'evil.example.org', 'myregistry.azurecr.io'],
+    },
     { filter: `client=${encodeURIComponent('2001:db8::/32')}`, expected: ['mcr.microsoft.com'] },
     { filter: 'rule=mcr:login', expected: ['mcr.microsoft.com'] },
     { filter: 'mode=transparent', expected: ['mcr.microsoft.com'] },
-    { filter: 'since=1h', expected: ['x.data.mcr.microsoft.com', 'mcr.microsoft.com', 'myregistry.azurecr.io', 'acct.blob.core.windows.net', 'evil.example.org', 'myregistry.azurecr.io'] },
+    {
+      filter: 'since=1h',
+      expected: [
+        'x.data.mcr.microsoft.com',
+        'mcr.microsoft.com',
+        'myregistry.azurecr.io',
+        'acct.blob.core.windows.net',
+        'evil.example.org',
+        'myregistry.azurecr.io',
+      ],
+    },
     { filter: 'since=35m&until=15m', expected: ['myregistry.azurecr.io', 'acct.blob.core.windows.net'] },
     { filter: `until=${encodeURIComponent(minutesAgo(100))}`, expected: ['old.example.com'] },
     { filter: 'decision=blocked&since=1h&client=10.0.0.0/8', expected: ['myregistry.azurecr.io', 'evil.example.org'] },
@@ -67,7 +141,11 @@ describe('GET /api/v1/logs', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await localApp.inject({ method: 'GET', url: `/api/v1/logs?limit=7${cursor ? `&cursor=${cursor}` : ''}`, headers: auth() });
+      const res = await localApp.inject({
+        method: 'GET',
+        url: `/api/v1/logs?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
+        headers: auth(),
+      });
       const page = res.json() as { items: DecisionRecord[]; nextCursor: string | null };
       seen.push(...page.items.map((r) => r.id));
       cursor = page.nextCursor;
@@ -108,7 +186,10 @@ describe('GET /api/v1/logs.ndjson', () => {
     const res = await get('/api/v1/logs.ndjson?decision=blocked');
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/x-ndjson/);
-    const lines = res.body.trimEnd().split('\n').map((l) => JSON.parse(l) as DecisionRecord);
+    const lines = res.body
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as DecisionRecord);
     expect(lines).toEqual(seeded.filter((r) => r.decision === 'blocked').reverse());
     expect(res.headers['x-next-cursor']).toBeUndefined();
   });
@@ -119,7 +200,17 @@ describe('GET /api/v1/logs.ndjson', () => {
     const cursor = first.headers['x-next-cursor'] as string;
     expect(cursor).toBe(seeded[3]!.id);
     const rest = await get(`/api/v1/logs.ndjson?cursor=${cursor}`);
-    expect(rest.body.trimEnd().split('\n').map((l) => (JSON.parse(l) as DecisionRecord).id)).toEqual(seeded.slice(0, 3).reverse().map((r) => r.id));
+    expect(
+      rest.body
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as DecisionRecord).id),
+    ).toEqual(
+      seeded
+        .slice(0, 3)
+        .reverse()
+        .map((r) => r.id),
+    );
   });
 
   it('answers an empty body when nothing matches', async () => {

@@ -18,7 +18,11 @@ describe('health', () => {
 
   it.each([
     { ready: { ok: true, reasons: [] }, status: 200, body: { status: 'ready', reasons: [] } },
-    { ready: { ok: false, reasons: ['the proxy is not listening'] }, status: 503, body: { status: 'not_ready', reasons: ['the proxy is not listening'] } },
+    {
+      ready: { ok: false, reasons: ['the proxy is not listening'] },
+      status: 503,
+      body: { status: 'not_ready', reasons: ['the proxy is not listening'] },
+    },
   ])('GET /readyz answers $status for $ready', async ({ ready, status, body }) => {
     fake.setReady(ready);
     const res = await app.inject({ method: 'GET', url: '/readyz' });
@@ -34,7 +38,9 @@ describe('GET /metrics', () => {
     const res = await app.inject({ method: 'GET', url: '/metrics' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
-    expect(res.body).toContain('acr_egress_decisions_total{decision="blocked",reason="host_not_allowed",rule="none"} 1');
+    expect(res.body).toContain(
+      'acr_egress_decisions_total{decision="blocked",reason="host_not_allowed",rule="none"} 1',
+    );
   });
 });
 
@@ -47,18 +53,31 @@ describe('POST /api/v1/reload', () => {
   });
 
   it('answers 400 with every problem when the config is refused', async () => {
-    fake.reloadWith({ ok: false, problems: ['config.yaml: 2 problem(s)', 'proxy.ports[0]: must be <= 65535', 'admin.tokens: the name "ops" is used twice'] });
+    fake.reloadWith({
+      ok: false,
+      problems: [
+        'config.yaml: 2 problem(s)',
+        'proxy.ports[0]: must be <= 65535',
+        'admin.tokens: the name "ops" is used twice',
+      ],
+    });
     const res = await post('/api/v1/reload');
     expect(res.statusCode).toBe(400);
     expect(res.json()).toEqual({
       error: 'config_invalid',
       message: 'the new config is refused; the running one is kept',
-      problems: ['config.yaml: 2 problem(s)', 'proxy.ports[0]: must be <= 65535', 'admin.tokens: the name "ops" is used twice'],
+      problems: [
+        'config.yaml: 2 problem(s)',
+        'proxy.ports[0]: must be <= 65535',
+        'admin.tokens: the name "ops" is used twice',
+      ],
     });
   });
 
   it('logs who asked for it by token name', () => {
-    expect(fake.logLines.some((l) => l.includes('config reload requested') && l.includes('"tokenName":"default"'))).toBe(true);
+    expect(
+      fake.logLines.some((l) => l.includes('config reload requested') && l.includes('"tokenName":"default"')),
+    ).toBe(true);
   });
 });
 
@@ -66,7 +85,14 @@ describe('service tags', () => {
   it('GET /api/v1/service-tags answers the status', async () => {
     const res = await get('/api/v1/service-tags');
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toMatchObject({ changeNumber: 42, cloud: 'Public', source: '/tmp/tags.json', lastError: null, stale: false, tags: { 'AzureContainerRegistry.EastUS': 1 } });
+    expect(res.json()).toMatchObject({
+      changeNumber: 42,
+      cloud: 'Public',
+      source: '/tmp/tags.json',
+      lastError: null,
+      stale: false,
+      tags: { 'AzureContainerRegistry.EastUS': 1 },
+    });
   });
 
   it('POST /api/v1/service-tags/refresh refreshes and answers the status after it', async () => {
@@ -87,11 +113,14 @@ describe('service tags', () => {
     expect(res.json()).toEqual({ ip: ip.replace('::ffff:', ''), changeNumber: 42, tags });
   });
 
-  it.each(['', '?ip=', '?ip=999.0.0.1', '?ip=example.com', '?ip=10.0.0.0/8'])('lookup%s answers 400 naming ip', async (query) => {
-    const res = await get(`/api/v1/service-tags/lookup${query}`);
-    expect(res.statusCode).toBe(400);
-    expect(res.json().message).toContain('ip');
-  });
+  it.each(['', '?ip=', '?ip=999.0.0.1', '?ip=example.com', '?ip=10.0.0.0/8'])(
+    'lookup%s answers 400 naming ip',
+    async (query) => {
+      const res = await get(`/api/v1/service-tags/lookup${query}`);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().message).toContain('ip');
+    },
+  );
 });
 
 describe('GET /api/v1/openapi.json', () => {
@@ -120,7 +149,9 @@ describe('GET /api/v1/openapi.json', () => {
       ].sort(),
     );
     const params = doc.paths['/api/v1/logs'].get.parameters.map((p: { name: string }) => p.name);
-    expect(params).toEqual(expect.arrayContaining(['decision', 'reason', 'host', 'client', 'rule', 'since', 'until', 'limit', 'cursor']));
+    expect(params).toEqual(
+      expect.arrayContaining(['decision', 'reason', 'host', 'client', 'rule', 'since', 'until', 'limit', 'cursor']),
+    );
     expect(doc.paths['/healthz'].get.security).toEqual([]);
     expect(doc.paths['/api/v1/check'].post.requestBody.content['application/json'].schema.required).toEqual(['host']);
   });

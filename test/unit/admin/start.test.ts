@@ -34,11 +34,16 @@ describe('startAdmin', () => {
     expect(await startAdmin(fakeDeps().deps, null)).toBeNull();
   });
 
-  it.each(['0.0.0.0:9128', '[::]:9128', '10.0.0.5:9128', 'admin.example.com:9128'])('refuses %s without a token, before binding', async (listen) => {
-    const err = await startAdmin(fakeDeps({ loaded: noTokens }).deps, listen).catch((e: unknown) => e);
-    expect(isAcrEgressError(err, 'ADMIN_UNSAFE_BIND')).toBe(true);
-    expect((err as Error).message).toMatch(/not a loopback address, and no admin token is configured: set admin\.token/);
-  });
+  it.each(['0.0.0.0:9128', '[::]:9128', '10.0.0.5:9128', 'admin.example.com:9128'])(
+    'refuses %s without a token, before binding',
+    async (listen) => {
+      const err = await startAdmin(fakeDeps({ loaded: noTokens }).deps, listen).catch((e: unknown) => e);
+      expect(isAcrEgressError(err, 'ADMIN_UNSAFE_BIND')).toBe(true);
+      expect((err as Error).message).toMatch(
+        /not a loopback address, and no admin token is configured: set admin\.token/,
+      );
+    },
+  );
 
   it('answers anonymously on loopback without a token', async () => {
     running = await startAdmin(fakeDeps({ loaded: noTokens }).deps, '127.0.0.1:0');
@@ -51,7 +56,9 @@ describe('startAdmin', () => {
     running = await startAdmin(fakeDeps().deps, '127.0.0.1:0');
     const base = `http://127.0.0.1:${running?.address.port}`;
     expect((await fetch(`${base}/api/v1/logs`)).status).toBe(401);
-    expect((await fetch(`${base}/api/v1/logs`, { headers: { authorization: `Bearer ${DEFAULT_TOKEN}` } })).status).toBe(200);
+    expect((await fetch(`${base}/api/v1/logs`, { headers: { authorization: `Bearer ${DEFAULT_TOKEN}` } })).status).toBe(
+      200,
+    );
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 

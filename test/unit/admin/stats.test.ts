@@ -11,8 +11,20 @@ afterAll(() => app.close());
 
 const ago = (m: number) => new Date(Date.now() - m * 60_000).toISOString();
 const blocked = (host: string, reason: 'host_not_allowed' | 'sni_mismatch', client: string, m = 5) =>
-  rec({ time: ago(m), durationMs: 0, host, decision: 'blocked', reason, client, bytesUp: null, bytesDown: null, rule: null, tag: null });
-const allowed = (host: string, up: number, down: number, client: string, m = 5) => rec({ time: ago(m), durationMs: 0, host, bytesUp: up, bytesDown: down, client });
+  rec({
+    time: ago(m),
+    durationMs: 0,
+    host,
+    decision: 'blocked',
+    reason,
+    client,
+    bytesUp: null,
+    bytesDown: null,
+    rule: null,
+    tag: null,
+  });
+const allowed = (host: string, up: number, down: number, client: string, m = 5) =>
+  rec({ time: ago(m), durationMs: 0, host, bytesUp: up, bytesDown: down, client });
 
 fake.store.add(blocked('ancient.example.com', 'host_not_allowed', '10.0.0.9', 300));
 fake.store.add(allowed('ancient.azurecr.io', 1, 1, '10.0.0.9', 300));
@@ -22,7 +34,18 @@ fake.store.add(blocked('other.example.net', 'host_not_allowed', '10.0.0.1'));
 fake.store.add(allowed('acct.blob.core.windows.net', 100, 900_000, '10.0.0.2'));
 fake.store.add(allowed('acct.blob.core.windows.net', 100, 100_000, '10.0.0.3'));
 fake.store.add(allowed('myregistry.azurecr.io', 2_000, 30_000, '10.0.0.3'));
-fake.store.add(rec({ time: ago(5), durationMs: 0, host: 'mcr.microsoft.com', reason: 'ip_not_in_service_tag', report: true, bytesUp: 0, bytesDown: 0, client: '10.0.0.4' }));
+fake.store.add(
+  rec({
+    time: ago(5),
+    durationMs: 0,
+    host: 'mcr.microsoft.com',
+    reason: 'ip_not_in_service_tag',
+    report: true,
+    bytesUp: 0,
+    bytesDown: 0,
+    client: '10.0.0.4',
+  }),
+);
 
 async function stats(query = ''): Promise<Stats> {
   const res = await app.inject({ method: 'GET', url: `/api/v1/stats${query}`, headers: auth() });

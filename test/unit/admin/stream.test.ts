@@ -15,7 +15,12 @@ afterEach(async () => {
 /** Opens the stream through inject and collects what it sends. */
 async function open(fake: Fake, query = '', headers: Record<string, string> = {}, heartbeatMs = 60_000) {
   app = createAdminApp(fake.deps, { heartbeatMs });
-  const res = await app.inject({ method: 'GET', url: `/api/v1/logs/stream${query}`, headers: { ...auth(), ...headers }, payloadAsStream: true });
+  const res = await app.inject({
+    method: 'GET',
+    url: `/api/v1/logs/stream${query}`,
+    headers: { ...auth(), ...headers },
+    payloadAsStream: true,
+  });
   let text = '';
   const stream = res.stream() as Readable;
   stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
@@ -58,13 +63,20 @@ describe('GET /api/v1/logs/stream', () => {
     const fake = fakeDeps();
     const s = await open(fake, query);
     fake.store.add(rec({ host: 'myregistry.azurecr.io', client: '10.0.0.5' }));
-    fake.store.add(rec({ host: 'evil.example.org', decision: 'blocked', reason: 'host_not_allowed', client: '10.0.0.5' }));
+    fake.store.add(
+      rec({ host: 'evil.example.org', decision: 'blocked', reason: 'host_not_allowed', client: '10.0.0.5' }),
+    );
     fake.store.add(rec({ host: 'acct.blob.core.windows.net', client: '10.0.1.9' }));
     // Markers: once the last one that matches has arrived, everything before it has been through.
     fake.store.add(rec({ host: 'm1.azurecr.io', decision: 'blocked', reason: 'host_not_allowed', client: '10.0.1.5' }));
     fake.store.add(rec({ host: 'm2.azurecr.io', decision: 'allowed', client: '10.0.1.5' }));
     await s.until((t) => t.includes(last));
-    expect(s.events().map((e) => e.host).filter((h) => !/^m[12]\./.test(h))).toEqual(sent);
+    expect(
+      s
+        .events()
+        .map((e) => e.host)
+        .filter((h) => !/^m[12]\./.test(h)),
+    ).toEqual(sent);
   });
 
   it('sends heartbeat comments', async () => {

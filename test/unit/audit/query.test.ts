@@ -63,35 +63,131 @@ describe('each filter alone', () => {
   const t = (min: number) => new Date(NOW - min * 60_000).toISOString();
   const recs = [
     rec({ time: t(120), durationMs: 0, host: 'myregistry.azurecr.io', client: '10.0.0.5' }),
-    rec({ time: t(90), durationMs: 0, host: 'evil.example.org', decision: 'blocked', reason: 'host_not_allowed', rule: null, client: '10.0.1.7' }),
-    rec({ time: t(60), durationMs: 0, host: 'acct.blob.core.windows.net', rule: 'registry:myregistry:blob', client: '10.0.0.6' }),
-    rec({ time: t(30), durationMs: 0, host: 'a.b.blob.core.windows.net', decision: 'blocked', reason: 'ip_not_in_service_tag', rule: 'registry:myregistry:blob', client: '2001:db8::5' }),
-    rec({ time: t(10), durationMs: 0, host: 'blob.core.windows.net', decision: 'blocked', reason: 'host_not_allowed', rule: null, client: '192.168.1.1', mode: 'transparent' }),
-    rec({ time: t(1), durationMs: 0, host: 'myregistry.azurecr.io', decision: 'allowed', reason: 'sni_mismatch', report: true, client: '10.0.0.5', mode: 'http' }),
+    rec({
+      time: t(90),
+      durationMs: 0,
+      host: 'evil.example.org',
+      decision: 'blocked',
+      reason: 'host_not_allowed',
+      rule: null,
+      client: '10.0.1.7',
+    }),
+    rec({
+      time: t(60),
+      durationMs: 0,
+      host: 'acct.blob.core.windows.net',
+      rule: 'registry:myregistry:blob',
+      client: '10.0.0.6',
+    }),
+    rec({
+      time: t(30),
+      durationMs: 0,
+      host: 'a.b.blob.core.windows.net',
+      decision: 'blocked',
+      reason: 'ip_not_in_service_tag',
+      rule: 'registry:myregistry:blob',
+      client: '2001:db8::5',
+    }),
+    rec({
+      time: t(10),
+      durationMs: 0,
+      host: 'blob.core.windows.net',
+      decision: 'blocked',
+      reason: 'host_not_allowed',
+      rule: null,
+      client: '192.168.1.1',
+      mode: 'transparent',
+    }),
+    rec({
+      time: t(1),
+      durationMs: 0,
+      host: 'myregistry.azurecr.io',
+      decision: 'allowed',
+      reason: 'sni_mismatch',
+      report: true,
+      client: '10.0.0.5',
+      mode: 'http',
+    }),
   ];
   for (const r of recs) store.add(r);
   const hosts = (params: LogFilterParams) => all(store, filter(params)).map((r) => `${r.host}`);
 
   it.each<{ name: string; params: LogFilterParams; expected: string[] }>([
-    { name: 'decision=blocked', params: { decision: 'blocked' }, expected: ['blob.core.windows.net', 'a.b.blob.core.windows.net', 'evil.example.org'] },
-    { name: 'decision=allowed (report-mode allows included)', params: { decision: 'allowed' }, expected: ['myregistry.azurecr.io', 'acct.blob.core.windows.net', 'myregistry.azurecr.io'] },
-    { name: 'reason=host_not_allowed', params: { reason: 'host_not_allowed' }, expected: ['blob.core.windows.net', 'evil.example.org'] },
+    {
+      name: 'decision=blocked',
+      params: { decision: 'blocked' },
+      expected: ['blob.core.windows.net', 'a.b.blob.core.windows.net', 'evil.example.org'],
+    },
+    {
+      name: 'decision=allowed (report-mode allows included)',
+      params: { decision: 'allowed' },
+      expected: ['myregistry.azurecr.io', 'acct.blob.core.windows.net', 'myregistry.azurecr.io'],
+    },
+    {
+      name: 'reason=host_not_allowed',
+      params: { reason: 'host_not_allowed' },
+      expected: ['blob.core.windows.net', 'evil.example.org'],
+    },
     { name: 'reason on a report-mode allow', params: { reason: 'sni_mismatch' }, expected: ['myregistry.azurecr.io'] },
-    { name: 'exact host', params: { host: 'myregistry.azurecr.io' }, expected: ['myregistry.azurecr.io', 'myregistry.azurecr.io'] },
-    { name: 'exact host is case- and trailing-dot-insensitive', params: { host: 'MyRegistry.AzureCR.io.' }, expected: ['myregistry.azurecr.io', 'myregistry.azurecr.io'] },
-    { name: '*.suffix matches names under it, not the suffix itself', params: { host: '*.blob.core.windows.net' }, expected: ['a.b.blob.core.windows.net', 'acct.blob.core.windows.net'] },
+    {
+      name: 'exact host',
+      params: { host: 'myregistry.azurecr.io' },
+      expected: ['myregistry.azurecr.io', 'myregistry.azurecr.io'],
+    },
+    {
+      name: 'exact host is case- and trailing-dot-insensitive',
+      params: { host: 'MyRegistry.AzureCR.io.' },
+      expected: ['myregistry.azurecr.io', 'myregistry.azurecr.io'],
+    },
+    {
+      name: '*.suffix matches names under it, not the suffix itself',
+      params: { host: '*.blob.core.windows.net' },
+      expected: ['a.b.blob.core.windows.net', 'acct.blob.core.windows.net'],
+    },
     { name: '*.suffix needs a label boundary', params: { host: '*.ample.org' }, expected: [] },
-    { name: 'client address', params: { client: '10.0.0.5' }, expected: ['myregistry.azurecr.io', 'myregistry.azurecr.io'] },
-    { name: 'client CIDR', params: { client: '10.0.0.0/24' }, expected: ['myregistry.azurecr.io', 'acct.blob.core.windows.net', 'myregistry.azurecr.io'] },
+    {
+      name: 'client address',
+      params: { client: '10.0.0.5' },
+      expected: ['myregistry.azurecr.io', 'myregistry.azurecr.io'],
+    },
+    {
+      name: 'client CIDR',
+      params: { client: '10.0.0.0/24' },
+      expected: ['myregistry.azurecr.io', 'acct.blob.core.windows.net', 'myregistry.azurecr.io'],
+    },
     { name: 'client IPv6 CIDR', params: { client: '2001:db8::/32' }, expected: ['a.b.blob.core.windows.net'] },
-    { name: 'client IPv6 address in another spelling', params: { client: '2001:0db8:0:0::5' }, expected: ['a.b.blob.core.windows.net'] },
-    { name: 'rule', params: { rule: 'registry:myregistry:blob' }, expected: ['a.b.blob.core.windows.net', 'acct.blob.core.windows.net'] },
+    {
+      name: 'client IPv6 address in another spelling',
+      params: { client: '2001:0db8:0:0::5' },
+      expected: ['a.b.blob.core.windows.net'],
+    },
+    {
+      name: 'rule',
+      params: { rule: 'registry:myregistry:blob' },
+      expected: ['a.b.blob.core.windows.net', 'acct.blob.core.windows.net'],
+    },
     { name: 'mode', params: { mode: 'transparent' }, expected: ['blob.core.windows.net'] },
-    { name: 'since 45m', params: { since: '45m' }, expected: ['myregistry.azurecr.io', 'blob.core.windows.net', 'a.b.blob.core.windows.net'] },
-    { name: 'until 45m', params: { until: '45m' }, expected: ['acct.blob.core.windows.net', 'evil.example.org', 'myregistry.azurecr.io'] },
-    { name: 'since and until as ISO', params: { since: t(95), until: t(55) }, expected: ['acct.blob.core.windows.net', 'evil.example.org'] },
+    {
+      name: 'since 45m',
+      params: { since: '45m' },
+      expected: ['myregistry.azurecr.io', 'blob.core.windows.net', 'a.b.blob.core.windows.net'],
+    },
+    {
+      name: 'until 45m',
+      params: { until: '45m' },
+      expected: ['acct.blob.core.windows.net', 'evil.example.org', 'myregistry.azurecr.io'],
+    },
+    {
+      name: 'since and until as ISO',
+      params: { since: t(95), until: t(55) },
+      expected: ['acct.blob.core.windows.net', 'evil.example.org'],
+    },
     { name: 'a value no record has', params: { host: 'nothing.example.com' }, expected: [] },
-    { name: 'filters combine with AND', params: { decision: 'blocked', client: '10.0.0.0/16' }, expected: ['evil.example.org'] },
+    {
+      name: 'filters combine with AND',
+      params: { decision: 'blocked', client: '10.0.0.0/16' },
+      expected: ['evil.example.org'],
+    },
   ])('$name', ({ params, expected }) => {
     expect(hosts(params)).toEqual(expected);
   });
@@ -100,7 +196,14 @@ describe('each filter alone', () => {
 describe('plan', () => {
   it('walks the smallest posting list', () => {
     const store = new DecisionStore(1000);
-    for (let i = 0; i < 500; i++) store.add(rec({ decision: 'blocked', reason: 'host_not_allowed', host: i === 7 ? 'rare.example.com' : 'common.example.com' }));
+    for (let i = 0; i < 500; i++)
+      store.add(
+        rec({
+          decision: 'blocked',
+          reason: 'host_not_allowed',
+          host: i === 7 ? 'rare.example.com' : 'common.example.com',
+        }),
+      );
     const p = filter({ decision: 'blocked', host: 'rare.example.com' }).plan(store);
     expect(p).toMatchObject({ kind: 'lists', cost: 1 });
   });
@@ -116,7 +219,10 @@ describe('plan', () => {
 describe('cursor pages', () => {
   it('walks every match exactly once, newest first', () => {
     const store = new DecisionStore(1000);
-    for (let i = 0; i < 250; i++) store.add(rec({ decision: i % 3 === 0 ? 'blocked' : 'allowed', reason: i % 3 === 0 ? 'host_not_allowed' : null }));
+    for (let i = 0; i < 250; i++)
+      store.add(
+        rec({ decision: i % 3 === 0 ? 'blocked' : 'allowed', reason: i % 3 === 0 ? 'host_not_allowed' : null }),
+      );
     const f = filter({ decision: 'blocked' });
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -174,7 +280,13 @@ describe('newerThan', () => {
 });
 
 describe('indexed queries agree with a plain scan', () => {
-  const hosts = ['myregistry.azurecr.io', 'a.blob.core.windows.net', 'b.blob.core.windows.net', 'evil.example.org', 'x.y.example.org'];
+  const hosts = [
+    'myregistry.azurecr.io',
+    'a.blob.core.windows.net',
+    'b.blob.core.windows.net',
+    'evil.example.org',
+    'x.y.example.org',
+  ];
   const clients = ['10.0.0.1', '10.0.0.2', '10.1.0.1', '192.168.5.5', '2001:db8::1'];
   const reasons = [null, 'host_not_allowed', 'sni_mismatch', 'dns_failure'] as const;
   const rules = [null, 'registry:myregistry:login', 'registry:myregistry:blob'];
@@ -200,25 +312,41 @@ describe('indexed queries agree with a plain scan', () => {
 
   it('for random stores (with evictions), filters and page sizes', () => {
     fc.assert(
-      fc.property(fc.array(recordArb, { maxLength: 120 }), filterArb, fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 80 }), (specs, params, limit, capacity) => {
-        const store = new DecisionStore(capacity);
-        // Times ascend with arrival like the real recorder (records are added as they end).
-        const sorted = [...specs].sort((a, b) => b.minutesAgo - a.minutesAgo);
-        for (const s of sorted) {
-          store.add(rec({ host: s.host, client: s.client, reason: s.reason, decision: s.reason === null ? 'allowed' : 'blocked', rule: s.rule, time: new Date(NOW - s.minutesAgo * 60_000).toISOString(), durationMs: 0 }));
-        }
-        const parsed = LogFilter.parse(params as LogFilterParams, NOW);
-        if (!(parsed instanceof LogFilter)) return; // since after until
-        const naive = [...store.newestFirst()].filter((r) => parsed.matches(r, Date.parse(r.time)));
-        const paged: DecisionRecord[] = [];
-        let cursor: string | null = null;
-        do {
-          const page = queryLogs(store, parsed, { limit, cursor });
-          paged.push(...page.items);
-          cursor = page.nextCursor;
-        } while (cursor !== null);
-        expect(paged.map((r) => r.id)).toEqual(naive.map((r) => r.id));
-      }),
+      fc.property(
+        fc.array(recordArb, { maxLength: 120 }),
+        filterArb,
+        fc.integer({ min: 1, max: 20 }),
+        fc.integer({ min: 1, max: 80 }),
+        (specs, params, limit, capacity) => {
+          const store = new DecisionStore(capacity);
+          // Times ascend with arrival like the real recorder (records are added as they end).
+          const sorted = [...specs].sort((a, b) => b.minutesAgo - a.minutesAgo);
+          for (const s of sorted) {
+            store.add(
+              rec({
+                host: s.host,
+                client: s.client,
+                reason: s.reason,
+                decision: s.reason === null ? 'allowed' : 'blocked',
+                rule: s.rule,
+                time: new Date(NOW - s.minutesAgo * 60_000).toISOString(),
+                durationMs: 0,
+              }),
+            );
+          }
+          const parsed = LogFilter.parse(params as LogFilterParams, NOW);
+          if (!(parsed instanceof LogFilter)) return; // since after until
+          const naive = [...store.newestFirst()].filter((r) => parsed.matches(r, Date.parse(r.time)));
+          const paged: DecisionRecord[] = [];
+          let cursor: string | null = null;
+          do {
+            const page = queryLogs(store, parsed, { limit, cursor });
+            paged.push(...page.items);
+            cursor = page.nextCursor;
+          } while (cursor !== null);
+          expect(paged.map((r) => r.id)).toEqual(naive.map((r) => r.id));
+        },
+      ),
       { numRuns: 300 },
     );
   });

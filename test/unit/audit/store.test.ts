@@ -19,7 +19,9 @@ describe('DecisionStore', () => {
 
   it('drops evicted records from every posting list and forgets values no record has any more', () => {
     const store = new DecisionStore(2);
-    store.add(rec({ host: 'a.example.com', decision: 'blocked', reason: 'host_not_allowed', client: '10.0.0.1', rule: null }));
+    store.add(
+      rec({ host: 'a.example.com', decision: 'blocked', reason: 'host_not_allowed', client: '10.0.0.1', rule: null }),
+    );
     store.add(rec({ host: 'b.example.com' }));
     store.add(rec({ host: 'b.example.com' }));
     expect(store.postings('host', 'a.example.com')).toBeUndefined();
@@ -86,7 +88,8 @@ describe('DecisionStore', () => {
 
   it('grows its time arrays past their first allocation and wraps them with the ring', () => {
     const store = new DecisionStore(3000);
-    for (let i = 0; i < 4000; i++) store.add(rec({ time: new Date(1_000_000 + i * 1000).toISOString(), durationMs: 0 }));
+    for (let i = 0; i < 4000; i++)
+      store.add(rec({ time: new Date(1_000_000 + i * 1000).toISOString(), durationMs: 0 }));
     expect(store.size).toBe(3000);
     expect(store.startMs(3999)).toBe(1_000_000 + 3999 * 1000);
     expect(store.startMs(1000)).toBe(1_000_000 + 1000 * 1000);

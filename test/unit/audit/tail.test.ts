@@ -17,7 +17,9 @@ describe('rebuildFromLog', () => {
   it('reads back what the audit log wrote, oldest first, without its kind tag', async () => {
     const f = file();
     const log = createAuditLog(f);
-    const recs = Array.from({ length: 5 }, (_, i) => rec({ host: `h${i}.example.com`, detail: i === 2 ? 'détail ✓' : undefined }));
+    const recs = Array.from({ length: 5 }, (_, i) =>
+      rec({ host: `h${i}.example.com`, detail: i === 2 ? 'détail ✓' : undefined }),
+    );
     for (const r of recs) log.write(JSON.parse(JSON.stringify(r)));
     await log.close();
     const store = new DecisionStore(100);
@@ -29,12 +31,19 @@ describe('rebuildFromLog', () => {
 
   it('keeps only the last max records of a file many chunks long', async () => {
     const f = file();
-    const recs = Array.from({ length: 6000 }, (_, i) => rec({ host: `host-${i}.example.com`, detail: 'x'.repeat(i % 200) }));
+    const recs = Array.from({ length: 6000 }, (_, i) =>
+      rec({ host: `host-${i}.example.com`, detail: 'x'.repeat(i % 200) }),
+    );
     writeFileSync(f, recs.map((r) => `${JSON.stringify({ kind: 'decision', ...r })}\n`).join(''));
     const store = new DecisionStore(10_000);
     const result = await rebuildFromLog(store, f, 2500);
     expect(result.added).toBe(2500);
-    expect([...store.newestFirst()].map((r) => r.id)).toEqual(recs.slice(-2500).reverse().map((r) => r.id));
+    expect([...store.newestFirst()].map((r) => r.id)).toEqual(
+      recs
+        .slice(-2500)
+        .reverse()
+        .map((r) => r.id),
+    );
   });
 
   it('is bounded by the store capacity as well as by max', async () => {
@@ -74,7 +83,10 @@ describe('rebuildFromLog', () => {
     const f = file();
     const a = rec();
     const b = rec();
-    writeFileSync(f, `${JSON.stringify(a)}\n${JSON.stringify({ ...rec(), detail: 'y'.repeat(2 * 1024 * 1024) })}\n${JSON.stringify(b)}\n`);
+    writeFileSync(
+      f,
+      `${JSON.stringify(a)}\n${JSON.stringify({ ...rec(), detail: 'y'.repeat(2 * 1024 * 1024) })}\n${JSON.stringify(b)}\n`,
+    );
     const store = new DecisionStore(100);
     const result = await rebuildFromLog(store, f, 100);
     expect([...store.newestFirst()].map((r) => r.id)).toEqual([b.id, a.id]);
@@ -83,10 +95,18 @@ describe('rebuildFromLog', () => {
 
   it('fills fields an older writer left out with null', async () => {
     const f = file();
-    writeFileSync(f, '{"kind":"decision","time":"2026-01-01T00:00:00.000Z","id":"01JAAAAAAAAAAAAAAAAAAAAAAA","mode":"connect","decision":"blocked","reason":"host_not_allowed"}\n');
+    writeFileSync(
+      f,
+      '{"kind":"decision","time":"2026-01-01T00:00:00.000Z","id":"01JAAAAAAAAAAAAAAAAAAAAAAA","mode":"connect","decision":"blocked","reason":"host_not_allowed"}\n',
+    );
     const store = new DecisionStore(10);
     await rebuildFromLog(store, f, 10);
-    expect([...store.newestFirst()][0]).toMatchObject({ host: null, bytesUp: null, durationMs: null, reason: 'host_not_allowed' });
+    expect([...store.newestFirst()][0]).toMatchObject({
+      host: null,
+      bytesUp: null,
+      durationMs: null,
+      reason: 'host_not_allowed',
+    });
   });
 
   it('adds nothing for a missing file or max 0', async () => {

@@ -27,7 +27,13 @@ describe('bench flags', () => {
   });
 
   it('defaults to the full run: 1 GiB, every scenario, 5,000 and 20,000 idle tunnels', () => {
-    expect(parseBenchArgs([])).toMatchObject({ only: [1, 2, 3, 4, 5], size: 2 ** 30, idle: [5000, 20000], out: 'docs/benchmarks.md', before: null });
+    expect(parseBenchArgs([])).toMatchObject({
+      only: [1, 2, 3, 4, 5],
+      size: 2 ** 30,
+      idle: [5000, 20000],
+      out: 'docs/benchmarks.md',
+      before: null,
+    });
   });
 
   it('shrinks everything with --quick and prints only with --no-write', () => {
@@ -88,7 +94,13 @@ describe('idle-tunnel cap', () => {
 });
 
 describe('squid.conf', () => {
-  const conf = squidConf({ dir: '/tmp/x', port: 3129, hosts: { 'myregistry.azurecr.io': '127.0.0.2', 'a.blob.core.windows.net': '127.0.0.3' }, ports: [8443], nofile: 20000 });
+  const conf = squidConf({
+    dir: '/tmp/x',
+    port: 3129,
+    hosts: { 'myregistry.azurecr.io': '127.0.0.2', 'a.blob.core.windows.net': '127.0.0.3' },
+    ports: [8443],
+    nofile: 20000,
+  });
 
   it.each([
     'http_port 127.0.0.1:3129',
@@ -128,7 +140,12 @@ describe('CPU profile summary', () => {
   it('leaves idle time out and splits busy time by where the code lives', () => {
     const s = summariseProfile(profile);
     expect(s.busyMs).toBe(6);
-    expect(Object.fromEntries(s.byArea.map((a) => [a.area, a.ms]))).toEqual({ 'acr-egress': 3, GC: 1, 'Node core': 1, node_modules: 1 });
+    expect(Object.fromEntries(s.byArea.map((a) => [a.area, a.ms]))).toEqual({
+      'acr-egress': 3,
+      GC: 1,
+      'Node core': 1,
+      node_modules: 1,
+    });
     expect(s.top[0]).toMatchObject({ name: 'pump', where: 'dist/proxy/pump.js:1', ms: 3, share: 0.5 });
   });
 
@@ -146,7 +163,10 @@ describe('CPU profile summary', () => {
     const s = summariseProfile(withServe);
     expect(s.startupMs).toBe(2);
     expect(s.busyMs).toBe(3);
-    expect(s.top.map((f) => [f.name, f.ms])).toEqual([['handleConnect', 2], ['compile', 1]]);
+    expect(s.top.map((f) => [f.name, f.ms])).toEqual([
+      ['handleConnect', 2],
+      ['compile', 1],
+    ]);
   });
 });
 

@@ -11,19 +11,48 @@ const skipNote = hasSquid && hasCurl ? '' : ' (SKIPPED: squid or curl not instal
 
 describe.skipIf(!hasSquid || !hasCurl)(`bench smoke run${skipNote}`, () => {
   it('runs all five scenarios with tiny sizes and prints every table', async () => {
-    const args = ['--import', 'tsx', 'bench/run.ts', '--quick', '--from-source', '--no-write', '--size', '256k', '--tunnels', '6', '--idle', '6', '--pulls', '2', '--iterations', '1000', '--deadline', '4'];
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, args, { cwd: ROOT, timeout: 300_000, maxBuffer: 16 * 2 ** 20 }, (err, out, errOut) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: out, stderr: errOut }),
-      );
-    });
+    const args = [
+      '--import',
+      'tsx',
+      'bench/run.ts',
+      '--quick',
+      '--from-source',
+      '--no-write',
+      '--size',
+      '256k',
+      '--tunnels',
+      '6',
+      '--idle',
+      '6',
+      '--pulls',
+      '2',
+      '--iterations',
+      '1000',
+      '--deadline',
+      '4',
+    ];
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+      (resolve) => {
+        execFile(process.execPath, args, { cwd: ROOT, timeout: 300_000, maxBuffer: 16 * 2 ** 20 }, (err, out, errOut) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout: out, stderr: errOut }),
+        );
+      },
+    );
     expect(code, stderr.slice(-3000)).toBe(0);
-    for (const heading of ['### Summary', '### 1. Bulk throughput', '### 2. Tunnel setup rate', '### 3. Concurrent idle tunnels', '### 4. Many pulls', '### 5. Policy micro-benchmarks']) {
+    for (const heading of [
+      '### Summary',
+      '### 1. Bulk throughput',
+      '### 2. Tunnel setup rate',
+      '### 3. Concurrent idle tunnels',
+      '### 4. Many pulls',
+      '### 5. Policy micro-benchmarks',
+    ]) {
       expect(stdout).toContain(heading);
     }
     expect(stdout).not.toMatch(/not run: failed/);
     // Every contender carried traffic in the data-path scenarios.
-    for (const name of ['acr-egress', 'squid', 'node-pipe', 'direct']) expect(stdout).toMatch(new RegExp(`^\\| ${name} \\| \\d`, 'm'));
+    for (const name of ['acr-egress', 'squid', 'node-pipe', 'direct'])
+      expect(stdout).toMatch(new RegExp(`^\\| ${name} \\| \\d`, 'm'));
     expect(stdout).toMatch(/^\| 6 \| acr-egress \| [\d.]+ \|/m);
   }, 320_000);
 });

@@ -14,9 +14,23 @@ let url: string;
 
 beforeAll(async () => {
   fake = fakeDeps();
-  for (let i = 0; i < 1500; i++) fake.store.add(rec({ host: `bulk${i}.example.com`, time: new Date(Date.now() - 3 * 3_600_000).toISOString(), durationMs: 0 }));
+  for (let i = 0; i < 1500; i++)
+    fake.store.add(
+      rec({ host: `bulk${i}.example.com`, time: new Date(Date.now() - 3 * 3_600_000).toISOString(), durationMs: 0 }),
+    );
   fake.store.add(rec({ host: 'myregistry.azurecr.io', client: '10.0.0.5', bytesUp: 1234, bytesDown: 5_678_901 }));
-  fake.store.add(rec({ host: 'evil.example.org', decision: 'blocked', reason: 'host_not_allowed', rule: null, tag: null, bytesUp: null, bytesDown: null, client: '10.0.0.6' }));
+  fake.store.add(
+    rec({
+      host: 'evil.example.org',
+      decision: 'blocked',
+      reason: 'host_not_allowed',
+      rule: null,
+      tag: null,
+      bytesUp: null,
+      bytesDown: null,
+      client: '10.0.0.6',
+    }),
+  );
   admin = (await startAdmin(fake.deps, '127.0.0.1:0')) as RunningAdmin;
   url = `http://127.0.0.1:${admin.address.port}`;
 });
@@ -44,7 +58,9 @@ describe('acr-egress logs', () => {
     expect(code).toBe(0);
     expect(out[0]).toMatch(/^TIME\s+DECISION\s+REASON\s+CLIENT\s+HOST:PORT\s+RULE\s+BYTES UP\/DOWN$/);
     expect(out).toHaveLength(3);
-    expect(out[1]).toMatch(/^\S+Z\s+allowed\s+-\s+10\.0\.0\.5\s+myregistry\.azurecr\.io:443\s+registry:myregistry:login\s+1\.2KiB\/5\.4MiB$/);
+    expect(out[1]).toMatch(
+      /^\S+Z\s+allowed\s+-\s+10\.0\.0\.5\s+myregistry\.azurecr\.io:443\s+registry:myregistry:login\s+1\.2KiB\/5\.4MiB$/,
+    );
     expect(out[2]).toMatch(/blocked\s+host_not_allowed\s+10\.0\.0\.6\s+evil\.example\.org:443\s+-\s+-$/);
   });
 
@@ -62,7 +78,9 @@ describe('acr-egress logs', () => {
   });
 
   it('follows cursors for a limit above one page', async () => {
-    const { code, out } = await logs([...api(), '--json', '--limit', '1200'], { ACR_EGRESS_ADMIN_TOKEN: DEFAULT_TOKEN });
+    const { code, out } = await logs([...api(), '--json', '--limit', '1200'], {
+      ACR_EGRESS_ADMIN_TOKEN: DEFAULT_TOKEN,
+    });
     expect(code).toBe(0);
     expect(out).toHaveLength(1200);
     expect(new Set(out).size).toBe(1200);
@@ -81,7 +99,10 @@ describe('acr-egress logs', () => {
       }).then((r) => expect(r.code).toBe(0));
     });
     // Written until the stream has picked one up (it connects after printing the recent page).
-    const timer = setInterval(() => fake.store.add(rec({ host: 'live.example.org', decision: 'blocked', reason: 'host_not_allowed' })), 20);
+    const timer = setInterval(
+      () => fake.store.add(rec({ host: 'live.example.org', decision: 'blocked', reason: 'host_not_allowed' })),
+      20,
+    );
     await seen;
     clearInterval(timer);
     stop.abort();
@@ -139,7 +160,17 @@ describe('formatting', () => {
   });
 
   it('shows a report-mode allow with its would-be reason and brackets IPv6 hosts', () => {
-    const row = formatRow(rec({ reason: 'sni_mismatch', report: true, host: '2001:db8::1', port: 443, client: null, bytesUp: null, bytesDown: null }));
+    const row = formatRow(
+      rec({
+        reason: 'sni_mismatch',
+        report: true,
+        host: '2001:db8::1',
+        port: 443,
+        client: null,
+        bytesUp: null,
+        bytesDown: null,
+      }),
+    );
     expect(row).toMatch(/allowed\s+report:sni_mismatch\s+-\s+\[2001:db8::1\]:443/);
   });
 });

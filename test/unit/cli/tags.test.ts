@@ -29,7 +29,10 @@ function setup(serviceTags: Record<string, unknown> = {}, mtime?: number) {
   writeFileSync(source, serviceTagsJson(loopbackTags(), 12));
   if (mtime !== undefined) utimesSync(source, new Date(mtime), new Date(mtime));
   const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify(testConfig({ serviceTags: { enforce: true, source, cacheFile: null, ...serviceTags } })));
+  writeFileSync(
+    config,
+    JSON.stringify(testConfig({ serviceTags: { enforce: true, source, cacheFile: null, ...serviceTags } })),
+  );
   return { dir, source, config };
 }
 
@@ -37,11 +40,18 @@ describe('tags diff', () => {
   it('prints each changed tag with counts and prefixes', async () => {
     const { dir, source } = setup();
     const next = join(dir, 'next.json');
-    const moved = loopbackTags().map((t) => (t.name === 'AzureContainerRegistry.EastUS' ? { ...t, prefixes: ['127.0.0.22/32'] } : t));
+    const moved = loopbackTags().map((t) =>
+      t.name === 'AzureContainerRegistry.EastUS' ? { ...t, prefixes: ['127.0.0.22/32'] } : t,
+    );
     writeFileSync(next, serviceTagsJson(moved, 13));
     const r = await tags(['diff', source, next]);
     expect(r.code).toBe(0);
-    expect(r.out.slice(2)).toEqual(['1 tag changed', 'AzureContainerRegistry.EastUS: +1 -1, change 1 -> 1', '  + 127.0.0.22/32', '  - 127.0.0.2/32']);
+    expect(r.out.slice(2)).toEqual([
+      '1 tag changed',
+      'AzureContainerRegistry.EastUS: +1 -1, change 1 -> 1',
+      '  + 127.0.0.22/32',
+      '  - 127.0.0.2/32',
+    ]);
   });
 
   it('fails with exit 1 naming an unreadable file', async () => {
@@ -61,10 +71,17 @@ describe('tags diff', () => {
     expect(r.out.some((l) => l.startsWith('MicrosoftContainerRegistry: '))).toBe(true);
 
     const json = await tags(['diff', JUL21, JUL28, '--json']);
-    const parsed = JSON.parse(json.out[0]!) as { old: { changeNumber: number }; new: { changeNumber: number }; changed: Array<{ name: string; added: string[]; removed: string[] }> };
+    const parsed = JSON.parse(json.out[0]!) as {
+      old: { changeNumber: number };
+      new: { changeNumber: number };
+      changed: Array<{ name: string; added: string[]; removed: string[] }>;
+    };
     expect([parsed.old.changeNumber, parsed.new.changeNumber]).toEqual([363, 364]);
     expect(parsed.changed).toHaveLength(62);
-    expect(parsed.changed.find((d) => d.name === 'AzureContainerRegistry')).toMatchObject({ added: ['2603:1020:406::7/128'], removed: [] });
+    expect(parsed.changed.find((d) => d.name === 'AzureContainerRegistry')).toMatchObject({
+      added: ['2603:1020:406::7/128'],
+      removed: [],
+    });
   });
   if (!REAL) console.warn(`skipped the real-file diff: ${JUL21} or ${JUL28} is absent`);
 });
@@ -77,7 +94,13 @@ describe('tags show', () => {
     expect(r.out[0]).toBe('change 12, cloud Public, 8 tags, 10 prefixes');
     expect(r.out[1]).toBe(`source: ${source}`);
     expect(r.out[2]).toMatch(/^data time: .*Z \(age 3d 1h\)$/);
-    expect(r.out.slice(3)).toEqual(['tags in use (prefixes):', '  AzureContainerRegistry.EastUS: 1', '  AzureFrontDoor.FirstParty: 1', '  MicrosoftContainerRegistry: 1', '  Storage.EastUS: 1']);
+    expect(r.out.slice(3)).toEqual([
+      'tags in use (prefixes):',
+      '  AzureContainerRegistry.EastUS: 1',
+      '  AzureFrontDoor.FirstParty: 1',
+      '  MicrosoftContainerRegistry: 1',
+      '  Storage.EastUS: 1',
+    ]);
   });
 
   it('flags stale data and prints the status as JSON', async () => {
@@ -85,7 +108,13 @@ describe('tags show', () => {
     const text = await tags(['show', '--config', config]);
     expect(text.out[2]).toContain('STALE: older than serviceTags.maxAgeDays (2)');
     const json = await tags(['show', '--config', config, '--json']);
-    expect(JSON.parse(json.out[0]!)).toMatchObject({ changeNumber: 12, stale: true, maxAgeDays: 2, tagCount: 8, tags: { MicrosoftContainerRegistry: 1 } });
+    expect(JSON.parse(json.out[0]!)).toMatchObject({
+      changeNumber: 12,
+      stale: true,
+      maxAgeDays: 2,
+      tagCount: 8,
+      tags: { MicrosoftContainerRegistry: 1 },
+    });
   });
 
   it('exits 1 with the reason when no data loads', async () => {
@@ -99,7 +128,12 @@ describe('tags show', () => {
 
 describe('tags lookup', () => {
   it.each([
-    { name: 'prints every tag containing an address, exit 0', ip: '127.0.0.2', code: 0, out: ['AzureContainerRegistry', 'AzureContainerRegistry.EastUS'] },
+    {
+      name: 'prints every tag containing an address, exit 0',
+      ip: '127.0.0.2',
+      code: 0,
+      out: ['AzureContainerRegistry', 'AzureContainerRegistry.EastUS'],
+    },
     { name: 'prints nothing and exits 1 for an address in no tag', ip: '127.0.0.99', code: 1, out: [] },
     { name: 'exits 2 for something that is not an address', ip: 'myregistry.azurecr.io', code: 2, out: [] },
   ])('$name', async ({ ip, code, out }) => {
@@ -120,7 +154,10 @@ describe('tags update and usage', () => {
 
   it('exits 1 when the source is null, leaving the cache as it was', async () => {
     const { config, dir } = setup({ source: null, cacheFile: null });
-    writeFileSync(config, JSON.stringify(testConfig({ serviceTags: { source: null, cacheFile: join(dir, 'cache.json') } })));
+    writeFileSync(
+      config,
+      JSON.stringify(testConfig({ serviceTags: { source: null, cacheFile: join(dir, 'cache.json') } })),
+    );
     const r = await tags(['update', '--config', config]);
     expect(r.code).toBe(1);
     expect(r.err.join('\n')).toMatch(/serviceTags.source is null/);
@@ -137,7 +174,16 @@ describe('tags update and usage', () => {
 
   it('is reached through the acr-egress command line', async () => {
     const { config } = setup();
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'tags', 'lookup', '127.0.0.4', '--config', config]);
+    const { stdout } = await run(process.execPath, [
+      '--import',
+      'tsx',
+      'src/cli.ts',
+      'tags',
+      'lookup',
+      '127.0.0.4',
+      '--config',
+      config,
+    ]);
     expect(stdout).toBe('MicrosoftContainerRegistry\n');
   });
 });

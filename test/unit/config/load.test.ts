@@ -28,15 +28,24 @@ function problems(raw: unknown): string[] {
 describe('valid configs', () => {
   it('fills every default from a minimal config', () => {
     const loaded = buildConfig({ registries: [{ name: 'myregistry' }] }, null);
-    expect(loaded.config.proxy).toMatchObject({ listen: '0.0.0.0:3128', ports: [443], clients: [], maxConnections: 20000 });
+    expect(loaded.config.proxy).toMatchObject({
+      listen: '0.0.0.0:3128',
+      ports: [443],
+      clients: [],
+      maxConnections: 20000,
+    });
     expect(loaded.config.serviceTags.enforce).toBe(true);
     expect(loaded.config.admin.listen).toBe('127.0.0.1:9128');
-    expect(loaded.registries).toEqual([{ name: 'myregistry', regions: [], dataEndpoints: ['*'], regionalEndpoints: [], blobStorage: true }]);
+    expect(loaded.registries).toEqual([
+      { name: 'myregistry', regions: [], dataEndpoints: ['*'], regionalEndpoints: [], blobStorage: true },
+    ]);
     expect(Object.isFrozen(loaded.config)).toBe(true);
   });
 
   it('lower-cases registry names (ACR matches them case-insensitively)', () => {
-    expect(buildConfig({ registries: [{ name: 'MyRegistry', regions: ['EastUS'] }] }, null).registries[0]).toMatchObject({ name: 'myregistry', regions: ['eastus'] });
+    expect(
+      buildConfig({ registries: [{ name: 'MyRegistry', regions: ['EastUS'] }] }, null).registries[0],
+    ).toMatchObject({ name: 'myregistry', regions: ['eastus'] });
   });
 
   it('accepts az acr show-endpoints output inline', () => {
@@ -55,17 +64,38 @@ describe('valid configs', () => {
       },
       null,
     );
-    expect(loaded.registries[0]).toEqual({ name: 'contoso', regions: ['eastus', 'westus'], dataEndpoints: ['eastus', 'westus'], regionalEndpoints: ['eastus'], blobStorage: false });
+    expect(loaded.registries[0]).toEqual({
+      name: 'contoso',
+      regions: ['eastus', 'westus'],
+      dataEndpoints: ['eastus', 'westus'],
+      regionalEndpoints: ['eastus'],
+      blobStorage: false,
+    });
   });
 
   it('reads show-endpoints output from endpointsFile, where *.blob means blob storage', () => {
-    const f = file('endpoints.json', JSON.stringify({ loginServer: 'contoso.azurecr.io', dataEndpoints: [{ region: 'eastus', endpoint: '*.blob.core.windows.net' }] }));
+    const f = file(
+      'endpoints.json',
+      JSON.stringify({
+        loginServer: 'contoso.azurecr.io',
+        dataEndpoints: [{ region: 'eastus', endpoint: '*.blob.core.windows.net' }],
+      }),
+    );
     const loaded = buildConfig({ registries: [{ endpointsFile: f }] }, null);
-    expect(loaded.registries[0]).toEqual({ name: 'contoso', regions: ['eastus'], dataEndpoints: [], regionalEndpoints: [], blobStorage: true });
+    expect(loaded.registries[0]).toEqual({
+      name: 'contoso',
+      regions: ['eastus'],
+      dataEndpoints: [],
+      regionalEndpoints: [],
+      blobStorage: true,
+    });
   });
 
   it('substitutes ${VAR} and ${VAR:-default} from the environment', () => {
-    const f = file('env.yaml', 'registries:\n  - name: ${REG}\n  - name: ${REG2:-fallback1}\nadmin:\n  token: ${TOKEN}\n');
+    const f = file(
+      'env.yaml',
+      'registries:\n  - name: ${REG}\n  - name: ${REG2:-fallback1}\nadmin:\n  token: ${TOKEN}\n',
+    );
     const loaded = loadConfigFile(f, { REG: 'fromenv1', TOKEN: 'a-long-admin-token-123' });
     expect(loaded.registries.map((r) => r.name)).toEqual(['fromenv1', 'fallback1']);
     expect(loaded.adminTokens.get('default')).toBe('a-long-admin-token-123');
@@ -96,33 +126,103 @@ describe('valid configs', () => {
 
 describe('invalid configs report every problem with its path', () => {
   const cases: [string, unknown, string[]][] = [
-    ['a registry name that breaks the ACR rule', { registries: [{ name: 'my-reg' }] }, ['registries[0].name: must match ^[A-Za-z0-9]{5,50}$']],
+    [
+      'a registry name that breaks the ACR rule',
+      { registries: [{ name: 'my-reg' }] },
+      ['registries[0].name: must match ^[A-Za-z0-9]{5,50}$'],
+    ],
     ['a short registry name', { registries: [{ name: 'abc' }] }, ['registries[0].name: must match']],
     ['an unknown key', { registries: [{ name: 'myregistry' }], proxy: { lisen: '1' } }, ['proxy: unknown key "lisen"']],
-    ['an unknown mode', { registries: [{ name: 'myregistry' }], mode: 'audit' }, ['mode: must be one of "enforce", "report"']],
-    ['a port out of range', { registries: [{ name: 'myregistry' }], proxy: { ports: [0, 70000] } }, ['proxy.ports[0]: must be >= 1', 'proxy.ports[1]: must be <= 65535']],
-    ['a bad CIDR', { registries: [{ name: 'myregistry' }], proxy: { clients: ['10.0.0.0/33'] } }, ['proxy.clients: "10.0.0.0/33" is not a valid CIDR']],
-    ['a bad allowPrivate entry', { registries: [{ name: 'myregistry' }], network: { allowPrivate: ['nope'] } }, ['network.allowPrivate:']],
-    ['a wildcard in the middle', { registries: [{ name: 'myregistry' }], allow: ['a.*.com'] }, ['allow[0]: "a.*.com" may use * only']],
-    ['a too-wide wildcard', { registries: [{ name: 'myregistry' }], allow: ['*.com'] }, ['allow[0]: "*.com" is too wide']],
-    ['an IP in allow', { registries: [{ name: 'myregistry' }], allow: ['10.0.0.1'] }, ['allow[0]: "10.0.0.1" is not a host name']],
-    ['a registry entry of no known shape', { registries: [{ url: 'x' }] }, ['registries[0]: must be an object with "name"']],
-    ['a duplicate registry', { registries: [{ name: 'myregistry' }, { name: 'MyRegistry' }] }, ['registries[1]: registry "myregistry" is already configured at registries[0]']],
-    ['a login server of another cloud', { registries: [{ loginServer: 'contoso.azurecr.cn' }] }, ['registries[0].loginServer: "contoso.azurecr.cn" is not a login server']],
-    ['regional endpoints without regions', { registries: [{ name: 'myregistry', regionalEndpoints: true }] }, ['registries[0].regionalEndpoints: needs registries[0].regions']],
-    ['a short admin token', { registries: [{ name: 'myregistry' }], admin: { token: 'short' } }, ['admin.token: must be at least 16 characters']],
-    ['a bad override address', { registries: [{ name: 'myregistry' }], dns: { overrides: { 'myregistry.azurecr.io': ['not-an-ip'] } } }, ['dns.overrides["myregistry.azurecr.io"][0]: "not-an-ip" is not an IP address']],
+    [
+      'an unknown mode',
+      { registries: [{ name: 'myregistry' }], mode: 'audit' },
+      ['mode: must be one of "enforce", "report"'],
+    ],
+    [
+      'a port out of range',
+      { registries: [{ name: 'myregistry' }], proxy: { ports: [0, 70000] } },
+      ['proxy.ports[0]: must be >= 1', 'proxy.ports[1]: must be <= 65535'],
+    ],
+    [
+      'a bad CIDR',
+      { registries: [{ name: 'myregistry' }], proxy: { clients: ['10.0.0.0/33'] } },
+      ['proxy.clients: "10.0.0.0/33" is not a valid CIDR'],
+    ],
+    [
+      'a bad allowPrivate entry',
+      { registries: [{ name: 'myregistry' }], network: { allowPrivate: ['nope'] } },
+      ['network.allowPrivate:'],
+    ],
+    [
+      'a wildcard in the middle',
+      { registries: [{ name: 'myregistry' }], allow: ['a.*.com'] },
+      ['allow[0]: "a.*.com" may use * only'],
+    ],
+    [
+      'a too-wide wildcard',
+      { registries: [{ name: 'myregistry' }], allow: ['*.com'] },
+      ['allow[0]: "*.com" is too wide'],
+    ],
+    [
+      'an IP in allow',
+      { registries: [{ name: 'myregistry' }], allow: ['10.0.0.1'] },
+      ['allow[0]: "10.0.0.1" is not a host name'],
+    ],
+    [
+      'a registry entry of no known shape',
+      { registries: [{ url: 'x' }] },
+      ['registries[0]: must be an object with "name"'],
+    ],
+    [
+      'a duplicate registry',
+      { registries: [{ name: 'myregistry' }, { name: 'MyRegistry' }] },
+      ['registries[1]: registry "myregistry" is already configured at registries[0]'],
+    ],
+    [
+      'a login server of another cloud',
+      { registries: [{ loginServer: 'contoso.azurecr.cn' }] },
+      ['registries[0].loginServer: "contoso.azurecr.cn" is not a login server'],
+    ],
+    [
+      'regional endpoints without regions',
+      { registries: [{ name: 'myregistry', regionalEndpoints: true }] },
+      ['registries[0].regionalEndpoints: needs registries[0].regions'],
+    ],
+    [
+      'a short admin token',
+      { registries: [{ name: 'myregistry' }], admin: { token: 'short' } },
+      ['admin.token: must be at least 16 characters'],
+    ],
+    [
+      'a bad override address',
+      { registries: [{ name: 'myregistry' }], dns: { overrides: { 'myregistry.azurecr.io': ['not-an-ip'] } } },
+      ['dns.overrides["myregistry.azurecr.io"][0]: "not-an-ip" is not an IP address'],
+    ],
     ['nothing allowed at all', { mcr: false }, ['registries: nothing is allowed']],
-    ['a bad listen address', { registries: [{ name: 'myregistry' }], proxy: { listen: 'localhost' } }, ['proxy.listen: must match']],
-    ['a wrong type', { registries: [{ name: 'myregistry' }], serviceTags: { enforce: 'yes' } }, ['serviceTags.enforce: must be one of true, false, "when-available"']],
+    [
+      'a bad listen address',
+      { registries: [{ name: 'myregistry' }], proxy: { listen: 'localhost' } },
+      ['proxy.listen: must match'],
+    ],
+    [
+      'a wrong type',
+      { registries: [{ name: 'myregistry' }], serviceTags: { enforce: 'yes' } },
+      ['serviceTags.enforce: must be one of true, false, "when-available"'],
+    ],
   ];
   it.each(cases)('reports %s', (_name, raw, expected) => {
     const got = problems(raw);
-    for (const e of expected) expect(got.some((g) => g.startsWith(e)), `${e} in ${JSON.stringify(got)}`).toBe(true);
+    for (const e of expected)
+      expect(
+        got.some((g) => g.startsWith(e)),
+        `${e} in ${JSON.stringify(got)}`,
+      ).toBe(true);
   });
 
   it('reports several problems at once', () => {
-    expect(problems({ registries: [{ name: 'x' }], mode: 'nope', proxy: { ports: [] } }).length).toBeGreaterThanOrEqual(3);
+    expect(problems({ registries: [{ name: 'x' }], mode: 'nope', proxy: { ports: [] } }).length).toBeGreaterThanOrEqual(
+      3,
+    );
   });
 
   it('names the unset environment variable', () => {
@@ -131,7 +231,9 @@ describe('invalid configs report every problem with its path', () => {
       loadConfigFile(f, {});
       expect.unreachable();
     } catch (err) {
-      expect((err as AcrEgressError).details).toContain('registries[0].name: environment variable ACR_REGISTRY_UNSET_FOR_TEST is not set');
+      expect((err as AcrEgressError).details).toContain(
+        'registries[0].name: environment variable ACR_REGISTRY_UNSET_FOR_TEST is not set',
+      );
     }
   });
 

@@ -39,7 +39,18 @@ function dockerfile(text: string): Instruction[] {
 const instructions = dockerfile(read('Dockerfile'));
 const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; bin: Record<string, string> };
 const compose = parseYaml(read('docker-compose.yml')) as {
-  services: Record<string, { build?: string; image?: string; environment?: Record<string, string>; networks?: string[]; volumes?: string[]; stop_grace_period?: string; depends_on?: Record<string, { condition: string }> }>;
+  services: Record<
+    string,
+    {
+      build?: string;
+      image?: string;
+      environment?: Record<string, string>;
+      networks?: string[];
+      volumes?: string[];
+      stop_grace_period?: string;
+      depends_on?: Record<string, { condition: string }>;
+    }
+  >;
   networks: Record<string, { internal?: boolean } | null>;
   volumes: Record<string, unknown>;
 };
@@ -69,7 +80,9 @@ describe('Dockerfile', () => {
   it('builds in a stage with dev dependencies and runs in one with production dependencies only', () => {
     expect(ops('FROM').map((i) => i.stage)).toEqual(['build', 'runtime']);
     expect(ops('RUN', 'build').map((i) => i.args)).toContain('npm ci --ignore-scripts');
-    const runtimeRuns = ops('RUN', 'runtime').map((i) => i.args).join('\n');
+    const runtimeRuns = ops('RUN', 'runtime')
+      .map((i) => i.args)
+      .join('\n');
     // The package's `prepare` script runs tsc, which a production install does not have.
     expect(runtimeRuns).toMatch(/npm ci --omit=dev --ignore-scripts/);
     expect(ops('COPY', 'runtime').map((i) => i.args)).toContain('--from=build /src/dist ./dist');
@@ -137,7 +150,13 @@ describe('Dockerfile', () => {
 describe('container config (deploy/docker/acr-egress.yaml)', () => {
   type Case = { name: string; env: NodeJS.ProcessEnv; adminListen: string; token: boolean; registry: string };
   const cases: Case[] = [
-    { name: 'loads with no environment: myregistry, admin on loopback without a token', env: {}, adminListen: '127.0.0.1:9128', token: false, registry: 'myregistry' },
+    {
+      name: 'loads with no environment: myregistry, admin on loopback without a token',
+      env: {},
+      adminListen: '127.0.0.1:9128',
+      token: false,
+      registry: 'myregistry',
+    },
     {
       name: 'takes the registry name from ACR_REGISTRY',
       env: { ACR_REGISTRY: 'contosoprod' },

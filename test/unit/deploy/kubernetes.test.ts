@@ -15,13 +15,21 @@ import { Gateway } from '../../../src/gateway.js';
 const DIR = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
 
 // Loose shapes: only the fields the checks read.
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: any;
+};
 
 function loadManifests(): { file: string; doc: Manifest }[] {
   const out: { file: string; doc: Manifest }[] = [];
-  for (const file of readdirSync(DIR).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     for (const d of parseAllDocuments(readFileSync(join(DIR, file), 'utf8'))) {
-      if ('errors' in d && d.errors.length > 0) throw new Error(`${file}: ${d.errors.map((e) => e.message).join('; ')}`);
+      if ('errors' in d && d.errors.length > 0)
+        throw new Error(`${file}: ${d.errors.map((e) => e.message).join('; ')}`);
       const doc = d.toJS() as Manifest | null;
       // kustomization.yaml is build input, not an object in the cluster.
       if (doc !== null && doc.kind !== 'Kustomization') out.push({ file, doc });
@@ -33,7 +41,9 @@ function loadManifests(): { file: string; doc: Manifest }[] {
 const manifests = loadManifests();
 const all = manifests.map((m) => m.doc);
 const one = (kind: string, name = 'acr-egress'): Manifest => {
-  const found = all.filter((d) => d.kind === kind && (kind === 'ConfigMap' || kind === 'Secret' || d.metadata.name === name));
+  const found = all.filter(
+    (d) => d.kind === kind && (kind === 'ConfigMap' || kind === 'Secret' || d.metadata.name === name),
+  );
   if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}`);
   return found[0] as Manifest;
 };
@@ -59,14 +69,24 @@ function loadConfigMap(env: NodeJS.ProcessEnv): LoadedConfig {
 
 const loaded = loadConfigMap({ ACR_EGRESS_ADMIN_TOKEN: TOKEN });
 const portOf = (listen: string): number => Number(listen.slice(listen.lastIndexOf(':') + 1));
-const containerPort = (name: string): number => (container.ports as { name: string; containerPort: number }[]).find((p) => p.name === name)!.containerPort;
+const containerPort = (name: string): number =>
+  (container.ports as { name: string; containerPort: number }[]).find((p) => p.name === name)!.containerPort;
 /** A probe's port, named or numbered, as a number. */
 const probePort = (port: string | number): number => (typeof port === 'number' ? port : containerPort(port));
 
 describe('kubernetes manifests', () => {
   it('has every object an operator needs, all in the acr-egress namespace', () => {
     const kinds = new Set(all.map((d) => d.kind));
-    for (const kind of ['Namespace', 'Deployment', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'HorizontalPodAutoscaler', 'NetworkPolicy']) {
+    for (const kind of [
+      'Namespace',
+      'Deployment',
+      'Service',
+      'ConfigMap',
+      'Secret',
+      'PodDisruptionBudget',
+      'HorizontalPodAutoscaler',
+      'NetworkPolicy',
+    ]) {
       expect(kinds, kind).toContain(kind);
     }
     for (const d of all.filter((x) => x.kind !== 'Namespace' && x.kind !== 'NetworkPolicy')) {
@@ -83,7 +103,11 @@ describe('kubernetes manifests', () => {
   it('runs at least two replicas, and the autoscaler and disruption budget keep it so', () => {
     expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
     const hpa = one('HorizontalPodAutoscaler');
-    expect(hpa.spec.scaleTargetRef).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    expect(hpa.spec.scaleTargetRef).toMatchObject({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata.name,
+    });
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
     expect(hpa.spec.maxReplicas).toBeGreaterThanOrEqual(hpa.spec.minReplicas);
     const pdb = one('PodDisruptionBudget');
@@ -126,7 +150,11 @@ describe('kubernetes manifests', () => {
     const file = join(dir, key);
     writeFileSync(file, configMap.data[key]);
     // Never listens: no proxy socket, no service-tag download; only the admin app's routes are asked.
-    const gateway = await Gateway.create({ configFile: file, env: { ACR_EGRESS_ADMIN_TOKEN: TOKEN }, logger: pino({ level: 'silent' }) });
+    const gateway = await Gateway.create({
+      configFile: file,
+      env: { ACR_EGRESS_ADMIN_TOKEN: TOKEN },
+      logger: pino({ level: 'silent' }),
+    });
     const app = createAdminApp(adminDepsFromGateway(gateway));
     try {
       for (const probe of [container.readinessProbe, container.livenessProbe]) {
@@ -145,7 +173,11 @@ describe('kubernetes manifests', () => {
   it('runs as non-root with a read-only root filesystem, no privilege escalation and no capabilities', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(pod.automountServiceAccountToken).toBe(false);
   });
 
@@ -211,10 +243,16 @@ describe('kubernetes manifests', () => {
     const egress = policies.find((p) => (p.spec.policyTypes as string[]).includes('Egress'))!;
     const ports = (egress.spec.egress as { ports: { port: number }[] }[]).flatMap((r) => r.ports.map((p) => p.port));
     expect(new Set(ports)).toEqual(new Set([53, ...loaded.config.proxy.ports]));
-    const ipRule = (egress.spec.egress as { to: { ipBlock?: { cidr: string; except: string[] } }[] }[]).find((r) => r.to.some((t) => t.ipBlock))!;
-    expect(ipRule.to[0]?.ipBlock?.except).toEqual(expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']));
+    const ipRule = (egress.spec.egress as { to: { ipBlock?: { cidr: string; except: string[] } }[] }[]).find((r) =>
+      r.to.some((t) => t.ipBlock),
+    )!;
+    expect(ipRule.to[0]?.ipBlock?.except).toEqual(
+      expect.arrayContaining(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']),
+    );
     const ingress = policies.find((p) => (p.spec.policyTypes as string[]).includes('Ingress'))!;
-    const ingressPorts = (ingress.spec.ingress as { ports: { port: number }[] }[]).flatMap((r) => r.ports.map((p) => p.port));
+    const ingressPorts = (ingress.spec.ingress as { ports: { port: number }[] }[]).flatMap((r) =>
+      r.ports.map((p) => p.port),
+    );
     expect(ingressPorts).toContain(portOf(loaded.config.proxy.listen));
   });
 });

@@ -90,17 +90,19 @@ describe('docs/configuration.md', () => {
     expect(documented, `no table row or section for \`${key}\``).toBe(true);
   });
 
-  it.each([...keys].filter(([k, v]) => v !== undefined && (k.includes('.') || rows.has(k))).map(([key, value]) => ({ key, value: formatDefault(value) })))(
-    'gives $key its real default $value',
-    ({ key, value }) => {
-      const cells = rows.get(key)?.[0] ?? '';
-      expect(cells.split('|')[0]?.trim()).toBe(`\`${value}\``);
-    },
-  );
+  it.each(
+    [...keys]
+      .filter(([k, v]) => v !== undefined && (k.includes('.') || rows.has(k)))
+      .map(([key, value]) => ({ key, value: formatDefault(value) })),
+  )('gives $key its real default $value', ({ key, value }) => {
+    const cells = rows.get(key)?.[0] ?? '';
+    expect(cells.split('|')[0]?.trim()).toBe(`\`${value}\``);
+  });
 
   it('names no config key that the schema does not have', () => {
     const mentioned = new Set<string>();
-    for (const m of configuration.matchAll(/`((?:proxy|serviceTags|dns|network|admin|log)\.[A-Za-z]+)`/g)) mentioned.add(m[1] as string);
+    for (const m of configuration.matchAll(/`((?:proxy|serviceTags|dns|network|admin|log)\.[A-Za-z]+)`/g))
+      mentioned.add(m[1] as string);
     for (const m of configuration.matchAll(/`(registries\[\]\.[A-Za-z]+)`/g)) mentioned.add(m[1] as string);
     expect([...mentioned].filter((k) => !keys.has(k))).toEqual([]);
   });

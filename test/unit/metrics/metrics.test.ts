@@ -17,16 +17,22 @@ describe('createMetrics', () => {
     m.recordSink(rec({ decision: 'blocked', reason: 'host_not_allowed', rule: null }));
     m.recordSink(rec({ decision: 'allowed', reason: 'sni_mismatch', report: true, rule: 'mcr:login' }));
     const text = await m.text();
-    expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"}')).toBe(2);
+    expect(
+      value(text, 'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"}'),
+    ).toBe(2);
     expect(value(text, 'acr_egress_decisions_total{decision="blocked",reason="host_not_allowed",rule="none"}')).toBe(1);
-    expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="sni_mismatch",rule="mcr:login"}')).toBe(1);
+    expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="sni_mismatch",rule="mcr:login"}')).toBe(
+      1,
+    );
   });
 
   it('folds rule ids past the bound into "other" so wildcard rules cannot grow the series', async () => {
     const m = createMetrics({ defaultMetrics: false, maxRuleLabels: 2 });
     for (const region of ['a', 'b', 'c', 'd']) m.recordSink(rec({ rule: `registry:r:data:${region}` }));
     const text = await m.text();
-    expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:r:data:a"}')).toBe(1);
+    expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:r:data:a"}')).toBe(
+      1,
+    );
     expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="none",rule="other"}')).toBe(2);
   });
 
@@ -56,7 +62,9 @@ describe('createMetrics', () => {
   it('times allowed tunnels from their records, and latencies from the listener', async () => {
     const m = createMetrics({ defaultMetrics: false });
     m.recordSink(rec({ decision: 'allowed', bytesUp: 10, bytesDown: 10, durationMs: 2500 }));
-    m.recordSink(rec({ decision: 'blocked', reason: 'host_not_allowed', bytesUp: null, bytesDown: null, durationMs: 1 }));
+    m.recordSink(
+      rec({ decision: 'blocked', reason: 'host_not_allowed', bytesUp: null, bytesDown: null, durationMs: 1 }),
+    );
     m.tunnelListener.decided(0.003);
     m.tunnelListener.helloWaited(0.02);
     m.tunnelListener.helloWaited(0.2);

@@ -42,7 +42,12 @@ describe('readIp accepts the strict text forms', () => {
     ['::', 6, [0, 0, 0, 0], 'the unspecified address'],
     ['::1', 6, [0, 0, 0, 1], 'loopback'],
     ['1::', 6, [0x00010000, 0, 0, 0], ':: at the end'],
-    ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 6, [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], 'the highest IPv6 address'],
+    [
+      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+      6,
+      [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+      'the highest IPv6 address',
+    ],
     ['2001:DB8::1', 6, [0x20010db8, 0, 0, 1], 'upper-case hex'],
     ['2001:0db8:0000:0000:0000:0000:0000:0001', 6, [0x20010db8, 0, 0, 1], 'four-digit groups with leading zeros'],
     ['1:2:3:4:5:6:7::', 6, [0x00010002, 0x00030004, 0x00050006, 0x00070000], ':: standing for one trailing group'],
@@ -54,12 +59,13 @@ describe('readIp accepts the strict text forms', () => {
     ['::ffff:1.2.3.4', 6, v4(0x01020304), 'an IPv4-mapped address, IPv6 unless unmapped'],
     ['0000:0000:0000:0000:0000:ffff:255.255.255.255', 6, v4(0xffffffff), 'the longest text form (45 characters)'],
   ];
-  it.each(valid.map(([text, family, words, what]) => [`reads ${text} as IPv${family} (${what})`, text, family, words] as const))(
-    '%s',
-    (_name, text, family, words) => {
-      expect(read(text)).toEqual({ family, words });
-    },
-  );
+  it.each(
+    valid.map(
+      ([text, family, words, what]) => [`reads ${text} as IPv${family} (${what})`, text, family, words] as const,
+    ),
+  )('%s', (_name, text, family, words) => {
+    expect(read(text)).toEqual({ family, words });
+  });
 });
 
 describe('readIp refuses everything else, whatever the options', () => {
@@ -107,12 +113,16 @@ describe('readIp refuses everything else, whatever the options', () => {
     ['[fe80::1]%eth0', 'a zone outside the brackets'],
   ];
   const optionSets = { bare: BARE_IP, unmap: UNMAP, brackets: BRACKETS, zone: ZONE, all: ALL };
-  it.each(invalid.map(([text, why]) => [`refuses ${JSON.stringify(text)} (${why})`, text] as const))('%s', (_name, text) => {
-    for (const options of Object.values(optionSets)) expect(read(text, options)).toBeNull();
-  });
+  it.each(invalid.map(([text, why]) => [`refuses ${JSON.stringify(text)} (${why})`, text] as const))(
+    '%s',
+    (_name, text) => {
+      for (const options of Object.values(optionSets)) expect(read(text, options)).toBeNull();
+    },
+  );
 
   it('returns 0 for non-strings instead of throwing', () => {
-    for (const junk of [undefined, null, 42, {}, ['1.2.3.4']]) expect(readIp(junk as unknown as string, new Uint32Array(4))).toBe(0);
+    for (const junk of [undefined, null, 42, {}, ['1.2.3.4']])
+      expect(readIp(junk as unknown as string, new Uint32Array(4))).toBe(0);
   });
 });
 
@@ -134,12 +144,14 @@ describe('readIp options decide brackets, zones and mapped addresses', () => {
     ['::1.2.3.4', 'unmap', 6, 'an IPv4-compatible address stays IPv6'],
   ];
   const named = { bare: BARE_IP, unmap: UNMAP, brackets: BRACKETS, zone: ZONE, all: ALL };
-  it.each(cases.map(([text, options, family, what]) => [`${what}: ${text} with ${options} -> ${family}`, text, options, family] as const))(
-    '%s',
-    (_name, text, options, family) => {
-      expect(read(text, named[options])?.family ?? 0).toBe(family);
-    },
-  );
+  it.each(
+    cases.map(
+      ([text, options, family, what]) =>
+        [`${what}: ${text} with ${options} -> ${family}`, text, options, family] as const,
+    ),
+  )('%s', (_name, text, options, family) => {
+    expect(read(text, named[options])?.family ?? 0).toBe(family);
+  });
 
   it('writes the same words whether or not brackets and a zone were around the address', () => {
     expect(read('[fe80::1%25eth0]', ALL)).toEqual(read('fe80::1'));
@@ -255,7 +267,13 @@ describe('formatting (RFC 5952)', () => {
 
 describe('round trips', () => {
   // Zero-heavy words so runs of zero groups, and so "::", are common.
-  const word = fc.oneof(fc.constant(0), fc.constant(0xffff), fc.constant(0xffff0000), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0xffffffff }));
+  const word = fc.oneof(
+    fc.constant(0),
+    fc.constant(0xffff),
+    fc.constant(0xffff0000),
+    fc.integer({ min: 0, max: 0xffff }),
+    fc.integer({ min: 0, max: 0xffffffff }),
+  );
   const words128 = fc.array(word, { minLength: 4, maxLength: 4 });
 
   it('reads back every 128-bit value it writes, and writes what it read', () => {
@@ -312,7 +330,10 @@ describe('round trips', () => {
   });
 
   it('accepts exactly the IPv6 text a WHATWG URL parser accepts, and writes it as the URL does', () => {
-    const text = fc.string({ unit: fc.constantFrom('0', '1', 'f', 'F', 'g', ':', ':', ':', '.', '2', '5', '00', 'ffff'), maxLength: 32 });
+    const text = fc.string({
+      unit: fc.constantFrom('0', '1', 'f', 'F', 'g', ':', ':', ':', '.', '2', '5', '00', 'ffff'),
+      maxLength: 32,
+    });
     fc.assert(
       fc.property(text, (raw) => {
         let url: string | null = null;

@@ -9,8 +9,18 @@ import { serviceTagsJson, type TestTag } from '../../helpers/tags.js';
 
 const TAGS: TestTag[] = [
   { name: 'AzureContainerRegistry', prefixes: ['20.1.0.0/16', '20.2.0.0/16', '2603:1000::/32'] },
-  { name: 'AzureContainerRegistry.EastUS', region: 'eastus', systemService: 'AzureContainerRegistry', prefixes: ['20.1.0.0/16', '2603:1000::/32'] },
-  { name: 'AzureContainerRegistry.WestUS', region: 'westus', systemService: 'AzureContainerRegistry', prefixes: ['20.2.0.0/16'] },
+  {
+    name: 'AzureContainerRegistry.EastUS',
+    region: 'eastus',
+    systemService: 'AzureContainerRegistry',
+    prefixes: ['20.1.0.0/16', '2603:1000::/32'],
+  },
+  {
+    name: 'AzureContainerRegistry.WestUS',
+    region: 'westus',
+    systemService: 'AzureContainerRegistry',
+    prefixes: ['20.2.0.0/16'],
+  },
   { name: 'Storage', systemService: 'AzureStorage', prefixes: ['52.1.0.0/16', '52.2.0.0/16'] },
   { name: 'Storage.EastUS', region: 'eastus', systemService: 'AzureStorage', prefixes: ['52.1.0.0/16'] },
   { name: 'Storage.WestUS', region: 'westus', systemService: 'AzureStorage', prefixes: ['52.2.0.0/16'] },
@@ -22,7 +32,10 @@ const index = buildServiceTagIndex(parseServiceTags(serviceTagsJson(TAGS)));
 function policy(extra: Record<string, unknown> = {}, tags: typeof index | null = index) {
   const loaded = buildConfig(
     {
-      registries: [{ name: 'MyRegistry', regions: ['eastus'], regionalEndpoints: true }, { name: 'other12345', blobStorage: false }],
+      registries: [
+        { name: 'MyRegistry', regions: ['eastus'], regionalEndpoints: true },
+        { name: 'other12345', blobStorage: false },
+      ],
       allow: ['login.microsoftonline.com', '*.example.org'],
       serviceTags: { enforce: true, source: null, cacheFile: null },
       admin: { listen: null },
@@ -90,7 +103,10 @@ describe('host rules', () => {
   });
 
   it('blocks port 80 with port_not_allowed before matching the host', () => {
-    expect(checkRequest(p, { client: null, host: 'myregistry.azurecr.io', port: 80 }).decision).toMatchObject({ allowed: false, reason: 'port_not_allowed' });
+    expect(checkRequest(p, { client: null, host: 'myregistry.azurecr.io', port: 80 }).decision).toMatchObject({
+      allowed: false,
+      reason: 'port_not_allowed',
+    });
   });
 
   it('lists the effective rules with their tag selectors', () => {
@@ -113,10 +129,18 @@ describe('host rules', () => {
 describe('clients', () => {
   it('blocks a client outside proxy.clients with client_not_allowed', () => {
     const q = policy({ proxy: { clients: ['10.0.0.0/8', '::ffff:192.168.0.0/112'] } });
-    expect(checkRequest(q, { client: '172.16.0.1', host: 'myregistry.azurecr.io', port: 443 }).decision.reason).toBe('client_not_allowed');
-    expect(checkRequest(q, { client: '10.9.9.9', host: 'myregistry.azurecr.io', port: 443 }).decision.allowed).toBe(true);
-    expect(checkRequest(q, { client: '::ffff:10.9.9.9', host: 'myregistry.azurecr.io', port: 443 }).decision.allowed).toBe(true);
-    expect(checkRequest(q, { client: null, host: 'myregistry.azurecr.io', port: 443 }).decision.reason).toBe('client_not_allowed');
+    expect(checkRequest(q, { client: '172.16.0.1', host: 'myregistry.azurecr.io', port: 443 }).decision.reason).toBe(
+      'client_not_allowed',
+    );
+    expect(checkRequest(q, { client: '10.9.9.9', host: 'myregistry.azurecr.io', port: 443 }).decision.allowed).toBe(
+      true,
+    );
+    expect(
+      checkRequest(q, { client: '::ffff:10.9.9.9', host: 'myregistry.azurecr.io', port: 443 }).decision.allowed,
+    ).toBe(true);
+    expect(checkRequest(q, { client: null, host: 'myregistry.azurecr.io', port: 443 }).decision.reason).toBe(
+      'client_not_allowed',
+    );
   });
 });
 
@@ -220,10 +244,16 @@ describe('SNI', () => {
 
 describe('Encrypted Client Hello', () => {
   it('refuses an ECH hello with sni_mismatch: its real server name is hidden', () => {
-    expect(checkSni(p, 'myregistry.azurecr.io', 'myregistry.azurecr.io', null, true)).toMatchObject({ allowed: false, reason: 'sni_mismatch' });
+    expect(checkSni(p, 'myregistry.azurecr.io', 'myregistry.azurecr.io', null, true)).toMatchObject({
+      allowed: false,
+      reason: 'sni_mismatch',
+    });
   });
   it('lets an ECH hello through with proxy.allowEch', () => {
-    expect(checkSni(policy({ proxy: { allowEch: true } }), 'myregistry.azurecr.io', 'myregistry.azurecr.io', null, true).allowed).toBe(true);
+    expect(
+      checkSni(policy({ proxy: { allowEch: true } }), 'myregistry.azurecr.io', 'myregistry.azurecr.io', null, true)
+        .allowed,
+    ).toBe(true);
   });
 });
 
@@ -237,7 +267,9 @@ describe('report mode', () => {
     });
   });
   it('keeps the first would-be reason across stages', () => {
-    expect(evaluate(q, { host: 'myregistry.azurecr.io', port: 8443, ip: '10.0.0.1', sni: 'other' }).decision).toMatchObject({
+    expect(
+      evaluate(q, { host: 'myregistry.azurecr.io', port: 8443, ip: '10.0.0.1', sni: 'other' }).decision,
+    ).toMatchObject({
       allowed: true,
       report: true,
       reason: 'port_not_allowed',
@@ -247,7 +279,9 @@ describe('report mode', () => {
     expect(evaluate(q, { host: 'bad host' }).decision).toMatchObject({ allowed: false, reason: 'bad_request' });
   });
   it('carries the tag of an allowed address', () => {
-    expect(evaluate(q, { host: 'myregistry.azurecr.io', ip: '20.1.0.1', sni: 'myregistry.azurecr.io' }).decision).toMatchObject({
+    expect(
+      evaluate(q, { host: 'myregistry.azurecr.io', ip: '20.1.0.1', sni: 'myregistry.azurecr.io' }).decision,
+    ).toMatchObject({
       allowed: true,
       report: false,
       reason: null,

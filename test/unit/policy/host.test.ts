@@ -26,7 +26,11 @@ const normalises: ReadonlyArray<readonly [raw: string, host: string, why: string
   ['XN--BCHER-KVA.example', 'xn--bcher-kva.example', 'punycode lower-cased'],
   ['ß.de', 'xn--zca.de', 'IDNA2008: sharp s kept, not mapped to ss'],
   ['💩.la', 'xn--ls8h.la', 'emoji label'],
-  ['myregistry．azurecr。io', 'myregistry.azurecr.io', 'full-width and ideographic dots are label separators (UTS #46)'],
+  [
+    'myregistry．azurecr。io',
+    'myregistry.azurecr.io',
+    'full-width and ideographic dots are label separators (UTS #46)',
+  ],
   ['ｍｙｒｅｇｉｓｔｒｙ.azurecr.io', 'myregistry.azurecr.io', 'full-width letters map to ASCII'],
   ['ex\u00adample.com', 'example.com', 'soft hyphen is ignored by UTS #46'],
   ['a\u200bb.com', 'ab.com', 'zero-width space is ignored by UTS #46'],
@@ -148,30 +152,34 @@ describe('normalizeHost', () => {
     },
   );
 
-  it.each(homographs.map(([raw, host]) => [`normalises the homograph ${show(raw)} to ${host}, not myregistry.azurecr.io`, raw, host] as const))(
-    '%s',
-    (_name, raw, host) => {
-      const check = normalizeHost(raw);
-      expect(check).toEqual({ ok: true, host });
-      expect(host).not.toBe('myregistry.azurecr.io');
-    },
-  );
-
-  it.each(ipLiterals.map(([raw, form]) => [`treats ${show(raw)} as ip_literal (${form})`, raw] as const))('%s', (_name, raw) => {
+  it.each(
+    homographs.map(
+      ([raw, host]) =>
+        [`normalises the homograph ${show(raw)} to ${host}, not myregistry.azurecr.io`, raw, host] as const,
+    ),
+  )('%s', (_name, raw, host) => {
     const check = normalizeHost(raw);
-    expect(check.ok).toBe(false);
-    expect(check).toMatchObject({ reason: 'ip_literal' });
-    expect(isIpLiteral(raw)).toBe(true);
+    expect(check).toEqual({ ok: true, host });
+    expect(host).not.toBe('myregistry.azurecr.io');
   });
 
-  it.each(forbidden.map(([char, name]) => [`refuses the ${name} in a${char}b.example with bad_request`, char] as const))(
+  it.each(ipLiterals.map(([raw, form]) => [`treats ${show(raw)} as ip_literal (${form})`, raw] as const))(
     '%s',
-    (_name, char) => {
-      const check = normalizeHost(`a${char}b.example`);
-      expect(check).toMatchObject({ ok: false, reason: 'bad_request' });
-      expect(isIpLiteral(`a${char}b.example`)).toBe(false);
+    (_name, raw) => {
+      const check = normalizeHost(raw);
+      expect(check.ok).toBe(false);
+      expect(check).toMatchObject({ reason: 'ip_literal' });
+      expect(isIpLiteral(raw)).toBe(true);
     },
   );
+
+  it.each(
+    forbidden.map(([char, name]) => [`refuses the ${name} in a${char}b.example with bad_request`, char] as const),
+  )('%s', (_name, char) => {
+    const check = normalizeHost(`a${char}b.example`);
+    expect(check).toMatchObject({ ok: false, reason: 'bad_request' });
+    expect(isIpLiteral(`a${char}b.example`)).toBe(false);
+  });
 
   it.each(badRequests.map(([raw, why, detail]) => [`refuses ${why} with bad_request`, raw, detail] as const))(
     '%s',
@@ -208,8 +216,38 @@ const VALID = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/;
 // Characters that exercise every branch: digits, hex, dots of several scripts, IDN, IP syntax.
 const hostish = fc.string({
   unit: fc.constantFrom(
-    'a', 'b', 'x', 'X', 'f', '0', '1', '7', '9', '-', '.', '.', '。', '．', '１', '²', 'ü', 'е', 'ß',
-    ':', '%', '2', '5', '[', ']', '_', ' ', '\u00ad', '\u200d', '\u0000', '/', '@',
+    'a',
+    'b',
+    'x',
+    'X',
+    'f',
+    '0',
+    '1',
+    '7',
+    '9',
+    '-',
+    '.',
+    '.',
+    '。',
+    '．',
+    '１',
+    '²',
+    'ü',
+    'е',
+    'ß',
+    ':',
+    '%',
+    '2',
+    '5',
+    '[',
+    ']',
+    '_',
+    ' ',
+    '\u00ad',
+    '\u200d',
+    '\u0000',
+    '/',
+    '@',
   ),
   maxLength: 24,
 });

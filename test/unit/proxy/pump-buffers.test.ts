@@ -37,7 +37,8 @@ class HoldingClient {
   }
   #check(q: { chunk: Uint8Array; expected: Buffer }): void {
     this.checked++;
-    if (!Buffer.from(q.chunk).equals(q.expected)) this.bad.push(`write #${this.checked} of ${q.chunk.length} bytes was overwritten`);
+    if (!Buffer.from(q.chunk).equals(q.expected))
+      this.bad.push(`write #${this.checked} of ${q.chunk.length} bytes was overwritten`);
   }
   once(): this {
     return this;
@@ -143,7 +144,12 @@ describe('DownstreamReader buffers', () => {
     },
     {
       name: 'keeps a pending bulk write intact: a lent buffer is never read into again',
-      steps: [full('a', SHARED_READ_BYTES, false), full('a', READ_BUFFER_BYTES, true), full('a', READ_BUFFER_BYTES, true), full('a', 30_000, false)],
+      steps: [
+        full('a', SHARED_READ_BYTES, false),
+        full('a', READ_BUFFER_BYTES, true),
+        full('a', READ_BUFFER_BYTES, true),
+        full('a', 30_000, false),
+      ],
     },
     {
       name: 'keeps writes intact when reads go on while older writes are still queued',

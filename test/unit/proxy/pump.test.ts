@@ -38,7 +38,12 @@ async function startRig(upstreamPort: number, idleTimeoutMs = 30_000): Promise<R
     void dial('127.0.0.1', upstreamPort, 2_000, reader).then((d) => {
       if (!d.ok) return client.destroy();
       sockets.add(d.socket);
-      tunnels.push({ client, upstream: d.socket, reader, end: pump(client, d.socket, reader, Buffer.alloc(0), idleTimeoutMs) });
+      tunnels.push({
+        client,
+        upstream: d.socket,
+        reader,
+        end: pump(client, d.socket, reader, Buffer.alloc(0), idleTimeoutMs),
+      });
     });
   });
   const proxyPort = await listen(server);
@@ -63,11 +68,15 @@ async function startUpstream(onSocket: (s: Socket) => void): Promise<{ port: num
     onSocket(s);
   });
   const port = await listen(server);
-  open.push({ proxyPort: 0, tunnels: [], close: async () => {
-    for (const s of sockets) s.destroy();
-    server.close();
-    await once(server, 'close');
-  } });
+  open.push({
+    proxyPort: 0,
+    tunnels: [],
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  });
   return { port, server };
 }
 
@@ -199,7 +208,8 @@ describe('pump over real sockets', () => {
         return { id, text: (await got).toString() };
       }),
     );
-    for (const { id, text } of results) expect(text).toBe(Array.from({ length: 50 }, (_, i) => `t${id}:${i};`).join(''));
+    for (const { id, text } of results)
+      expect(text).toBe(Array.from({ length: 50 }, (_, i) => `t${id}:${i};`).join(''));
   });
 
   it('ends a tunnel where neither side moves with idle_timeout', async () => {

@@ -15,7 +15,15 @@ beforeAll(async () => {
 afterAll(() => dns?.close());
 
 function resolver(extra: Partial<ResolverOptions> = {}): HostResolver {
-  return new HostResolver({ overrides: {}, servers: [dns.address], timeoutMs: 1000, cacheSize: 100, minTtlSeconds: 5, maxTtlSeconds: 300, ...extra });
+  return new HostResolver({
+    overrides: {},
+    servers: [dns.address],
+    timeoutMs: 1000,
+    cacheSize: 100,
+    minTtlSeconds: 5,
+    maxTtlSeconds: 300,
+    ...extra,
+  });
 }
 
 const count = (name: string): number => dns.queries.filter((q) => q.startsWith(`${name}/`)).length;
@@ -23,7 +31,11 @@ const count = (name: string): number => dns.queries.filter((q) => q.startsWith(`
 describe('HostResolver', () => {
   it('returns IPv4 then IPv6 addresses from DNS and caches them', async () => {
     const r = resolver();
-    expect(await r.resolve('myregistry.azurecr.io')).toEqual({ ok: true, addresses: ['20.1.2.3', '2603:1000::5'], source: 'dns' });
+    expect(await r.resolve('myregistry.azurecr.io')).toEqual({
+      ok: true,
+      addresses: ['20.1.2.3', '2603:1000::5'],
+      source: 'dns',
+    });
     const before = count('myregistry.azurecr.io');
     expect(await r.resolve('myregistry.azurecr.io')).toMatchObject({ ok: true, source: 'cache' });
     expect(count('myregistry.azurecr.io')).toBe(before);
@@ -34,7 +46,11 @@ describe('HostResolver', () => {
   it('consults dns.overrides before DNS and sends no query', async () => {
     const r = resolver({ overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } });
     const before = dns.queries.length;
-    expect(await r.resolve('myregistry.azurecr.io')).toEqual({ ok: true, addresses: ['127.0.0.2'], source: 'override' });
+    expect(await r.resolve('myregistry.azurecr.io')).toEqual({
+      ok: true,
+      addresses: ['127.0.0.2'],
+      source: 'override',
+    });
     expect(dns.queries.length).toBe(before);
   });
 

@@ -39,11 +39,37 @@ describe('diffServiceTags', () => {
   const diffs = diffServiceTags(before, after);
 
   it.each<[string, TagDiff | undefined]>([
-    ['Grows', { name: 'Grows', status: 'changed', added: ['10.0.1.0/24'], removed: [], changeNumberFrom: 4, changeNumberTo: 5 }],
-    ['Shrinks', { name: 'Shrinks', status: 'changed', added: [], removed: ['2001:db8::/32'], changeNumberFrom: 2, changeNumberTo: 3 }],
-    ['Swaps', { name: 'Swaps', status: 'changed', added: ['10.0.1.0/24'], removed: ['10.0.0.0/24'], changeNumberFrom: 3, changeNumberTo: 4 }],
+    [
+      'Grows',
+      { name: 'Grows', status: 'changed', added: ['10.0.1.0/24'], removed: [], changeNumberFrom: 4, changeNumberTo: 5 },
+    ],
+    [
+      'Shrinks',
+      {
+        name: 'Shrinks',
+        status: 'changed',
+        added: [],
+        removed: ['2001:db8::/32'],
+        changeNumberFrom: 2,
+        changeNumberTo: 3,
+      },
+    ],
+    [
+      'Swaps',
+      {
+        name: 'Swaps',
+        status: 'changed',
+        added: ['10.0.1.0/24'],
+        removed: ['10.0.0.0/24'],
+        changeNumberFrom: 3,
+        changeNumberTo: 4,
+      },
+    ],
     ['Gone', { name: 'Gone', status: 'removed', added: [], removed: ['192.0.2.0/24'], changeNumberFrom: 6 }],
-    ['New', { name: 'New', status: 'added', added: ['198.51.100.0/24', '2001:db8::1/128'], removed: [], changeNumberTo: 1 }],
+    [
+      'New',
+      { name: 'New', status: 'added', added: ['198.51.100.0/24', '2001:db8::1/128'], removed: [], changeNumberTo: 1 },
+    ],
     ['Same', undefined],
     ['Respelled', undefined],
   ])('reports %s as %o', (name, expected) => {

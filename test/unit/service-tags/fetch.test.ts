@@ -17,7 +17,13 @@ function fakeFetch(route: Route) {
   return { impl, seen };
 }
 
-const opts = (impl: FetchLike, maxBytes = 1024) => ({ timeoutMs: 1000, maxBytes, userAgent: 'acr-egress/test', log, fetchImpl: impl });
+const opts = (impl: FetchLike, maxBytes = 1024) => ({
+  timeoutMs: 1000,
+  maxBytes,
+  userAgent: 'acr-egress/test',
+  log,
+  fetchImpl: impl,
+});
 
 /** A body of n bytes in chunks of 100, with no Content-Length. */
 function streamed(n: number): ReadableStream<Uint8Array> {
@@ -47,9 +53,24 @@ describe('checkFetchUrl', () => {
   });
 
   it.each([
-    { name: 'refuses a redirect from https down to loopback http', from: 'https://a.example/x', to: 'http://127.0.0.1/x', ok: false },
-    { name: 'refuses a redirect from loopback http to non-loopback http', from: 'http://127.0.0.1/x', to: 'http://192.0.2.10/x', ok: false },
-    { name: 'follows a redirect from loopback http to https', from: 'http://127.0.0.1/x', to: 'https://a.example/x', ok: true },
+    {
+      name: 'refuses a redirect from https down to loopback http',
+      from: 'https://a.example/x',
+      to: 'http://127.0.0.1/x',
+      ok: false,
+    },
+    {
+      name: 'refuses a redirect from loopback http to non-loopback http',
+      from: 'http://127.0.0.1/x',
+      to: 'http://192.0.2.10/x',
+      ok: false,
+    },
+    {
+      name: 'follows a redirect from loopback http to https',
+      from: 'http://127.0.0.1/x',
+      to: 'https://a.example/x',
+      ok: true,
+    },
   ])('$name', ({ from, to, ok }) => {
     const run = () => checkFetchUrl(new URL(to), new URL(from));
     if (ok) expect(run).not.toThrow();
@@ -60,7 +81,9 @@ describe('checkFetchUrl', () => {
 describe('fetchLimited', () => {
   it('sends the User-Agent, handles redirects itself and returns the final URL', async () => {
     const { impl, seen } = fakeFetch((url) =>
-      url.endsWith('/a') ? new Response(null, { status: 302, headers: { location: '/b' } }) : new Response('{"ok":1}', { headers: { 'content-type': 'application/json' } }),
+      url.endsWith('/a')
+        ? new Response(null, { status: 302, headers: { location: '/b' } })
+        : new Response('{"ok":1}', { headers: { 'content-type': 'application/json' } }),
     );
     const got = await fetchLimited('https://h.example/a', opts(impl));
     expect(got.url).toBe('https://h.example/b');
@@ -77,24 +100,55 @@ describe('fetchLimited', () => {
   });
 
   const failures: Array<{ name: string; route: Route; code: ErrorCode; message: RegExp; url?: string }> = [
-    { name: 'refuses a streamed body past the cap while reading', route: () => new Response(streamed(5000)), code: 'SERVICE_TAGS_TOO_LARGE', message: /exceeds serviceTags.maxBytes \(1024 bytes\)/ },
+    {
+      name: 'refuses a streamed body past the cap while reading',
+      route: () => new Response(streamed(5000)),
+      code: 'SERVICE_TAGS_TOO_LARGE',
+      message: /exceeds serviceTags.maxBytes \(1024 bytes\)/,
+    },
     {
       name: 'refuses a declared Content-Length past the cap before reading',
       route: () => new Response(streamed(10), { headers: { 'content-length': '999999' } }),
       code: 'SERVICE_TAGS_TOO_LARGE',
       message: /Content-Length 999999 exceeds/,
     },
-    { name: 'reports HTTP 500 with the URL', route: () => new Response('oops', { status: 500 }), code: 'SERVICE_TAGS_FETCH_FAILED', message: /GET https:\/\/h.example\/f: HTTP 500/ },
-    { name: 'reports HTTP 404', route: () => new Response('', { status: 404 }), code: 'SERVICE_TAGS_FETCH_FAILED', message: /HTTP 404/ },
+    {
+      name: 'reports HTTP 500 with the URL',
+      route: () => new Response('oops', { status: 500 }),
+      code: 'SERVICE_TAGS_FETCH_FAILED',
+      message: /GET https:\/\/h.example\/f: HTTP 500/,
+    },
+    {
+      name: 'reports HTTP 404',
+      route: () => new Response('', { status: 404 }),
+      code: 'SERVICE_TAGS_FETCH_FAILED',
+      message: /HTTP 404/,
+    },
     {
       name: 'refuses a redirect to non-loopback http',
       route: () => new Response(null, { status: 301, headers: { location: 'http://192.0.2.10/f' } }),
       code: 'SERVICE_TAGS_REDIRECT_REFUSED',
       message: /redirect from https:\/\/h.example\/f to http:\/\/192.0.2.10\/f refused/,
     },
-    { name: 'stops after 5 redirects', route: (u) => new Response(null, { status: 302, headers: { location: `${u}x` } }), code: 'SERVICE_TAGS_REDIRECT_REFUSED', message: /more than 5 redirects/ },
-    { name: 'reports a redirect without Location', route: () => new Response(null, { status: 307 }), code: 'SERVICE_TAGS_FETCH_FAILED', message: /HTTP 307 without a Location/ },
-    { name: 'refuses a plain-http source off loopback without asking', route: () => new Response('{}'), url: 'http://h.example/f', code: 'SERVICE_TAGS_FETCH_FAILED', message: /refusing to fetch/ },
+    {
+      name: 'stops after 5 redirects',
+      route: (u) => new Response(null, { status: 302, headers: { location: `${u}x` } }),
+      code: 'SERVICE_TAGS_REDIRECT_REFUSED',
+      message: /more than 5 redirects/,
+    },
+    {
+      name: 'reports a redirect without Location',
+      route: () => new Response(null, { status: 307 }),
+      code: 'SERVICE_TAGS_FETCH_FAILED',
+      message: /HTTP 307 without a Location/,
+    },
+    {
+      name: 'refuses a plain-http source off loopback without asking',
+      route: () => new Response('{}'),
+      url: 'http://h.example/f',
+      code: 'SERVICE_TAGS_FETCH_FAILED',
+      message: /refusing to fetch/,
+    },
   ];
 
   it.each(failures)('$name', async ({ route, code, message, url }) => {
@@ -106,14 +160,22 @@ describe('fetchLimited', () => {
 
   it('names a refused connection', async () => {
     const impl: FetchLike = async () => {
-      throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }) });
+      throw Object.assign(new TypeError('fetch failed'), {
+        cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }),
+      });
     };
-    await expect(fetchLimited('https://h.example/f', opts(impl))).rejects.toThrow(/GET https:\/\/h.example\/f: connection refused \(ECONNREFUSED\)/);
+    await expect(fetchLimited('https://h.example/f', opts(impl))).rejects.toThrow(
+      /GET https:\/\/h.example\/f: connection refused \(ECONNREFUSED\)/,
+    );
   });
 
   it('times out a request that never answers', async () => {
     const impl: FetchLike = (_url, init) =>
-      new Promise((_resolve, reject) => init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))));
-    await expect(fetchLimited('https://h.example/f', { ...opts(impl), timeoutMs: 50 })).rejects.toThrow(/no complete answer within 50 ms/);
+      new Promise((_resolve, reject) =>
+        init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError'))),
+      );
+    await expect(fetchLimited('https://h.example/f', { ...opts(impl), timeoutMs: 50 })).rejects.toThrow(
+      /no complete answer within 50 ms/,
+    );
   });
 });

@@ -7,13 +7,22 @@ import { isAcrEgressError } from '../../../src/errors.js';
 import { buildServiceTagIndex } from '../../../src/service-tags/index.js';
 import { loadServiceTagsFile } from '../../../src/service-tags/load-file.js';
 import { RangeSet } from '../../../src/service-tags/range-set.js';
-import type { ServiceTagIndex, ServiceTagsFile, ServiceTagValue, TagSelector } from '../../../src/service-tags/types.js';
+import type {
+  ServiceTagIndex,
+  ServiceTagsFile,
+  ServiceTagValue,
+  TagSelector,
+} from '../../../src/service-tags/types.js';
 
 const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata/', import.meta.url));
 const REAL_FILE = `${TESTDATA}ServiceTags_Public_20251106.json`;
 
 function tag(name: string, region: string, addressPrefixes: string[]): ServiceTagValue {
-  return { name, id: name, properties: { changeNumber: 1, region, systemService: name.split('.')[0]!, addressPrefixes } };
+  return {
+    name,
+    id: name,
+    properties: { changeNumber: 1, region, systemService: name.split('.')[0]!, addressPrefixes },
+  };
 }
 
 // Mirrors the real file's quirks: regional names in two styles, regions spelled by Microsoft
@@ -39,17 +48,45 @@ describe('select', () => {
   const index = buildServiceTagIndex(SAMPLE);
   it.each<[TagSelector, string[], string]>([
     [{ base: 'AzureContainerRegistry' }, ['AzureContainerRegistry'], 'the base tag itself without regions'],
-    [{ base: 'AzureContainerRegistry', regions: [] }, ['AzureContainerRegistry'], 'the base tag itself with empty regions'],
+    [
+      { base: 'AzureContainerRegistry', regions: [] },
+      ['AzureContainerRegistry'],
+      'the base tag itself with empty regions',
+    ],
     [{ base: 'AzureFrontDoor.FirstParty' }, ['AzureFrontDoor.FirstParty'], 'a dotted tag by its exact name'],
     [{ base: 'AzureContainerRegistr' }, [], 'nothing for a name that is only a prefix of a tag'],
     [{ base: 'Nope' }, [], 'nothing for an unknown tag'],
-    [{ base: 'AzureContainerRegistry', regions: ['eastus'] }, ['AzureContainerRegistry.EastUS'], 'the region only, not eastus2'],
-    [{ base: 'AzureContainerRegistry', regions: ['eastus', 'eastus2'] }, ['AzureContainerRegistry.EastUS', 'AzureContainerRegistry.EastUS2'], 'several regions in file order'],
-    [{ base: 'AzureContainerRegistry', regions: ['EastUS'] }, ['AzureContainerRegistry.EastUS'], 'regions given in another case'],
+    [
+      { base: 'AzureContainerRegistry', regions: ['eastus'] },
+      ['AzureContainerRegistry.EastUS'],
+      'the region only, not eastus2',
+    ],
+    [
+      { base: 'AzureContainerRegistry', regions: ['eastus', 'eastus2'] },
+      ['AzureContainerRegistry.EastUS', 'AzureContainerRegistry.EastUS2'],
+      'several regions in file order',
+    ],
+    [
+      { base: 'AzureContainerRegistry', regions: ['EastUS'] },
+      ['AzureContainerRegistry.EastUS'],
+      'regions given in another case',
+    ],
     [{ base: 'AzureContainerRegistry', regions: ['westus'] }, [], 'nothing for a region the tag lacks'],
-    [{ base: 'MicrosoftContainerRegistry', regions: ['francecentral'] }, ['MicrosoftContainerRegistry.FranceCentral'], 'by name suffix when the file spells the region centralfrance'],
-    [{ base: 'MicrosoftContainerRegistry', regions: ['centralfrance'] }, ['MicrosoftContainerRegistry.FranceCentral'], "by the file's own region spelling"],
-    [{ base: 'MicrosoftContainerRegistry', regions: ['norwayeast'] }, ['MicrosoftContainerRegistry.NorwayEast'], 'by name suffix when the file spells the region norwaye'],
+    [
+      { base: 'MicrosoftContainerRegistry', regions: ['francecentral'] },
+      ['MicrosoftContainerRegistry.FranceCentral'],
+      'by name suffix when the file spells the region centralfrance',
+    ],
+    [
+      { base: 'MicrosoftContainerRegistry', regions: ['centralfrance'] },
+      ['MicrosoftContainerRegistry.FranceCentral'],
+      "by the file's own region spelling",
+    ],
+    [
+      { base: 'MicrosoftContainerRegistry', regions: ['norwayeast'] },
+      ['MicrosoftContainerRegistry.NorwayEast'],
+      'by name suffix when the file spells the region norwaye',
+    ],
     [{ base: 'AzureCloud', regions: ['eastus'] }, ['AzureCloud.eastus'], 'lower-case regional names'],
     [{ base: 'AzureFrontDoor', regions: ['firstparty', 'frontend'] }, [], 'no dotted tags without a region'],
     [{ base: 'AzureFrontDoor' }, [], 'nothing for a base with only dotted tags'],
@@ -107,7 +144,10 @@ describe('loadServiceTagsFile', () => {
     const path = join(dir, 'ok.json');
     writeFileSync(path, JSON.stringify(SAMPLE));
     const { file, index } = await loadServiceTagsFile(path);
-    expect([file.values.length, index.select({ base: 'AzureCloud', regions: ['eastus'] })]).toEqual([10, ['AzureCloud.eastus']]);
+    expect([file.values.length, index.select({ base: 'AzureCloud', regions: ['eastus'] })]).toEqual([
+      10,
+      ['AzureCloud.eastus'],
+    ]);
   });
 
   it('throws SERVICE_TAGS_UNREADABLE naming a missing file', async () => {
@@ -152,7 +192,10 @@ describe.skipIf(!haveRealFile)(`the index of the real 20251106 file${skipNote}`,
     [{ base: 'AzureContainerRegistry' }, ['AzureContainerRegistry']],
     [{ base: 'AzureFrontDoor.FirstParty' }, ['AzureFrontDoor.FirstParty']],
     [{ base: 'AzureFrontDoor', regions: ['eastus', 'firstparty'] }, []],
-    [{ base: 'MicrosoftContainerRegistry', regions: ['francecentral', 'norwayeast'] }, ['MicrosoftContainerRegistry.FranceCentral', 'MicrosoftContainerRegistry.NorwayEast']],
+    [
+      { base: 'MicrosoftContainerRegistry', regions: ['francecentral', 'norwayeast'] },
+      ['MicrosoftContainerRegistry.FranceCentral', 'MicrosoftContainerRegistry.NorwayEast'],
+    ],
     [{ base: 'Storage', regions: ['eastus'] }, ['Storage.EastUS']],
     [{ base: 'AzureCloud', regions: ['eastus'] }, ['AzureCloud.eastus']],
   ])('select(%o) -> %o', (selector, expected) => {
@@ -160,7 +203,9 @@ describe.skipIf(!haveRealFile)(`the index of the real 20251106 file${skipNote}`,
   });
 
   it('selects 69 regional AzureContainerRegistry tags when given every region the file names', () => {
-    const regions = file.values.filter((v) => v.name.startsWith('AzureContainerRegistry.')).map((v) => v.properties.region);
+    const regions = file.values
+      .filter((v) => v.name.startsWith('AzureContainerRegistry.'))
+      .map((v) => v.properties.region);
     expect(index.select({ base: 'AzureContainerRegistry', regions })).toHaveLength(69);
   });
 
@@ -170,18 +215,26 @@ describe.skipIf(!haveRealFile)(`the index of the real 20251106 file${skipNote}`,
     expect(index.rangesOf('AzureContainerRegistry.EastUS')!.has(first)).toBe(true);
     expect(index.rangesOf('AzureContainerRegistry')!.has(first)).toBe(true);
     expect(index.rangesOf('AzureContainerRegistry.WestUS')!.has(first)).toBe(false);
-    expect(index.tagsContaining(first)).toEqual(expect.arrayContaining(['AzureContainerRegistry', 'AzureContainerRegistry.EastUS']));
+    expect(index.tagsContaining(first)).toEqual(
+      expect.arrayContaining(['AzureContainerRegistry', 'AzureContainerRegistry.EastUS']),
+    );
   });
 
   it('finds an IPv6 AzureContainerRegistry.EastUS prefix likewise', () => {
-    const prefix = index.value('AzureContainerRegistry.EastUS')!.properties.addressPrefixes.find((p) => p.includes(':'))!;
+    const prefix = index
+      .value('AzureContainerRegistry.EastUS')!
+      .properties.addressPrefixes.find((p) => p.includes(':'))!;
     const first = prefix.split('/')[0]!;
-    expect(index.tagsContaining(first)).toEqual(expect.arrayContaining(['AzureContainerRegistry', 'AzureContainerRegistry.EastUS']));
+    expect(index.tagsContaining(first)).toEqual(
+      expect.arrayContaining(['AzureContainerRegistry', 'AzureContainerRegistry.EastUS']),
+    );
   });
 
   it('contains the first address of every prefix of every tag in that tag', () => {
     const missed = file.values.flatMap((v) =>
-      v.properties.addressPrefixes.filter((p) => !index.rangesOf(v.name)!.has(p.split('/')[0]!)).map((p) => `${v.name} ${p}`),
+      v.properties.addressPrefixes
+        .filter((p) => !index.rangesOf(v.name)!.has(p.split('/')[0]!))
+        .map((p) => `${v.name} ${p}`),
     );
     expect(missed).toEqual([]);
   });

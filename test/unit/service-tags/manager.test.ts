@@ -17,7 +17,11 @@ const T0 = Date.parse('2025-11-10T00:00:00Z');
 /** 127.0.0.2 moves from ACR EastUS to WestUS; 127.0.0.22 joins EastUS. */
 function moved(): TestTag[] {
   return loopbackTags().map((t) =>
-    t.name === 'AzureContainerRegistry.EastUS' ? { ...t, prefixes: ['127.0.0.22/32'] } : t.name === 'AzureContainerRegistry.WestUS' ? { ...t, prefixes: ['127.0.0.2/32', '127.0.0.12/32'] } : t,
+    t.name === 'AzureContainerRegistry.EastUS'
+      ? { ...t, prefixes: ['127.0.0.22/32'] }
+      : t.name === 'AzureContainerRegistry.WestUS'
+        ? { ...t, prefixes: ['127.0.0.2/32', '127.0.0.12/32'] }
+        : t,
   );
 }
 
@@ -38,10 +42,16 @@ function setup(): Setup {
   const updates: ServiceTagIndex[] = [];
   const logs: Array<Record<string, unknown>> = [];
   const clock = { now: T0 };
-  const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const log = pino(
+    { level: 'info' },
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   const make = (over: Record<string, unknown> = {}) =>
     new ServiceTagManager({
-      config: buildConfig(testConfig({ serviceTags: { enforce: true, source, cacheFile: cache, refreshHours: 24, ...over } }), null),
+      config: buildConfig(
+        testConfig({ serviceTags: { enforce: true, source, cacheFile: cache, refreshHours: 24, ...over } }),
+        null,
+      ),
       log,
       onUpdate: (index) => updates.push(index),
       now: () => clock.now,
@@ -51,7 +61,7 @@ function setup(): Setup {
 }
 
 async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !cond(); ) {
+  for (const deadline = Date.now() + timeoutMs; !cond();) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -68,7 +78,14 @@ describe('ServiceTagManager.loadInitial', () => {
     writeAt(s.source, serviceTagsJson(loopbackTags(), 7), T0 - 2 * DAY);
     const m = s.make();
     expect((await m.loadInitial())?.changeNumber).toBe(7);
-    expect(m.status()).toMatchObject({ changeNumber: 7, cloud: 'Public', source: s.source, ageSeconds: 2 * 86400, stale: false, lastError: null });
+    expect(m.status()).toMatchObject({
+      changeNumber: 7,
+      cloud: 'Public',
+      source: s.source,
+      ageSeconds: 2 * 86400,
+      stale: false,
+      lastError: null,
+    });
     expect(s.updates).toEqual([]);
   });
 
@@ -108,7 +125,11 @@ describe('ServiceTagManager.refresh', () => {
     const first = await m.loadInitial();
     writeAt(s.source, serviceTagsJson(moved(), 2), T0);
     const result = await m.refresh();
-    expect(result).toMatchObject({ ok: true, changed: true, changes: [{ tag: 'AzureContainerRegistry.EastUS', added: 1, removed: 1, status: 'changed' }] });
+    expect(result).toMatchObject({
+      ok: true,
+      changed: true,
+      changes: [{ tag: 'AzureContainerRegistry.EastUS', added: 1, removed: 1, status: 'changed' }],
+    });
     expect(s.updates).toHaveLength(1);
     expect(m.index).toBe(s.updates[0]);
     expect(m.index).not.toBe(first);
@@ -116,7 +137,11 @@ describe('ServiceTagManager.refresh', () => {
     expect(readFileSync(s.cache, 'utf8')).toBe(serviceTagsJson(moved(), 2));
     expect(statSync(s.cache).mtimeMs).toBe(T0);
     const line = s.logs.find((l) => l.msg === 'service tags updated: used tags changed');
-    expect(line).toMatchObject({ from: 1, to: 2, usedTagChanges: { 'AzureContainerRegistry.EastUS': { added: 1, removed: 1 } } });
+    expect(line).toMatchObject({
+      from: 1,
+      to: 2,
+      usedTagChanges: { 'AzureContainerRegistry.EastUS': { added: 1, removed: 1 } },
+    });
     expect(m.status()).toMatchObject({ lastSuccessAt: new Date(T0).toISOString(), lastError: null, failures: 0 });
   });
 
@@ -179,10 +204,19 @@ describe('ServiceTagManager schedule', () => {
         due.push(r.status.nextRefreshAt ?? '');
       }
       expect(due).toEqual([60_000, 120_000, 240_000].map((d) => new Date(T0 + d).toISOString()));
-      expect(m.status()).toMatchObject({ failures: 3, consecutiveFailures: 3, changeNumber: 1, lastErrorAt: new Date(T0).toISOString() });
+      expect(m.status()).toMatchObject({
+        failures: 3,
+        consecutiveFailures: 3,
+        changeNumber: 1,
+        lastErrorAt: new Date(T0).toISOString(),
+      });
       writeAt(s.source, serviceTagsJson(loopbackTags(), 2), T0);
       const ok = await m.refresh();
-      expect(ok.status).toMatchObject({ consecutiveFailures: 0, failures: 3, nextRefreshAt: new Date(T0 + 24 * 3_600_000).toISOString() });
+      expect(ok.status).toMatchObject({
+        consecutiveFailures: 0,
+        failures: 3,
+        nextRefreshAt: new Date(T0 + 24 * 3_600_000).toISOString(),
+      });
     } finally {
       m.stop();
     }
@@ -266,7 +300,12 @@ describe('ServiceTagManager.reconfigure', () => {
     writeAt(s.source, serviceTagsJson(loopbackTags(), 5), T0);
     const m = s.make({ cacheFile: null });
     await m.loadInitial();
-    await m.reconfigure(buildConfig(testConfig({ cloud: 'AzureChinaCloud', serviceTags: { enforce: true, source: s.source, cacheFile: null } }), null));
+    await m.reconfigure(
+      buildConfig(
+        testConfig({ cloud: 'AzureChinaCloud', serviceTags: { enforce: true, source: s.source, cacheFile: null } }),
+        null,
+      ),
+    );
     expect(m.index).toBeNull();
     expect(m.status().lastError).toMatch(/needs "China"/);
   });
@@ -283,10 +322,17 @@ describe.skipIf(!existsSync(REAL))('ServiceTagManager with the real public file'
     const index = await m.loadInitial();
     expect(index).toMatchObject({ changeNumber: 375, cloud: 'Public', tagCount: 3039, prefixCount: 93362 });
     const status = m.status();
-    expect(Object.keys(status.tags)).toEqual(['AzureContainerRegistry.EastUS', 'AzureFrontDoor.FirstParty', 'MicrosoftContainerRegistry', 'Storage.EastUS']);
+    expect(Object.keys(status.tags)).toEqual([
+      'AzureContainerRegistry.EastUS',
+      'AzureFrontDoor.FirstParty',
+      'MicrosoftContainerRegistry',
+      'Storage.EastUS',
+    ]);
     expect(status.tags['MicrosoftContainerRegistry']).toBe(359);
     expect(status.tags['AzureFrontDoor.FirstParty']).toBe(68);
-    const first = index!.value('AzureContainerRegistry.EastUS')!.properties.addressPrefixes.find((p) => p.includes('.'))!;
+    const first = index!
+      .value('AzureContainerRegistry.EastUS')!
+      .properties.addressPrefixes.find((p) => p.includes('.'))!;
     const ip = first.split('/')[0]!;
     expect(m.lookup(ip)).toEqual(expect.arrayContaining(['AzureContainerRegistry', 'AzureContainerRegistry.EastUS']));
     expect(m.lookup('192.0.2.1')).toEqual([]);

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { AcrEgressError, isAcrEgressError } from '../../../src/errors.js';
+import { type AcrEgressError, isAcrEgressError } from '../../../src/errors.js';
 import { parseServiceTags } from '../../../src/service-tags/parse.js';
 import type { ServiceTagsFile } from '../../../src/service-tags/types.js';
 
@@ -65,7 +65,10 @@ describe('parseServiceTags accepts', () => {
 
   it.each([
     ['networkFeatures absent', (f: ServiceTagsFile) => delete f.values[0]!.properties.networkFeatures],
-    ['an empty region and systemService', (f: ServiceTagsFile) => Object.assign(f.values[0]!.properties, { region: '', systemService: '' })],
+    [
+      'an empty region and systemService',
+      (f: ServiceTagsFile) => Object.assign(f.values[0]!.properties, { region: '', systemService: '' }),
+    ],
     ['an empty addressPrefixes', (f: ServiceTagsFile) => (f.values[0]!.properties.addressPrefixes = [])],
     ['no values at all', (f: ServiceTagsFile) => (f.values = [])],
     ['unknown extra fields', (f: ServiceTagsFile) => Object.assign(f, { comment: 'x' })],
@@ -88,20 +91,44 @@ describe('parseServiceTags rejects wrong shapes, naming the path', () => {
     ['values: expected an array, got an object', (f) => (f.values = {})],
     ['values[1]: expected an object, got null', (f) => (f.values[1] = null)],
     ['values[0].name: expected a non-empty string, got undefined', (f) => delete f.values[0].name],
-    ['values[1].name: "AzureContainerRegistry" repeats values[0].name', (f) => (f.values[1].name = 'AzureContainerRegistry')],
+    [
+      'values[1].name: "AzureContainerRegistry" repeats values[0].name',
+      (f) => (f.values[1].name = 'AzureContainerRegistry'),
+    ],
     ['values[0].id: expected a string, got 7', (f) => (f.values[0].id = 7)],
     ['values[1].properties: expected an object, got undefined', (f) => delete f.values[1].properties],
     ['values[0].properties.changeNumber: expected a non-negative integer, got null', (f) => (p(f).changeNumber = null)],
     ['values[0].properties.region: expected a string (may be empty), got null', (f) => (p(f).region = null)],
-    ['values[1].properties.systemService: expected a string (may be empty), got undefined', (f) => delete p(f, 1).systemService],
+    [
+      'values[1].properties.systemService: expected a string (may be empty), got undefined',
+      (f) => delete p(f, 1).systemService,
+    ],
     ['values[0].properties.platform: expected a string, got 1', (f) => (p(f).platform = 1)],
     ['values[0].properties.regionId: expected a non-negative integer, got "0"', (f) => (p(f).regionId = '0')],
-    ['values[0].properties.networkFeatures: expected null or an array of strings, got "API"', (f) => (p(f).networkFeatures = 'API')],
-    ['values[0].properties.addressPrefixes: expected an array, got "20.42.66.0/24"', (f) => (p(f).addressPrefixes = '20.42.66.0/24')],
-    ['values[1].properties.addressPrefixes[0]: "1.2.3.300/24" is not a valid IPv4 or IPv6 prefix', (f) => (p(f, 1).addressPrefixes = ['1.2.3.300/24'])],
-    ['values[0].properties.addressPrefixes[1]: "2603:1030:210::/129" is not a valid IPv4 or IPv6 prefix', (f) => (p(f).addressPrefixes[1] = '2603:1030:210::/129')],
-    ['values[0].properties.addressPrefixes[0]: "20.42.66.0" is not a valid IPv4 or IPv6 prefix', (f) => (p(f).addressPrefixes[0] = '20.42.66.0')],
-    ['values[0].properties.addressPrefixes[0]: 42 is not a valid IPv4 or IPv6 prefix', (f) => (p(f).addressPrefixes[0] = 42)],
+    [
+      'values[0].properties.networkFeatures: expected null or an array of strings, got "API"',
+      (f) => (p(f).networkFeatures = 'API'),
+    ],
+    [
+      'values[0].properties.addressPrefixes: expected an array, got "20.42.66.0/24"',
+      (f) => (p(f).addressPrefixes = '20.42.66.0/24'),
+    ],
+    [
+      'values[1].properties.addressPrefixes[0]: "1.2.3.300/24" is not a valid IPv4 or IPv6 prefix',
+      (f) => (p(f, 1).addressPrefixes = ['1.2.3.300/24']),
+    ],
+    [
+      'values[0].properties.addressPrefixes[1]: "2603:1030:210::/129" is not a valid IPv4 or IPv6 prefix',
+      (f) => (p(f).addressPrefixes[1] = '2603:1030:210::/129'),
+    ],
+    [
+      'values[0].properties.addressPrefixes[0]: "20.42.66.0" is not a valid IPv4 or IPv6 prefix',
+      (f) => (p(f).addressPrefixes[0] = '20.42.66.0'),
+    ],
+    [
+      'values[0].properties.addressPrefixes[0]: 42 is not a valid IPv4 or IPv6 prefix',
+      (f) => (p(f).addressPrefixes[0] = 42),
+    ],
   ])('reports "%s"', (expected, change) => {
     const file = sample() as unknown as Record<string, any>;
     change(file);
@@ -123,9 +150,13 @@ describe('parseServiceTags rejects wrong shapes, naming the path', () => {
     file.values[0]!.properties.addressPrefixes = Array.from({ length: 30 }, (_, i) => `10.0.${i}.0/33`);
     (file as unknown as Record<string, unknown>).cloud = 1;
     const err = errorOf(JSON.stringify(file));
-    expect(err.message).toBe('service-tag file is invalid: cloud: expected a non-empty string, got 1 (and 30 more problems)');
+    expect(err.message).toBe(
+      'service-tag file is invalid: cloud: expected a non-empty string, got 1 (and 30 more problems)',
+    );
     expect(err.details).toHaveLength(21);
-    expect(err.details[1]).toBe('values[0].properties.addressPrefixes[0]: "10.0.0.0/33" is not a valid IPv4 or IPv6 prefix');
+    expect(err.details[1]).toBe(
+      'values[0].properties.addressPrefixes[0]: "10.0.0.0/33" is not a valid IPv4 or IPv6 prefix',
+    );
     expect(err.details[20]).toBe('... and 11 more not listed');
   });
 });
@@ -133,10 +164,22 @@ describe('parseServiceTags rejects wrong shapes, naming the path', () => {
 describe('parseServiceTags rejects text that is not JSON, saying where', () => {
   const text = JSON.stringify(sample(), null, 2);
   it.each([
-    ['a truncated download', text.slice(0, 200), /not valid JSON at line \d+, column \d+ \(position 200\) \(the file ends early: truncated download\?\)/],
+    [
+      'a truncated download',
+      text.slice(0, 200),
+      /not valid JSON at line \d+, column \d+ \(position 200\) \(the file ends early: truncated download\?\)/,
+    ],
     ['a file cut after a comma', '{"changeNumber": 1,', /at line 1, column 20 \(position 19\) \(the file ends early/],
-    ['an HTML error page', '<!DOCTYPE html><html></html>', /not valid JSON at line 1, column 1 \(position 0\): Unexpected token/],
-    ['a bad literal on line 3', '{\r\n  "changeNumber": 1,\r\n  "cloud": tru\r\n}', /at line 3, column 12 \(position 36\): Unexpected token/],
+    [
+      'an HTML error page',
+      '<!DOCTYPE html><html></html>',
+      /not valid JSON at line 1, column 1 \(position 0\): Unexpected token/,
+    ],
+    [
+      'a bad literal on line 3',
+      '{\r\n  "changeNumber": 1,\r\n  "cloud": tru\r\n}',
+      /at line 3, column 12 \(position 36\): Unexpected token/,
+    ],
     ['trailing garbage', '{"a": 1} x', /at line 1, column 10 \(position 9\)/],
     ['a trailing comma', '{"a": [1, 2,]}', /at line 1, column 13 \(position 12\)/],
   ])('%s', (_, input, expected) => {
@@ -170,7 +213,9 @@ describe.skipIf(!haveRealFiles)(`parseServiceTags on real files${skipNote}`, () 
   });
 
   it('counts 93,362 prefixes (68,933 IPv4, 24,429 IPv6) in 20251106', () => {
-    const prefixes = parseServiceTags(raw.get('ServiceTags_Public_20251106.json')!).values.flatMap((v) => v.properties.addressPrefixes);
+    const prefixes = parseServiceTags(raw.get('ServiceTags_Public_20251106.json')!).values.flatMap(
+      (v) => v.properties.addressPrefixes,
+    );
     const v6 = prefixes.filter((p) => p.includes(':')).length;
     expect([prefixes.length, prefixes.length - v6, v6]).toEqual([93_362, 68_933, 24_429]);
   });
@@ -181,7 +226,12 @@ describe.skipIf(!haveRealFiles)(`parseServiceTags on real files${skipNote}`, () 
   });
 
   it('names the line of a bad prefix planted in the real file', () => {
-    const text = raw.get('ServiceTags_Public_20251106.json')!.toString('utf8').replace('"20.42.66.0/24"', '"20.42.66.0/33"');
-    expect(errorOf(text).message).toMatch(/^service-tag file is invalid: values\[\d+\]\.properties\.addressPrefixes\[\d+\]: "20\.42\.66\.0\/33"/);
+    const text = raw
+      .get('ServiceTags_Public_20251106.json')!
+      .toString('utf8')
+      .replace('"20.42.66.0/24"', '"20.42.66.0/33"');
+    expect(errorOf(text).message).toMatch(
+      /^service-tag file is invalid: values\[\d+\]\.properties\.addressPrefixes\[\d+\]: "20\.42\.66\.0\/33"/,
+    );
   });
 });

@@ -93,7 +93,8 @@ describe('RangeSet.has refuses what is not an address', () => {
   });
 
   it('returns false for non-strings instead of throwing', () => {
-    for (const junk of [undefined, null, 42, {}, ['1.2.3.4']]) expect(everything.has(junk as unknown as string)).toBe(false);
+    for (const junk of [undefined, null, 42, {}, ['1.2.3.4']])
+      expect(everything.has(junk as unknown as string)).toBe(false);
   });
 });
 
@@ -102,18 +103,46 @@ describe('RangeSet merging', () => {
     [['10.0.0.0/24', '10.0.0.128/25'], ['10.0.0.0-10.0.0.255'], 'merges a prefix nested in another'],
     [['10.0.0.0/25', '10.0.0.128/25'], ['10.0.0.0-10.0.0.255'], 'merges adjacent prefixes'],
     [['10.0.0.0/25', '10.0.1.0/24'], ['10.0.0.0-10.0.0.127', '10.0.1.0-10.0.1.255'], 'keeps prefixes with a gap apart'],
-    [['10.0.1.0/24', '10.0.0.0/24', '8.0.0.0/8'], ['8.0.0.0-8.255.255.255', '10.0.0.0-10.0.1.255'], 'sorts unsorted input'],
+    [
+      ['10.0.1.0/24', '10.0.0.0/24', '8.0.0.0/8'],
+      ['8.0.0.0-8.255.255.255', '10.0.0.0-10.0.1.255'],
+      'sorts unsorted input',
+    ],
     [['10.0.0.0/8', '9.0.0.0/8'], ['9.0.0.0-10.255.255.255'], 'merges adjacent prefixes given out of order'],
     [['10.0.0.0/24', '10.0.0.0/24'], ['10.0.0.0-10.0.0.255'], 'collapses duplicates'],
     [['10.0.0.77/24'], ['10.0.0.0-10.0.0.255'], 'clears host bits'],
     [['0.0.0.0/1', '128.0.0.0/1'], ['0.0.0.0-255.255.255.255'], 'merges up to the last IPv4 address'],
-    [['2001:db8::/33', '2001:db8:8000::/33'], ['2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff'], 'merges adjacent IPv6'],
-    [['2001:db8::/96', '2001:db8::1:0:0/96'], ['2001:db8::-2001:db8::1:ffff:ffff'], 'merges IPv6 adjacent across a word carry'],
-    [['2001:db8::/64', '2001:db8::/48'], ['2001:db8::-2001:db8:0:ffff:ffff:ffff:ffff:ffff'], 'merges an IPv6 prefix nested in a later one'],
-    [['ffff::/16', '8000::/1'], ['8000::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], 'merges up to the last IPv6 address'],
+    [
+      ['2001:db8::/33', '2001:db8:8000::/33'],
+      ['2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff'],
+      'merges adjacent IPv6',
+    ],
+    [
+      ['2001:db8::/96', '2001:db8::1:0:0/96'],
+      ['2001:db8::-2001:db8::1:ffff:ffff'],
+      'merges IPv6 adjacent across a word carry',
+    ],
+    [
+      ['2001:db8::/64', '2001:db8::/48'],
+      ['2001:db8::-2001:db8:0:ffff:ffff:ffff:ffff:ffff'],
+      'merges an IPv6 prefix nested in a later one',
+    ],
+    [
+      ['ffff::/16', '8000::/1'],
+      ['8000::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+      'merges up to the last IPv6 address',
+    ],
     [['2001:db8::2/127', '2001:db8::/127'], ['2001:db8::-2001:db8::3'], 'sorts unsorted IPv6'],
-    [['2001:db8::/128', '2001:db8::2/128'], ['2001:db8::-2001:db8::', '2001:db8::2-2001:db8::2'], 'keeps IPv6 with a gap apart'],
-    [['10.0.0.0/8', '::/0'], ['10.0.0.0-10.255.255.255', '::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'], 'lists IPv4 before IPv6'],
+    [
+      ['2001:db8::/128', '2001:db8::2/128'],
+      ['2001:db8::-2001:db8::', '2001:db8::2-2001:db8::2'],
+      'keeps IPv6 with a gap apart',
+    ],
+    [
+      ['10.0.0.0/8', '::/0'],
+      ['10.0.0.0-10.255.255.255', '::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+      'lists IPv4 before IPv6',
+    ],
     [[], [], 'builds an empty set from no prefixes'],
   ])('%j -> %j (%s)', (prefixes, expected) => {
     const set = RangeSet.fromPrefixes(prefixes);
@@ -121,19 +150,26 @@ describe('RangeSet merging', () => {
     expect(set.prefixCount).toBe(prefixes.length);
   });
 
-  it.each(['1.2.3.300/24', '10.0.0.0/33', '::/129', '10.0.0.0', '10.0.0.0/', '10.0.0.0/08', '10.0.0.0/-1', 'fe80::/10%eth0', ''])(
-    'refuses %j with SERVICE_TAGS_INVALID',
-    (prefix) => {
-      let caught: unknown;
-      try {
-        RangeSet.fromPrefixes(['10.0.0.0/8', prefix]);
-      } catch (err) {
-        caught = err;
-      }
-      expect(isAcrEgressError(caught, 'SERVICE_TAGS_INVALID')).toBe(true);
-      expect((caught as Error).message).toContain(JSON.stringify(prefix));
-    },
-  );
+  it.each([
+    '1.2.3.300/24',
+    '10.0.0.0/33',
+    '::/129',
+    '10.0.0.0',
+    '10.0.0.0/',
+    '10.0.0.0/08',
+    '10.0.0.0/-1',
+    'fe80::/10%eth0',
+    '',
+  ])('refuses %j with SERVICE_TAGS_INVALID', (prefix) => {
+    let caught: unknown;
+    try {
+      RangeSet.fromPrefixes(['10.0.0.0/8', prefix]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isAcrEgressError(caught, 'SERVICE_TAGS_INVALID')).toBe(true);
+    expect((caught as Error).message).toContain(JSON.stringify(prefix));
+  });
 });
 
 describe('RangeSet.union', () => {
@@ -189,8 +225,15 @@ describe('address parsing agrees with ipaddr.js', () => {
     fc.assert(
       fc.property(v6, (addr) => {
         const parts = addr.toByteArray();
-        const words = [0, 1, 2, 3].map((k) => ((parts[k * 4]! << 24) | (parts[k * 4 + 1]! << 16) | (parts[k * 4 + 2]! << 8) | parts[k * 4 + 3]!) >>> 0);
-        const padded = addr.toNormalizedString().split(':').map((g) => g.padStart(4, '0')).join(':');
+        const words = [0, 1, 2, 3].map(
+          (k) =>
+            ((parts[k * 4]! << 24) | (parts[k * 4 + 1]! << 16) | (parts[k * 4 + 2]! << 8) | parts[k * 4 + 3]!) >>> 0,
+        );
+        const padded = addr
+          .toNormalizedString()
+          .split(':')
+          .map((g) => g.padStart(4, '0'))
+          .join(':');
         for (const text of [addr.toRFC5952String(), addr.toNormalizedString(), padded, padded.toUpperCase()]) {
           const parsed = parseAddress(text);
           if (addr.isIPv4MappedAddress()) expect(parsed).toEqual({ v: 4, n: words[3] });
@@ -203,11 +246,15 @@ describe('address parsing agrees with ipaddr.js', () => {
   });
 
   it('decides membership of random addresses in random prefixes as ipaddr.js does', () => {
-    const v4 = fc.integer({ min: 0, max: 0xffffffff }).map((n) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
+    const v4 = fc
+      .integer({ min: 0, max: 0xffffffff })
+      .map((n) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
     const v4case = fc.tuple(v4, fc.integer({ min: 0, max: 32 }), v4);
     const v6case = fc.tuple(v6, fc.integer({ min: 0, max: 128 }), v6).map(([p, bits, a]) => {
       // Put the address near the prefix half the time so boundaries are hit, not just misses.
-      const near = ipaddr.IPv6.parse(`${p.toNormalizedString().split(':').slice(0, 4).join(':')}:${a.toNormalizedString().split(':').slice(4).join(':')}`);
+      const near = ipaddr.IPv6.parse(
+        `${p.toNormalizedString().split(':').slice(0, 4).join(':')}:${a.toNormalizedString().split(':').slice(4).join(':')}`,
+      );
       return [p.toRFC5952String(), bits, (bits % 2 ? near : a).toRFC5952String()] as const;
     });
     fc.assert(
@@ -225,8 +272,12 @@ describe('address parsing agrees with ipaddr.js', () => {
 
 describe('merged sets agree with checking every prefix', () => {
   // Small address spaces (10.0.x.y, 2001:db8::x) make overlaps and adjacency common.
-  const v4prefix = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 16, max: 32 })).map(([n, bits]) => `10.0.${n >> 8}.${n & 255}/${bits}`);
-  const v6prefix = fc.tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 112, max: 128 })).map(([n, bits]) => `2001:db8::${n.toString(16)}/${bits}`);
+  const v4prefix = fc
+    .tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 16, max: 32 }))
+    .map(([n, bits]) => `10.0.${n >> 8}.${n & 255}/${bits}`);
+  const v6prefix = fc
+    .tuple(fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 112, max: 128 }))
+    .map(([n, bits]) => `2001:db8::${n.toString(16)}/${bits}`);
   const v4ip = fc.integer({ min: 0, max: 0xffff }).map((n) => `10.0.${n >> 8}.${n & 255}`);
   const v6ip = fc.integer({ min: 0, max: 0xffff }).map((n) => `2001:db8::${n.toString(16)}`);
 
@@ -263,7 +314,15 @@ describe('parsePrefix', () => {
   it.each([
     ['10.1.2.3/16', { v: 4, start: 0x0a010000, end: 0x0a01ffff, bits: 16 }],
     ['0.0.0.0/0', { v: 4, start: 0, end: 0xffffffff, bits: 0 }],
-    ['2001:db8::/32', { v: 6, start: Uint32Array.of(0x20010db8, 0, 0, 0), end: Uint32Array.of(0x20010db8, ~0 >>> 0, ~0 >>> 0, ~0 >>> 0), bits: 32 }],
+    [
+      '2001:db8::/32',
+      {
+        v: 6,
+        start: Uint32Array.of(0x20010db8, 0, 0, 0),
+        end: Uint32Array.of(0x20010db8, ~0 >>> 0, ~0 >>> 0, ~0 >>> 0),
+        bits: 32,
+      },
+    ],
     ['10.0.0.0/33', null],
     ['10.0.0.0', null],
   ])('%s -> %o', (text, expected) => {

@@ -15,7 +15,12 @@ describe('validateServiceTags', () => {
     { name: 'accepts the loopback layout for Public', text: serviceTagsJson(loopbackTags(), 5) },
     { name: 'accepts the same change number as the one in use', text: serviceTagsJson(loopbackTags(), 4), current: 4 },
     { name: 'accepts a higher change number', text: serviceTagsJson(loopbackTags(), 9), current: 4 },
-    { name: 'accepts a lower change number when forced', text: serviceTagsJson(loopbackTags(), 2), current: 4, force: true },
+    {
+      name: 'accepts a lower change number when forced',
+      text: serviceTagsJson(loopbackTags(), 2),
+      current: 4,
+      force: true,
+    },
     { name: 'accepts a file with a byte-order mark', text: `\uFEFF${serviceTagsJson(loopbackTags(), 5)}` },
   ])('$name', ({ text, current, force }) => {
     const { file, index } = validateServiceTags(text, loaded(), { current: current ?? null, force });
@@ -23,18 +28,45 @@ describe('validateServiceTags', () => {
     expect(index.rangesOf('AzureContainerRegistry.EastUS')?.has('127.0.0.2')).toBe(true);
   });
 
-  const refusals: Array<{ name: string; text: string; code: ErrorCode; message: RegExp; current?: number; config?: Record<string, unknown> }> = [
-    { name: 'refuses truncated JSON as SERVICE_TAGS_INVALID', text: serviceTagsJson(loopbackTags()).slice(0, 300), code: 'SERVICE_TAGS_INVALID', message: /not valid JSON.*truncated/ },
+  const refusals: Array<{
+    name: string;
+    text: string;
+    code: ErrorCode;
+    message: RegExp;
+    current?: number;
+    config?: Record<string, unknown>;
+  }> = [
+    {
+      name: 'refuses truncated JSON as SERVICE_TAGS_INVALID',
+      text: serviceTagsJson(loopbackTags()).slice(0, 300),
+      code: 'SERVICE_TAGS_INVALID',
+      message: /not valid JSON.*truncated/,
+    },
     { name: 'refuses an empty body', text: '', code: 'SERVICE_TAGS_INVALID', message: /empty/ },
-    { name: 'refuses JSON whose values is not an array', text: '{"changeNumber":1,"cloud":"Public","values":{}}', code: 'SERVICE_TAGS_INVALID', message: /values: expected an array/ },
-    { name: 'refuses a JSON array at the top', text: '[1,2,3]', code: 'SERVICE_TAGS_INVALID', message: /\(root\): expected an object/ },
+    {
+      name: 'refuses JSON whose values is not an array',
+      text: '{"changeNumber":1,"cloud":"Public","values":{}}',
+      code: 'SERVICE_TAGS_INVALID',
+      message: /values: expected an array/,
+    },
+    {
+      name: 'refuses a JSON array at the top',
+      text: '[1,2,3]',
+      code: 'SERVICE_TAGS_INVALID',
+      message: /\(root\): expected an object/,
+    },
     {
       name: 'refuses a prefix that does not parse',
       text: serviceTagsJson([...loopbackTags(), { name: 'Bad', prefixes: ['300.1.2.3/8'] }]),
       code: 'SERVICE_TAGS_INVALID',
       message: /addressPrefixes\[0\]: "300.1.2.3\/8" is not a valid/,
     },
-    { name: 'refuses a file for another cloud', text: serviceTagsJson(loopbackTags(), 1, 'AzureGovernment'), code: 'SERVICE_TAGS_WRONG_CLOUD', message: /cloud "AzureGovernment".*AzureCloud needs "Public"/ },
+    {
+      name: 'refuses a file for another cloud',
+      text: serviceTagsJson(loopbackTags(), 1, 'AzureGovernment'),
+      code: 'SERVICE_TAGS_WRONG_CLOUD',
+      message: /cloud "AzureGovernment".*AzureCloud needs "Public"/,
+    },
     {
       name: 'refuses a Public file when the config is AzureChinaCloud',
       text: serviceTagsJson(loopbackTags()),
@@ -42,8 +74,19 @@ describe('validateServiceTags', () => {
       message: /needs "China"/,
       config: { cloud: 'AzureChinaCloud' },
     },
-    { name: 'refuses a lower change number than the one in use', text: serviceTagsJson(loopbackTags(), 3), current: 4, code: 'SERVICE_TAGS_STALE_CHANGE', message: /3 is lower than 4/ },
-    { name: 'refuses a file without the MCR tag the mcr rule needs', text: serviceTagsJson(without('MicrosoftContainerRegistry')), code: 'SERVICE_TAGS_TAG_MISSING', message: /no tag MicrosoftContainerRegistry \(needed by mcr:login\)/ },
+    {
+      name: 'refuses a lower change number than the one in use',
+      text: serviceTagsJson(loopbackTags(), 3),
+      current: 4,
+      code: 'SERVICE_TAGS_STALE_CHANGE',
+      message: /3 is lower than 4/,
+    },
+    {
+      name: 'refuses a file without the MCR tag the mcr rule needs',
+      text: serviceTagsJson(without('MicrosoftContainerRegistry')),
+      code: 'SERVICE_TAGS_TAG_MISSING',
+      message: /no tag MicrosoftContainerRegistry \(needed by mcr:login\)/,
+    },
     {
       name: 'refuses a file without the regional ACR tag of a configured region',
       text: serviceTagsJson(without('AzureContainerRegistry.EastUS')),
@@ -75,13 +118,17 @@ describe('validateServiceTags', () => {
   });
 
   it('ignores the WestUS variant when only eastus is configured', () => {
-    expect(() => validateServiceTags(serviceTagsJson(emptied('AzureContainerRegistry.WestUS')), loaded(), { current: null })).not.toThrow();
+    expect(() =>
+      validateServiceTags(serviceTagsJson(emptied('AzureContainerRegistry.WestUS')), loaded(), { current: null }),
+    ).not.toThrow();
   });
 });
 
 describe('neededSelectors and usedTagCounts', () => {
   it('lists each selector the rules need once, with the first rule needing it', () => {
-    const list = neededSelectors(loaded({ registries: [{ name: 'myregistry', regions: ['eastus'], dataEndpoints: true }] }));
+    const list = neededSelectors(
+      loaded({ registries: [{ name: 'myregistry', regions: ['eastus'], dataEndpoints: true }] }),
+    );
     expect(list.map((n) => [n.selector.base, n.selector.regions ?? [], n.rule])).toEqual([
       ['AzureContainerRegistry', ['eastus'], 'registry:myregistry:login'],
       ['Storage', ['eastus'], 'registry:myregistry:data:eastus'],
