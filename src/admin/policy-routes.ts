@@ -2,7 +2,7 @@
 // decided by the same policy engine as the proxy, with DNS only when asked for).
 import { makeRecord } from '../audit/recorder.js';
 import { chain, checkRequest, checkSni, evaluate, type Decision } from '../policy/decide.js';
-import { parseIp } from '../policy/address.js';
+import { parseIp } from '../net/address.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
 import { chooseDestination } from '../proxy/destination.js';
 import { sendError } from './answers.js';

@@ -2,8 +2,8 @@
 // (an open admin API on the network would hand out the logs and the reload button).
 import type { AddressInfo } from 'node:net';
 import { AcrEgressError } from '../errors.js';
-import { classifyAddress, parseIp } from '../policy/address.js';
-import { parseListen } from '../proxy/proxy-server.js';
+import { classifyAddress, parseIp } from '../net/address.js';
+import { parseListen } from '../net/listen.js';
 import { createAdminApp, type AdminApp } from './app.js';
 import type { AdminDeps, AdminOptions } from './deps.js';
 

@@ -1,6 +1,6 @@
 // GET /api/v1/service-tags (status of the data in use), POST /api/v1/service-tags/refresh and
 // GET /api/v1/service-tags/lookup?ip= (which tags contain an address).
-import { parseIp } from '../policy/address.js';
+import { parseIp } from '../net/address.js';
 import { sendError } from './answers.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps } from './deps.js';

@@ -1,6 +1,6 @@
 // Filters over the recent-decisions store: parsing the admin's filter parameters, choosing the
 // smallest posting list to walk, and cursor pages that stay put while new records arrive.
-import { CidrList, parseIp } from '../policy/address.js';
+import { CidrList, parseIp } from '../net/address.js';
 import { isReason, type Reason } from '../policy/reasons.js';
 import type { DecisionRecord, RecordMode } from './record.js';
 import type { DecisionStore, SeqList } from './store.js';

@@ -5,7 +5,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { evaluate } from '../policy/decide.js';
 import { compilePolicy } from '../policy/snapshot.js';
 import type { ServiceTagIndex } from '../service-tags/types.js';
-import { parseAuthority } from '../proxy/connect-handler.js';
+import { parseAuthority } from '../net/authority.js';
 import type { Io } from './output.js';
 
 export interface CheckArgs {

@@ -12,8 +12,8 @@
 //   7. SNI present and equal to the host                     sni_missing / sni_mismatch
 // In report mode, a failing policy check is recorded with its reason and let through; failures
 // that leave nothing to let through (bad_request, dns_failure, upstream_unreachable, ...) still block.
-import { classifyAddress, parseIp, ADDRESS_CLASSES, type ParsedIp } from './address.js';
-import { normalizeHost } from './host.js';
+import { classifyAddress, parseIp, ADDRESS_CLASSES, type ParsedIp } from '../net/address.js';
+import { normalizeHost } from '../net/host.js';
 import type { Reason } from './reasons.js';
 import type { HostMatch } from './rules.js';
 import type { PolicySnapshot } from './snapshot.js';

@@ -2,7 +2,7 @@
 // per config version and tag version. Immutable; the proxy swaps the whole snapshot on reload.
 import type { LoadedConfig } from '../config/load.js';
 import type { AddressRangeSet, ServiceTagIndex } from '../service-tags/types.js';
-import { CidrList } from './address.js';
+import { CidrList } from '../net/address.js';
 import { compileRules, type CompiledRules, type HostRule } from './rules.js';
 
 export interface BoundTag {

@@ -2,21 +2,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { block, checkRequest, checkSni, refuse, chain, type Decision } from '../policy/decide.js';
+import { parseAuthority } from '../net/authority.js';
 import { chooseDestination } from './destination.js';
 import { readClientHello } from './hello-reader.js';
 import { dialVetted, runTunnel } from './tunnel.js';
 import { CONNECT_ESTABLISHED, refuseSocket } from './responses.js';
 import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
-
-/** `host:port` or `[v6]:port`; null when malformed. */
-export function parseAuthority(authority: string | undefined): { host: string; port: number } | null {
-  if (authority === undefined || authority.length === 0 || authority.length > 300) return null;
-  const m = /^(\[[^\]\s]*\]|[^:\s[\]/]+):([0-9]{1,5})$/.exec(authority);
-  if (!m) return null;
-  const port = Number(m[2]);
-  if (port < 1 || port > 65535) return null;
-  return { host: m[1] as string, port };
-}
 
 export async function handleConnect(
   deps: ProxyDeps,

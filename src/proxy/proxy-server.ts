@@ -3,21 +3,11 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { refuse } from '../policy/decide.js';
+import type { ListenAddress } from '../net/listen.js';
 import { handleConnect } from './connect-handler.js';
 import { clientAddress, type ProxyDeps } from './context.js';
 import { createHttpForwarder } from './http-forward.js';
 import { blockResponse, refuseSocket } from './responses.js';
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-export function parseListen(value: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]+)$/.exec(value);
-  if (!m) throw new Error(`not host:port: ${value}`);
-  return { host: (m[1] ?? m[2]) as string, port: Number(m[3]) };
-}
 
 export class ProxyServer {
   #deps: ProxyDeps;

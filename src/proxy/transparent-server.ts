@@ -3,7 +3,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { refuse } from '../policy/decide.js';
 import { clientAddress, type ProxyDeps } from './context.js';
-import type { ListenAddress } from './proxy-server.js';
+import type { ListenAddress } from '../net/listen.js';
 import { handleTransparent } from './transparent-handler.js';
 
 export class TransparentServer {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isIpLiteral, normalizeHost } from '../../../src/policy/host.js';
+import { isIpLiteral, normalizeHost } from '../../../src/net/host.js';
 
 const show = (raw: string): string => JSON.stringify(raw);
 

@@ -7,7 +7,7 @@ import {
   parseIp,
   type AddressClass,
   type ParsedIp,
-} from '../../../src/policy/address.js';
+} from '../../../src/net/address.js';
 
 function ip(raw: string): ParsedIp {
   const parsed = parseIp(raw);
