@@ -16,6 +16,7 @@ import { HostResolver } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
 import { ServiceTagManager } from './service-tags/manager.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
+import { VERSION } from './version.js';
 
 export interface GatewayOptions {
   configFile: string;
@@ -179,6 +180,7 @@ export class Gateway {
     }
     this.log.info(
       {
+        version: VERSION,
         listen: this.#proxyAddress,
         configVersion: this.#loaded.version,
         mode: this.#policy.mode,

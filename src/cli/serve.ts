@@ -4,7 +4,24 @@ import { adminDepsFromGateway } from '../admin/from-gateway.js';
 import { startAdmin, type RunningAdmin } from '../admin/start.js';
 import { rebuildFromLog } from '../audit/tail.js';
 import { Gateway } from '../gateway.js';
+import { configPath } from '../config/load.js';
+import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  usage: `  serve [--config FILE]                      run the proxy and the admin API`,
+  async run(io, argv) {
+    const { values, positionals } = parseCommandArgs('serve', {
+      args: argv,
+      options: { config: { type: 'string' } },
+      allowPositionals: true,
+    });
+    if (positionals.length > 0)
+      throw usageError(`serve takes no arguments (got ${positionals.join(' ')}): try acr-egress serve --config FILE`);
+    return runServe(io, configPath(values.config));
+  },
+};
 
 export async function runServe(io: Io, configFile: string): Promise<number> {
   let gateway: Gateway;

@@ -5,6 +5,7 @@ import type { DecisionRecord } from '../audit/record.js';
 import type { RecordSink } from '../audit/recorder.js';
 import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
+import { VERSION } from '../version.js';
 
 export interface MetricsSources {
   /** Service-tag status, read at scrape time; null or absent: the tag metrics stay 0. */
@@ -44,6 +45,12 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   const registers = [registry];
   if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
+  new Gauge({
+    name: 'acr_egress_build_info',
+    help: 'Always 1; the version label says which acr-egress is running',
+    labelNames: ['version'] as const,
+    registers,
+  }).set({ version: VERSION }, 1);
   const decisions = new Counter({
     name: 'acr_egress_decisions_total',
     help: 'Decision records by decision, reason code (none when allowed) and rule id',

@@ -1,5 +1,6 @@
-// The Prometheus registry: CONTRACT names and labels, fed per record and per tunnel, values read at
+// The Prometheus registry: the documented names and labels, fed per record and per tunnel, values read at
 // scrape time, rule labels bounded, DNS counters monotonic across resolver swaps.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { rec, tagsStatus } from '../admin/fake-deps.js';
@@ -126,6 +127,14 @@ describe('createMetrics', () => {
     text = await m.text();
     expect(value(text, 'acr_egress_dns_cache_hits_total')).toBe(9);
     expect(value(text, 'acr_egress_dns_cache_misses_total')).toBe(3);
+  });
+
+  it('reports acr_egress_build_info{version} = 1 with the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const text = await createMetrics({ defaultMetrics: false }).text();
+    expect(value(text, `acr_egress_build_info{version="${version}"}`)).toBe(1);
   });
 
   it('includes the default process metrics unless turned off', async () => {
