@@ -1,12 +1,13 @@
 // The running gateway: holds the current config and policy snapshot, owns the listeners, and swaps
 // snapshots atomically on reload or new service tags. Tunnels keep the snapshot they started with.
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { isAcrEgressError } from './errors.js';
+import { componentLog, createOperationalLog } from './log.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
@@ -21,8 +22,10 @@ import { VERSION } from './version.js';
 export interface GatewayOptions {
   configFile: string;
   env?: NodeJS.ProcessEnv;
-  /** Operational log (not the audit log); defaults to pino on stderr at log.level. */
+  /** Operational log (not the audit log); defaults to pino at log.level on logDestination. */
   logger?: Logger;
+  /** Where the default operational log writes; stderr unless given. */
+  logDestination?: DestinationStream;
   /** Service tags to start with (trusted, not validated); by default the manager's loadInitial. */
   tags?: ServiceTagIndex | null;
   /** Loads tags for a config at start and when its source changes, instead of the manager. */
@@ -95,7 +98,7 @@ export class Gateway {
       resolver: () => this.#resolver,
       recorder: this.recorder,
       connections: this.#connections,
-      log: this.log.child({ component: 'proxy' }),
+      log: componentLog(this.log, 'proxy'),
       events: this.tunnelEvents,
     };
     this.#proxy = new ProxyServer(deps);
@@ -106,12 +109,14 @@ export class Gateway {
 
   static async create(options: GatewayOptions): Promise<Gateway> {
     const loaded = loadConfigFile(options.configFile, options.env ?? process.env);
-    const log =
-      options.logger ?? pino({ level: loaded.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
+    const log = componentLog(
+      options.logger ?? createOperationalLog(loaded.config.log.level, options.logDestination),
+      'gateway',
+    );
     let gateway: Gateway | undefined;
     const serviceTags = new ServiceTagManager({
       config: loaded,
-      log: log.child({ component: 'service-tags' }),
+      log: componentLog(log, 'service-tags'),
       // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
       onUpdate: (index) => gateway?.setTags(index),
       fetchImpl: options.serviceTagFetch,
