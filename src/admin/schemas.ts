@@ -43,7 +43,7 @@ export const DecisionRecordSchema = Type.Object(
     bytesDown: Nullable(Type.Integer()),
     durationMs: Nullable(Type.Integer()),
   },
-  { description: 'a decision record (CONTRACT.md)' },
+  { description: 'a decision record (docs/interface.md)' },
 );
 
 const time = (what: string) =>

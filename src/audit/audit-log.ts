@@ -17,7 +17,7 @@ export interface AuditLog {
 export function createAuditLog(file: string | null): AuditLog {
   if (file !== null) mkdirSync(dirname(file), { recursive: true });
   const dest = pino.destination({ dest: file ?? 1, sync: false, minLength: 4096 });
-  // No level, time or pid: the line is the decision record (CONTRACT.md) tagged `"kind":"decision"`,
+  // No level, time or pid: the line is the decision record (docs/interface.md) tagged `"kind":"decision"`,
   // which tells it apart from operational log lines when both go to one stream.
   const logger = pino({ base: null, timestamp: false, formatters: { level: () => ({ kind: 'decision' }) } }, dest);
   let closed = false;

@@ -1,4 +1,4 @@
-// The fixed reason codes a decision can carry (CONTRACT.md), and how each is answered on the wire.
+// The fixed reason codes a decision can carry (docs/interface.md), and how each is answered on the wire.
 
 export const REASONS = {
   bad_request: { status: 400, text: 'the request or host name is malformed' },

@@ -7,7 +7,7 @@ import type { TagSelector } from '../service-tags/types.js';
 export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'mcr-login' | 'mcr-data' | 'allow';
 
 export interface HostRule {
-  /** CONTRACT rule id; for a data endpoint matched by any region, `<region>` is filled at match time. */
+  /** Rule id (docs/interface.md); for a data endpoint matched by any region, `<region>` is filled at match time. */
   readonly id: string;
   readonly kind: RuleKind;
   /** Human pattern: `myregistry.azurecr.io`, `*.blob.core.windows.net`, `myregistry.*.data.azurecr.io`. */
