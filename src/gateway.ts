@@ -28,10 +28,6 @@ export interface GatewayOptions {
   logDestination?: DestinationStream;
   /** Service tags to start with (trusted, not validated); by default the manager's loadInitial. */
   tags?: ServiceTagIndex | null;
-  /** Loads tags for a config at start and when its source changes, instead of the manager. */
-  loadTags?: (loaded: LoadedConfig, log: Logger) => Promise<ServiceTagIndex | null>;
-  /** Passed to the service-tag manager (tests point it at a fake download site). */
-  serviceTagFetch?: ConstructorParameters<typeof ServiceTagManager>[0]['fetchImpl'];
 }
 
 export type ReloadResult = { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
@@ -119,11 +115,10 @@ export class Gateway {
       log: componentLog(log, 'service-tags'),
       // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
       onUpdate: (index) => gateway?.setTags(index),
-      fetchImpl: options.serviceTagFetch,
     });
     let tags: ServiceTagIndex | null;
-    if (options.tags !== undefined || options.loadTags !== undefined) {
-      tags = options.tags !== undefined ? options.tags : await options.loadTags!(loaded, log);
+    if (options.tags !== undefined) {
+      tags = options.tags;
       serviceTags.use(tags);
     } else {
       tags = await serviceTags.loadInitial();
@@ -213,18 +208,8 @@ export class Gateway {
       return { ok: false, problems };
     }
     const changed = next.version !== this.#loaded.version;
-    const sourceChanged =
-      next.config.serviceTags.source !== this.#loaded.config.serviceTags.source ||
-      next.config.cloud !== this.#loaded.config.cloud;
-    let tags = this.#tags;
-    if (this.#options.loadTags !== undefined) {
-      await this.serviceTags.reconfigure(next);
-      if (sourceChanged) tags = await this.#options.loadTags(next, this.log);
-      this.serviceTags.use(tags);
-    } else {
-      await this.serviceTags.reconfigure(next);
-      tags = this.serviceTags.index;
-    }
+    await this.serviceTags.reconfigure(next);
+    const tags = this.serviceTags.index;
     const policy = compilePolicy(next, tags);
     this.#loaded = next;
     this.#tags = tags;
