@@ -7,6 +7,7 @@ import { LOGS_USAGE, runLogs } from './logs.js';
 import { processIo, reportError, type Io } from './output.js';
 import { runServe } from './serve.js';
 import { runTags, TAGS_USAGE } from './tags.js';
+import { runUsers, USERS_USAGE } from './users.js';
 import pino from 'pino';
 
 const USAGE = `usage: acr-egress <command> [options]
@@ -17,6 +18,7 @@ const USAGE = `usage: acr-egress <command> [options]
   config validate FILE                       check a config file; every problem with its path
 ${TAGS_USAGE}
 ${LOGS_USAGE}
+${USERS_USAGE}
 
 The config file is --config, else $ACR_EGRESS_CONFIG, else config/acr-egress.yaml.`;
 
@@ -73,6 +75,7 @@ const commands: Record<string, Handler> = {
   },
   tags: (io, argv) => runTags(io, argv),
   logs: (io, argv) => runLogs(io, argv),
+  users: (io, argv) => runUsers(io, argv),
 };
 
 class UsageError extends Error {}
