@@ -122,6 +122,49 @@ const timed: Array<[string, () => unknown]> = [
 ];
 for (const [what, fn] of timed) rows.push({ what, value: nsPer(iterations, fn), unit: 'ns' });
 
+// Cost that stays flat: the same decision with 1, 100 and 1,000 registries configured (each with a
+// replica region and data endpoints), for the first registry and the last one in the file.
+for (const count of [1, 100, 1000]) {
+  const many = buildConfig(
+    {
+      registries: Array.from({ length: count }, (_, i) => ({
+        name: i === 0 ? 'myregistry' : `registry${i}`,
+        regions: ['eastus', 'westeurope'],
+        dataEndpoints: true,
+        blobStorage: true,
+      })),
+      mcr: true,
+      serviceTags: { enforce: true, source: null, cacheFile: null },
+      admin: { listen: null },
+    },
+    null,
+  );
+  t0 = now();
+  const p = compilePolicy(many, index);
+  const compileMs = now() - t0;
+  const last = count === 1 ? 'myregistry' : `registry${count - 1}`;
+  const req = { ...login, host: `${last}.azurecr.io`, sni: `${last}.azurecr.io` };
+  if (!evaluate(p, req).decision.allowed || !evaluate(p, login).decision.allowed)
+    throw new Error(`policy bench: ${count} registries: login not allowed`);
+  const n = Math.max(1000, Math.round(iterations / 2));
+  rows.push({ what: `${count} registries: compile policy`, value: compileMs, unit: 'ms' });
+  rows.push({
+    what: `${count} registries: whole decision, first registry's login server`,
+    value: nsPer(n, () => evaluate(p, login)),
+    unit: 'ns',
+  });
+  rows.push({
+    what: `${count} registries: whole decision, last registry's login server`,
+    value: nsPer(n, () => evaluate(p, req)),
+    unit: 'ns',
+  });
+  rows.push({
+    what: `${count} registries: whole decision, blocked host (evil.example.com)`,
+    value: nsPer(n, () => evaluate(p, { ...login, host: 'evil.example.com', sni: 'evil.example.com' })),
+    unit: 'ns',
+  });
+}
+
 if (values.json) {
   console.log(JSON.stringify({ node: process.version, iterations, rows }));
 } else {

@@ -12,7 +12,7 @@ import { profileMarkdown, summariseProfileDir } from './lib/profile.js';
 import { renderReport, updateDoc } from './lib/report.js';
 import { skippedResult, type ScenarioResult } from './lib/result.js';
 import { SQUID_BIN } from './lib/squid.js';
-import { GATEWAY_CLI, ROOT, type TargetName } from './lib/targets.js';
+import { GATEWAY_CLI, ROOT, setAltNode, type TargetName } from './lib/targets.js';
 import { startBenchUpstream, type BenchUpstream } from './lib/upstream.js';
 import { runIdleTunnels } from './scenarios/idle-tunnels.js';
 import { runManyPulls } from './scenarios/many-pulls.js';
@@ -42,7 +42,7 @@ function runScenario(id: number, args: BenchArgs, ctx: BenchContext): Promise<Sc
     case 1:
       return runThroughput(ctx, { bytes: args.size, rounds: args.rounds });
     case 2:
-      return runSetupRate(ctx, { tunnels: args.tunnels, concurrency: args.concurrency, rounds: args.setupRounds });
+      return runSetupRate(ctx, { tunnels: args.tunnels, levels: args.concurrency, rounds: args.setupRounds });
     case 3:
       return runIdleTunnels(ctx, { levels: args.idle, rounds: args.idleRounds });
     case 4:
@@ -75,12 +75,21 @@ async function main(argv: string[]): Promise<number> {
   );
   hard.unref();
 
-  const versions = {
+  const versions: Record<string, string> = {
     Node: process.version,
     Squid: toolVersion(SQUID_BIN, ['-v'], /Version (\S+)/),
     curl: toolVersion('curl', ['--version'], /^curl (\S+)/),
     skopeo: toolVersion('skopeo', ['--version'], /version (\S+)/),
   };
+  if (args.node !== null) {
+    const v = toolVersion(args.node, ['--version'], /^v?(\S+)/);
+    if (v === 'missing') {
+      console.error(`bench: --node ${args.node} does not run`);
+      return 2;
+    }
+    setAltNode(args.node, v);
+    versions[`second Node (--node)`] = `v${v}`;
+  }
   const needsProxies = args.only.some((id) => id <= 4);
   if (needsProxies) {
     for (const [tool, v] of Object.entries({ Squid: versions.Squid, curl: versions.curl })) {
@@ -113,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
   const contenders: TargetName[] = [
     'acr-egress',
     ...(args.before ? (['before'] as const) : []),
+    ...(args.node ? (['alt-node'] as const) : []),
     'squid',
     'node-pipe',
     'direct',

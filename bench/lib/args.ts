@@ -10,9 +10,10 @@ export interface BenchArgs {
   rounds: number;
   /** Scenario 2: tunnels per contender per round, concurrency, rounds. */
   tunnels: number;
-  concurrency: number;
+  /** Scenario 2 concurrency levels, each its own set of rounds (8,64,256). */
+  concurrency: number[];
   setupRounds: number;
-  /** Scenario 3: idle-tunnel levels (capped by the fd limit) and rounds per level. */
+  /** Scenario 3: idle-tunnel levels (capped by the fd limit; MAX_LEVEL = the most it allows) and rounds. */
   idle: number[];
   idleRounds: number;
   /** Scenario 4: concurrent pulls, layer size, rounds. */
@@ -33,7 +34,12 @@ export interface BenchArgs {
   before: string | null;
   /** Run acr-egress from src/ through tsx and skip the build (for the smoke test). */
   fromSource: boolean;
+  /** Another Node binary: acr-egress also runs under it, as the contender `acr-egress (node vNN)`. */
+  node: string | null;
 }
+
+/** `--idle max`: as many tunnels as the fd limit allows. */
+export const MAX_LEVEL = Number.MAX_SAFE_INTEGER;
 
 /** "1g", "256m", "64k", "1000" -> bytes. */
 export function parseSize(text: string): number {
@@ -45,6 +51,7 @@ export function parseSize(text: string): number {
 
 function list(text: string): number[] {
   return text.split(',').map((s) => {
+    if (s.trim() === 'max') return MAX_LEVEL;
     const n = Number(s.trim());
     if (!Number.isInteger(n) || n <= 0) throw new Error(`not a positive integer: ${s}`);
     return n;
@@ -54,11 +61,12 @@ function list(text: string): number[] {
 export const USAGE = `usage: npm run bench -- [options]
   --only 1,2,3,4,5      scenarios to run (default: all)
   --size 1g             scenario 1 body size          --rounds 5
-  --tunnels 2000        scenario 2 tunnels per round  --concurrency 8  --setup-rounds 3
-  --idle 5000,20000     scenario 3 levels (capped by RLIMIT_NOFILE)  --idle-rounds 1
+  --tunnels 1500        scenario 2 tunnels per round  --concurrency 8,64,256  --setup-rounds 3
+  --idle 1000,max       scenario 3 levels (max: the most RLIMIT_NOFILE allows)  --idle-rounds 1
   --pulls 16            scenario 4 concurrent pulls   --layer 2m  --pull-rounds 3
   --iterations 200000   scenario 5 iterations per row
-  --deadline 15         global deadline, minutes
+  --deadline 25         global deadline, minutes
+  --node PATH           also run acr-egress under this Node binary (Node 20 vs 24 side by side)
   --profile             acr-egress under --cpu-prof in scenarios 1 and 2
   --out FILE            markdown to update (default docs/benchmarks.md); --no-write to print only
   --quick               tiny sizes everywhere (a smoke run)
@@ -89,6 +97,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       quick: { type: 'boolean', default: false },
       before: { type: 'string' },
       'from-source': { type: 'boolean', default: false },
+      node: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -100,20 +109,21 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     only: values.only === undefined ? [1, 2, 3, 4, 5] : list(values.only),
     size: values.size === undefined ? (quick ? 4 * 2 ** 20 : 2 ** 30) : parseSize(values.size),
     rounds: num(values.rounds, 5, 1),
-    tunnels: num(values.tunnels, 2000, 20),
-    concurrency: num(values.concurrency, 8, 4),
+    tunnels: num(values.tunnels, 1500, 20),
+    concurrency: values.concurrency === undefined ? (quick ? [4] : [8, 64, 256]) : list(values.concurrency),
     setupRounds: num(values['setup-rounds'], 3, 1),
-    idle: values.idle === undefined ? (quick ? [20] : [5000, 20000]) : list(values.idle),
+    idle: values.idle === undefined ? (quick ? [20] : [1000, MAX_LEVEL]) : list(values.idle),
     idleRounds: num(values['idle-rounds'], 1, 1),
     pulls: num(values.pulls, 16, 2),
     layerBytes: values.layer === undefined ? (quick ? 64 * 1024 : 2 * 2 ** 20) : parseSize(values.layer),
     pullRounds: num(values['pull-rounds'], 3, 1),
     iterations: num(values.iterations, 200_000, 2_000),
-    deadlineMin: num(values.deadline, 15, 5),
+    deadlineMin: num(values.deadline, 25, 5),
     profile: values.profile === true,
     out: values['no-write'] === true ? null : (values.out ?? 'docs/benchmarks.md'),
     quick,
     before: values.before ?? null,
     fromSource: values['from-source'] === true,
+    node: values.node ?? null,
   };
 }

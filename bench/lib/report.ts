@@ -44,6 +44,27 @@ function summaryRows(results: readonly ScenarioResult[], contenders: readonly Ta
   return rows;
 }
 
+/** Every judged headline as one line: the goal, the figure against it, met or missed and by how much. */
+function goalRows(results: readonly ScenarioResult[]): string[][] {
+  const rows: string[][] = [];
+  for (const r of results) {
+    if (r.skipped !== undefined) {
+      rows.push([`${r.id}. ${r.title}`, 'every goal of this scenario', `not run: ${r.skipped}`, '**not run**']);
+      continue;
+    }
+    for (const h of r.headlines) {
+      if (h.target === null) continue;
+      rows.push([
+        `${r.id}. ${r.title}`,
+        `${h.metric}: ${h.target}`,
+        h.by ?? '',
+        h.met === null ? 'not judged' : h.met ? '**met**' : '**missed**',
+      ]);
+    }
+  }
+  return rows;
+}
+
 export function renderReport(results: readonly ScenarioResult[], info: RunInfo): string {
   const cpu = cpus();
   const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}`;
@@ -59,6 +80,10 @@ export function renderReport(results: readonly ScenarioResult[], info: RunInfo):
     `Run ${info.startedAt.toISOString()} on ${machine}; ${versions}. Took ${fmt(info.seconds / 60, 1)} min. Flags: \`${info.argv.join(' ') || '(defaults)'}\`.`,
     'Every figure is a median over alternating rounds (contenders rotated each round); ratios compare medians from the same run.',
     ...info.notes.map((n) => `\n${n}`),
+    '',
+    '### Goals',
+    '',
+    table(['scenario', 'goal', 'measured', 'verdict'], goalRows(results)),
     '',
     '### Summary',
     '',

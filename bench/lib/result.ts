@@ -12,6 +12,8 @@ export interface Headline {
   /** The target, in words, and whether it was met (null: not judged). */
   readonly target: string | null;
   readonly met: boolean | null;
+  /** The measured figure against the goal and the margin, e.g. "0.89× against ≥ 1.15×: missed by 23 %". */
+  readonly by?: string;
 }
 
 export interface ScenarioResult {

@@ -38,3 +38,40 @@ export function fmt(n: number | undefined, digits = 2): string {
 export function fmtRatio(n: number): string {
   return Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a';
 }
+
+export interface Verdict {
+  met: boolean | null;
+  by: string;
+}
+
+/**
+ * `value` against the goal `limit` (at least, or at most): met or missed, and by how much, as the
+ * report prints it. Both sides in the same unit; `show` formats them.
+ */
+export function verdict(
+  value: number,
+  limit: number,
+  atLeast: boolean,
+  show: (n: number) => string,
+  /** Give the margin as this formatted difference instead of a percentage (for figures that can be near 0). */
+  showDiff?: (n: number) => string,
+): Verdict {
+  if (!Number.isFinite(value) || !Number.isFinite(limit)) return { met: null, by: 'not measured' };
+  const met = atLeast ? value >= limit : value <= limit;
+  if (showDiff !== undefined) {
+    const diff = showDiff(Math.abs(value - limit));
+    return {
+      met,
+      by: `${show(value)} against ${atLeast ? '≥' : '≤'} ${show(limit)}: ${met ? `met with ${diff} to spare` : `missed by ${diff}`}`,
+    };
+  }
+  const pct = limit === 0 ? Number.NaN : Math.abs(value / limit - 1) * 100;
+  const margin = Number.isFinite(pct)
+    ? `${met ? 'met with' : 'missed by'} ${pct.toFixed(pct < 10 ? 1 : 0)} % ${met ? 'to spare' : ''}`.trim()
+    : met
+      ? 'met'
+      : 'missed';
+  return { met, by: `${show(value)} against ${atLeast ? '≥' : '≤'} ${show(limit)}: ${margin}` };
+}
+
+export const showRatio = (n: number): string => `${n.toFixed(2)}×`;

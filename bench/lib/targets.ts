@@ -9,11 +9,23 @@ import { freePort, spawnProc, waitForPort, type Proc } from './proc.js';
 import { startSquid } from './squid.js';
 
 export const TARGETS = ['acr-egress', 'squid', 'node-pipe', 'direct'] as const;
-/** `before`: another acr-egress build (--before), to measure a change side by side with the current one. */
-export type TargetName = (typeof TARGETS)[number] | 'before';
+/**
+ * `before`: another acr-egress build (--before), to measure a change side by side with the current one;
+ * `alt-node`: this build under another Node binary (--node), to compare runtimes in the same run.
+ */
+export type TargetName = (typeof TARGETS)[number] | 'before' | 'alt-node';
+
+/** The --node binary and its version, set once by run.ts. */
+let altNode: { path: string; version: string } | null = null;
+
+export function setAltNode(path: string, version: string): void {
+  altNode = { path, version };
+}
 
 export function displayName(name: TargetName): string {
-  return name === 'before' ? 'acr-egress (before)' : name;
+  if (name === 'before') return 'acr-egress (before)';
+  if (name === 'alt-node') return `acr-egress (node ${altNode?.version.split('.')[0] ?? '?'})`;
+  return name;
 }
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -80,14 +92,19 @@ export function gatewayConfig(o: TargetOptions, port: number, adminPort: number)
   };
 }
 
-async function startAcrEgress(o: TargetOptions, name: 'acr-egress' | 'before', cli: string): Promise<Target> {
+async function startAcrEgress(
+  o: TargetOptions,
+  name: 'acr-egress' | 'before' | 'alt-node',
+  cli: string,
+  node = process.execPath,
+): Promise<Target> {
   const port = await freePort();
   const configFile = join(o.dir, 'acr-egress.json');
   writeFileSync(configFile, JSON.stringify(gatewayConfig(o, port, await freePort()), null, 2));
   const log = join(o.dir, 'acr-egress.out');
   const prof = o.cpuProfDir && name === 'acr-egress' ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
   const entry = o.fromSource && name === 'acr-egress' ? ['--import', TSX_IMPORT, join(ROOT, 'src', 'cli.ts')] : [cli];
-  const proc = spawnProc(displayName(name), process.execPath, [...prof, ...entry, 'serve', '--config', configFile], {
+  const proc = spawnProc(displayName(name), node, [...prof, ...entry, 'serve', '--config', configFile], {
     logFile: log,
     nofile: o.nofile,
     cwd: o.dir,
@@ -118,6 +135,9 @@ export async function startTarget(name: TargetName, o: TargetOptions): Promise<T
     case 'before':
       if (!o.beforeCli) throw new Error('the before contender needs --before PATH/dist/cli.js');
       return startAcrEgress(o, name, o.beforeCli);
+    case 'alt-node':
+      if (!altNode) throw new Error('the alt-node contender needs --node PATH');
+      return startAcrEgress(o, name, GATEWAY_CLI, altNode.path);
     case 'squid':
       return startSquidTarget(o);
     case 'node-pipe':

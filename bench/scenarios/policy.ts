@@ -4,7 +4,8 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { remainingMs, type BenchContext } from '../lib/context.js';
-import { table, type ScenarioResult } from '../lib/result.js';
+import { table, type Headline, type ScenarioResult } from '../lib/result.js';
+import { ratio, showRatio, verdict } from '../lib/stats.js';
 import { ROOT, TSX_IMPORT } from '../lib/targets.js';
 
 export interface PolicyOptions {
@@ -49,6 +50,34 @@ async function tableOf(ctx: BenchContext, script: string, args: string[] = []): 
   }
 }
 
+/** Cost that stays flat: the decision with 1,000 registries against 1, and compile time against the count. */
+function flatness(rows: readonly PolicyRow[]): Headline[] {
+  const at = (count: number, what: string): number =>
+    rows.find((r) => r.what === `${count} registries: ${what}`)?.value ?? Number.NaN;
+  const decision = "whole decision, last registry's login server";
+  const out: Headline[] = [];
+  for (const count of [100, 1000]) {
+    out.push({
+      metric: `whole decision with ${count} registries vs 1 (× growth)`,
+      higherIsBetter: false,
+      values: { 'acr-egress': ratio(at(count, decision), at(1, decision)) },
+      digits: 2,
+      target: '≤ 1.5 × (flat: one decision is the same work)',
+      ...verdict(ratio(at(count, decision), at(1, decision)), 1.5, false, showRatio),
+    });
+  }
+  const compile = ratio(at(1000, 'compile policy'), at(100, 'compile policy'));
+  out.push({
+    metric: 'policy compile (load time), 1,000 vs 100 registries (× growth)',
+    higherIsBetter: false,
+    values: { 'acr-egress': compile },
+    digits: 2,
+    target: '≤ 12.5 × (at most in proportion to the 10 × registries, +25 %)',
+    ...verdict(compile, 12.5, false, showRatio),
+  });
+  return out;
+}
+
 export async function runPolicy(ctx: BenchContext, o: PolicyOptions): Promise<ScenarioResult> {
   const out = await runScript(ctx, 'policy.bench.ts', ['--json', '--iterations', String(o.iterations)]);
   const parsed = JSON.parse(out.trim().split('\n').pop() as string) as { node: string; rows: PolicyRow[] };
@@ -85,6 +114,7 @@ export async function runPolicy(ctx: BenchContext, o: PolicyOptions): Promise<Sc
         target: null,
         met: null,
       },
+      ...flatness(parsed.rows),
     ],
     body,
     raw: parsed,
