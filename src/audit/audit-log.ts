@@ -17,9 +17,6 @@ export interface AuditLog {
 export function createAuditLog(file: string | null): AuditLog {
   if (file !== null) mkdirSync(dirname(file), { recursive: true });
   const dest = pino.destination({ dest: file ?? 1, sync: false, minLength: 4096 });
-  // No level, time or pid: the line is the decision record (docs/interface.md) tagged `"kind":"decision"`,
-  // which tells it apart from operational log lines when both go to one stream.
-  const logger = pino({ base: null, timestamp: false, formatters: { level: () => ({ kind: 'decision' }) } }, dest);
   let closed = false;
   let unflushed = false;
   const timer = setInterval(() => {
@@ -39,7 +36,11 @@ export function createAuditLog(file: string | null): AuditLog {
   return {
     write(record) {
       if (closed) return;
-      logger.info(record);
+      // No level, time or pid: the line is the decision record (docs/interface.md) tagged
+      // `"kind":"decision"`, which tells it apart from operational log lines when both go to one stream.
+      // Written straight to pino's destination: pino's own serializer walking the record took 8 of the
+      // 16 µs a record cost (bench/record.bench.ts); JSON.stringify gives the same bytes.
+      dest.write(`{"kind":"decision",${JSON.stringify(record).slice(1)}\n`);
       unflushed = true;
     },
     flush,
