@@ -119,6 +119,7 @@ async function serve(
     reader.take(),
     settings.clientHelloTimeoutMs,
     settings.maxClientHelloBytes,
+    true, // nothing below waits on I/O before the pump reads: no pause/resume
   );
   deps.events?.helloWaited?.((performance.now() - helloFrom) / 1000);
   if (hello.kind === 'closed') return conn.record(decision, 0, 0); // finish() closes both sides

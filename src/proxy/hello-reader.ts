@@ -8,12 +8,16 @@ export type HelloOutcome =
   | { kind: 'timeout'; buffered: Buffer }
   | { kind: 'closed' };
 
-/** Waits for a complete ClientHello (or a definite refusal), starting from bytes already read (`head`). */
+/**
+ * Waits for a complete ClientHello (or a definite refusal), starting from bytes already read (`head`).
+ * `flowing`: leave the socket flowing; the caller must then take over 'data' before any I/O wait.
+ */
 export function readClientHello(
   socket: Socket,
   head: Buffer,
   timeoutMs: number,
   maxBytes: number,
+  flowing = false,
 ): Promise<HelloOutcome> {
   return new Promise((resolve) => {
     let buffered = head;
@@ -25,7 +29,10 @@ export function readClientHello(
       socket.off('data', onData);
       socket.off('close', onClose);
       socket.off('end', onClose);
-      socket.pause();
+      // A caller that splices right away (CONNECT: the upstream is already dialled) attaches its own
+      // 'data' listener before the event loop can read again, so the socket may stay flowing: a
+      // pause here and a resume in the pump cost a stream state change and a nextTick per tunnel.
+      if (!flowing) socket.pause();
       resolve(outcome);
     };
     const judge = (result: ClientHelloResult): void => {
