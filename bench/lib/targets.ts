@@ -24,7 +24,11 @@ export function setAltNode(path: string, version: string): void {
 
 export function displayName(name: TargetName): string {
   if (name === 'before') return 'acr-egress (before)';
-  if (name === 'alt-node') return `acr-egress (node ${altNode?.version.split('.')[0] ?? '?'})`;
+  if (name === 'alt-node') {
+    // A wrapper script (node with V8 flags) shows by its file name, a node binary by its major version.
+    const file = altNode?.path.split('/').pop() ?? '?';
+    return `acr-egress (${file === 'node' ? `node ${altNode?.version.split('.')[0] ?? '?'}` : file})`;
+  }
   return name;
 }
 

@@ -10,33 +10,16 @@ export const SHARED_READ_BYTES = 16 * 1024;
 const POOL_MAX = 16;
 
 /*
- * Why one buffer can serve every quiet tunnel.
- *
- * With `onread`, libuv reads straight into the buffer our `buffer()` last returned for that socket,
- * and Node calls `callback(n, buf)` synchronously right after that read(2), before any other socket
- * is read. A buffer may therefore be shared by any number of sockets as long as no reference to its
- * bytes outlives the callback. The callback guarantees that for the shared buffer by writing a copy
- * (`Buffer.from`), never the buffer itself: a write that does not complete synchronously (a slow
- * client; libuv keeps a pointer to the unwritten bytes) or that is queued behind one, holds only the
- * copy. So the shared buffer is dead between callbacks and the next read of any socket may overwrite
- * it. Copies cost little here: they only happen for reads of at most SHARED_READ_BYTES.
- *
- * A read that fills the shared buffer means bulk data is waiting: the tunnel switches to its own
- * READ_BUFFER_BYTES buffer, which is written without a copy. While a write still points into that
- * buffer (`client.writableLength > 0` after the write: queued, or partly written and pending), the
- * buffer is lent to the write and the next read goes into another one; a lent buffer is never read
- * into again until it is known to be free. Writes complete in order, so "nothing was queued before
- * this write" proves every earlier write done, and the last lent buffer becomes the spare: a bulk
- * tunnel behind a slow client alternates between two buffers instead of allocating one per chunk.
- *
- * The first read that would have fitted in the shared buffer (the tail of a response, a quiet
- * connection) sends the tunnel back to it, and its free buffers go to a small process-wide pool
- * for the next bulk phase of any tunnel. A pooled buffer is neither lent (lent ones are only
- * released once every earlier write is done) nor installed in a socket (the own buffer is released
- * in `buffer()`, whose return value replaces it in the socket). So an idle tunnel, even one that
- * just carried a layer, holds no read buffer: 20,000 of them share 16 KiB (a 64 KiB buffer per tunnel,
- * as before, was 1.3 GB of allocations at 20,000, resident wherever reads had touched them).
- * Buffers come from allocUnsafe: pages a read never reaches are never touched, so never resident.
+ * The rule that lets one buffer serve every quiet tunnel (the reasoning and its history:
+ * docs/benchmarks.md, "One read buffer for every quiet tunnel"):
+ * - `onread` reads into the buffer `buffer()` last returned and calls `callback` synchronously, so
+ *   no reference to the shared buffer may outlive the callback: its bytes are written as a copy.
+ * - A read that fills the shared buffer switches the tunnel to its own READ_BUFFER_BYTES buffer,
+ *   written without a copy. While a write still points into it (`client.writableLength > 0`) it is
+ *   lent and never read into; once nothing was queued before a write, the last lent one is the spare.
+ * - The first short read sends the tunnel back to the shared buffer; its free own buffers go to the
+ *   pool. A pooled buffer is never lent and never installed in a socket.
+ * - Buffers come from allocUnsafe: pages no read reaches are never resident.
  */
 let shared: Buffer | null = null;
 
