@@ -86,6 +86,7 @@ export async function runPolicy(ctx: BenchContext, o: PolicyOptions): Promise<Sc
   const skipped = '(not run with --quick)';
   const tags = o.quick ? skipped : await tableOf(ctx, 'service-tags.bench.ts');
   const store = o.quick ? skipped : await tableOf(ctx, 'decision-store.bench.ts');
+  const record = o.quick ? skipped : await tableOf(ctx, 'record.bench.ts');
   const body = [
     `The full public service-tag file (\`ServiceTags_Public_20251106.json\` from test/fixtures/service-tags), a config with one registry in two regions, data endpoints, blob storage and MCR; ${o.iterations.toLocaleString('en')} iterations per timed row after a warm-up (Node ${parsed.node}). Squid's ACL evaluation is not comparable and is not timed.`,
     '',
@@ -101,6 +102,10 @@ export async function runPolicy(ctx: BenchContext, o: PolicyOptions): Promise<Sc
     '**Decision store** (bench/decision-store.bench.ts)',
     '',
     store,
+    '',
+    '**The record of one allowed tunnel, part by part** (bench/record.bench.ts, CPU time of the bench process)',
+    '',
+    record,
   ].join('\n');
   return {
     id: 5,
