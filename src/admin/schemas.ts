@@ -28,6 +28,7 @@ export const DecisionRecordSchema = Type.Object(
     id: Type.String({ description: 'ULID; ascends with the order records were written' }),
     mode: StringEnum(['connect', 'transparent', 'http', 'check'] as const),
     client: Nullable(Type.String()),
+    user: Type.Optional(Nullable(Type.String({ description: 'the proxy user; null without proxy authentication' }))),
     host: Nullable(Type.String()),
     port: Nullable(Type.Integer()),
     sni: Nullable(Type.String()),

@@ -156,6 +156,10 @@ export const ConfigSchema = Type.Object(
         ),
         file: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
         recent: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 50_000 }),
+        failClosed: Type.Boolean({
+          default: false,
+          description: 'refuse new tunnels (503 audit_unavailable) while the audit log cannot be written',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -1,0 +1,184 @@
+// The audit log on a full disk (/dev/full) under a running gateway: tunnels and /healthz keep
+// working, the failures are counted, and a reload onto a writable file writes every queued record;
+// with log.failClosed new tunnels get 503 audit_unavailable until writing works again. Also the
+// logrotate case: the file renamed under the gateway, reopened, and new records in a new file.
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
+import { startAdmin, type RunningAdmin } from '../../src/admin/start.js';
+import type { DecisionRecord } from '../../src/audit/record.js';
+import { Gateway } from '../../src/gateway.js';
+import { connectThrough, httpsGet, tlsOver } from '../helpers/raw.js';
+import { testConfig } from '../helpers/gateway.js';
+import { writeTagsFile } from '../helpers/tags.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+
+const hasDevFull = existsSync('/dev/full');
+let acr: Upstream;
+let tagsFile: string;
+
+beforeAll(async () => {
+  acr = await startUpstream({ host: '127.0.0.2', names: ['myregistry.azurecr.io'] });
+  tagsFile = writeTagsFile();
+});
+
+afterAll(async () => {
+  await acr?.close();
+});
+
+interface Running {
+  gateway: Gateway;
+  port: number;
+  admin: RunningAdmin;
+  configFile: string;
+  dir: string;
+  writeConfig(log: Record<string, unknown>): void;
+  stop(): Promise<void>;
+}
+
+async function start(log: Record<string, unknown>): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'acr-egress-audit-disk-'));
+  const configFile = join(dir, 'acr-egress.json');
+  const writeConfig = (l: Record<string, unknown>): void => {
+    const config = testConfig({
+      proxy: { listen: '127.0.0.1:0', ports: [acr.port], connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+      serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+      dns: { servers: ['127.0.0.1:1'], timeoutMs: 300, overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
+      log: { level: 'silent', ...l },
+    });
+    writeFileSync(configFile, JSON.stringify(config));
+  };
+  writeConfig(log);
+  const gateway = await Gateway.create({ configFile, logger: pino({ level: 'silent' }) });
+  const { port } = await gateway.listen();
+  const admin = (await startAdmin(adminDepsFromGateway(gateway), '127.0.0.1:0')) as RunningAdmin;
+  return {
+    gateway,
+    port,
+    admin,
+    configFile,
+    dir,
+    writeConfig,
+    async stop() {
+      await gateway.stop();
+      await admin.app.close();
+    },
+  };
+}
+
+/** A full tunnel: CONNECT, TLS, one GET; resolves once its record is in the store. */
+async function tunnel(r: Running): Promise<DecisionRecord> {
+  const answer = await connectThrough(r.port, `myregistry.azurecr.io:${acr.port}`);
+  expect(answer.status).toBe(200);
+  const tls = await tlsOver(answer.socket, 'myregistry.azurecr.io', acr.ca);
+  expect(await httpsGet(tls, 'myregistry.azurecr.io', '/v2/')).toContain('ok myregistry.azurecr.io');
+  return waitFor(() =>
+    [...r.gateway.store.newestFirst()].find((x) => x.bytesDown !== null && x.bytesDown > 0 && !seen.has(x.id)),
+  ).then((rec) => {
+    seen.add(rec.id);
+    return rec;
+  });
+}
+const seen = new Set<string>();
+
+async function waitFor<T>(get: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = get();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+async function get(r: Running, path: string): Promise<{ status: number; text: string }> {
+  const res = await fetch(`http://127.0.0.1:${r.admin.address.port}${path}`, { signal: AbortSignal.timeout(10_000) });
+  return { status: res.status, text: await res.text() };
+}
+
+function fileIds(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (JSON.parse(l) as DecisionRecord).id);
+}
+
+describe.skipIf(!hasDevFull)('log.file on a full disk (/dev/full; skipped without it)', () => {
+  it('keeps tunnels and /healthz working, counts the errors, then writes every queued record', async () => {
+    const r = await start({ file: '/dev/full' });
+    try {
+      const records = [await tunnel(r)];
+      await r.gateway.recorder.flush(200);
+      await waitFor(() => r.gateway.recorder.auditStatus().writeErrors > 0);
+      expect(r.gateway.recorder.available()).toBe(false);
+      records.push(await tunnel(r), await tunnel(r));
+      expect(await get(r, '/healthz')).toEqual({ status: 200, text: '{"status":"ok"}' });
+      expect((await get(r, '/readyz')).status).toBe(200); // failClosed is off: not a readiness matter
+      const metrics = (await get(r, '/metrics')).text;
+      expect(metrics).toMatch(/^acr_egress_audit_write_errors_total [1-9]/m);
+      expect(metrics).toMatch(/^acr_egress_audit_queued_records 3$/m);
+      expect(metrics).toMatch(/^acr_egress_audit_dropped_total 0$/m);
+
+      const writable = join(r.dir, 'audit.log');
+      r.writeConfig({ file: writable });
+      expect(await r.gateway.reload()).toMatchObject({ ok: true, changed: true });
+      expect(await r.gateway.recorder.flush(15_000)).toBe(true);
+      expect(r.gateway.recorder.available()).toBe(true);
+      expect(fileIds(writable)).toEqual(records.map((x) => x.id));
+      records.push(await tunnel(r));
+      await r.gateway.recorder.flush(15_000);
+      expect(fileIds(writable)).toEqual(records.map((x) => x.id));
+    } finally {
+      await r.stop();
+    }
+  });
+
+  it('with log.failClosed answers 503 audit_unavailable while writing fails, and tunnels again after', async () => {
+    const r = await start({ file: '/dev/full', failClosed: true });
+    try {
+      await tunnel(r); // the first write is what finds the disk full
+      await r.gateway.recorder.flush(200);
+      await waitFor(() => !r.gateway.recorder.available());
+      const refused = await connectThrough(r.port, `myregistry.azurecr.io:${acr.port}`);
+      expect(refused.status).toBe(503);
+      expect(refused.headers['x-acr-egress-reason']).toBe('audit_unavailable');
+      const rec = await waitFor(() => [...r.gateway.store.newestFirst()].find((x) => x.reason === 'audit_unavailable'));
+      expect(rec).toMatchObject({ decision: 'blocked', rule: 'registry:myregistry:login' });
+      const ready = await get(r, '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.text).toContain('log.failClosed');
+      expect(await get(r, '/healthz')).toEqual({ status: 200, text: '{"status":"ok"}' });
+
+      const writable = join(r.dir, 'audit.log');
+      r.writeConfig({ file: writable, failClosed: true });
+      await r.gateway.reload();
+      expect(await r.gateway.recorder.flush(15_000)).toBe(true);
+      await tunnel(r);
+      expect((await get(r, '/readyz')).status).toBe(200);
+    } finally {
+      await r.stop();
+    }
+  });
+});
+
+describe('log.file reopened after logrotate renames it', () => {
+  it('writes new records to a new file at the path; the renamed file keeps only the old ones', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'acr-egress-rotate-')), 'audit.log');
+    const r = await start({ file });
+    try {
+      const before = await tunnel(r);
+      await r.gateway.recorder.flush(15_000);
+      renameSync(file, `${file}.1`);
+      r.gateway.reopenAuditLog();
+      const after = await tunnel(r);
+      await r.gateway.recorder.flush(15_000);
+      expect(fileIds(`${file}.1`)).toEqual([before.id]);
+      expect(fileIds(file)).toEqual([after.id]);
+    } finally {
+      await r.stop();
+    }
+  });
+});
