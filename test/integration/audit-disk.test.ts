@@ -1,7 +1,9 @@
 // The audit log on a full disk (/dev/full) under a running gateway: tunnels and /healthz keep
 // working, the failures are counted, and a reload onto a writable file writes every queued record;
 // with log.failClosed new tunnels get 503 audit_unavailable until writing works again. Also the
-// logrotate case: the file renamed under the gateway, reopened, and new records in a new file.
+// logrotate case: the file renamed under the gateway (in-process, and under a real `serve` sent
+// SIGUSR2 and SIGHUP), reopened, and new records in a new file.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +181,67 @@ describe('log.file reopened after logrotate renames it', () => {
       expect(fileIds(file)).toEqual([after.id]);
     } finally {
       await r.stop();
+    }
+  });
+});
+
+describe('acr-egress serve (a real process) reopens log.file on SIGUSR2 and SIGHUP', () => {
+  it('puts each record in the file that was at the path when it was written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-serve-rotate-'));
+    const file = join(dir, 'audit.log');
+    const cfg = join(dir, 'serve.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify(
+        testConfig({
+          proxy: { listen: '127.0.0.1:0', ports: [acr.port], drainTimeoutMs: 2000 },
+          serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+          dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
+          log: { level: 'info', file },
+        }),
+      ),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const port = await waitFor(() => {
+        const m = /"listen":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(stderr);
+        return m ? Number(m[1]) : undefined;
+      }, 30_000);
+      const pull = async (): Promise<void> => {
+        const a = await connectThrough(port, `myregistry.azurecr.io:${acr.port}`);
+        expect(a.status).toBe(200);
+        const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', acr.ca);
+        expect(await httpsGet(tls, 'myregistry.azurecr.io')).toContain('ok');
+      };
+      const lineIn = (f: string): boolean => existsSync(f) && readFileSync(f, 'utf8').includes('\n');
+      const rotate = async (to: string, signal: 'SIGUSR2' | 'SIGHUP', logged: string): Promise<void> => {
+        await waitFor(() => lineIn(file)); // the record is written within the 1 s batch interval
+        renameSync(file, to);
+        const before = stderr.split(logged).length;
+        child.kill(signal);
+        await waitFor(() => stderr.split(logged).length > before);
+      };
+      await pull();
+      await rotate(`${file}.1`, 'SIGUSR2', 'reopening the audit log');
+      await pull();
+      await rotate(`${file}.2`, 'SIGHUP', 'config reloaded');
+      await pull();
+      const code = await new Promise<number | null>((resolve) => {
+        child.on('exit', resolve);
+        child.kill('SIGTERM');
+      });
+      expect(code).toBe(0);
+      for (const f of [`${file}.1`, `${file}.2`, file]) {
+        const lines = readFileSync(f, 'utf8').trim().split('\n');
+        expect(lines, f).toHaveLength(1);
+        expect(JSON.parse(lines[0] as string)).toMatchObject({ host: 'myregistry.azurecr.io', decision: 'allowed' });
+      }
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
 });
