@@ -1,5 +1,5 @@
-// `acr-egress check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--json]`: the policy for one
-// request, evaluated from values, without opening any connection.
+// `acr-egress check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--user NAME] [--json]`: the
+// policy for one request (client groups included), evaluated from values, without opening any connection.
 import { makeRecord } from '../audit/recorder.js';
 import type { LoadedConfig } from '../config/load.js';
 import { evaluate } from '../policy/decide.js';
@@ -13,6 +13,8 @@ export interface CheckArgs {
   sni?: string;
   ip?: string;
   client?: string;
+  /** The proxy user, for client groups that match by user. */
+  user?: string;
   json: boolean;
 }
 
@@ -31,6 +33,7 @@ export function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | n
   const policy = compilePolicy(loaded, tags);
   const { decision, host } = evaluate(policy, {
     client: args.client ?? null,
+    user: args.user ?? null,
     host: target.host,
     port: target.port,
     sni: args.sni,
@@ -40,6 +43,7 @@ export function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | n
     const record = makeRecord({
       mode: 'check',
       client: args.client ?? null,
+      user: args.user ?? null,
       host: host ?? target.host,
       port: target.port,
       sni: args.sni ?? null,

@@ -12,7 +12,7 @@ import pino from 'pino';
 const USAGE = `usage: acr-egress <command> [options]
 
   serve [--config FILE]                      run the proxy and the admin API
-  check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--config FILE] [--json]
+  check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--user NAME] [--config FILE] [--json]
                                              evaluate the policy for one request (no connection)
   config validate FILE                       check a config file; every problem with its path
 ${TAGS_USAGE}
@@ -43,6 +43,7 @@ const commands: Record<string, Handler> = {
       sni: { type: 'string' },
       ip: { type: 'string' },
       client: { type: 'string' },
+      user: { type: 'string' },
       json: { type: 'boolean', default: false },
     });
     if (positionals.length !== 1) throw new UsageError('check needs exactly one HOST[:PORT]');
@@ -53,6 +54,7 @@ const commands: Record<string, Handler> = {
       sni: values.sni as string | undefined,
       ip: values.ip as string | undefined,
       client: values.client as string | undefined,
+      user: values.user as string | undefined,
       json: values.json === true,
     });
   },
