@@ -245,3 +245,62 @@ describe('acr-egress serve (a real process) reopens log.file on SIGUSR2 and SIGH
     }
   });
 });
+
+describe.skipIf(!hasDevFull)('acr-egress serve (a real process) with log.file on /dev/full', () => {
+  it('keeps tunnels and /healthz answering, counts the errors, and exits on SIGTERM saying what was lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-serve-full-'));
+    const cfg = join(dir, 'serve.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify(
+        testConfig({
+          proxy: { listen: '127.0.0.1:0', ports: [acr.port], drainTimeoutMs: 1000 },
+          serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+          dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
+          admin: { listen: '127.0.0.1:0' },
+          log: { level: 'info', file: '/dev/full' },
+        }),
+      ),
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const port = await waitFor(() => {
+        const m = /"listen":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(stderr);
+        return m ? Number(m[1]) : undefined;
+      }, 30_000);
+      const adminPort = await waitFor(() => {
+        const line = stderr.split('\n').find((l) => l.includes('admin API listening'));
+        const m = line === undefined ? null : /"port":(\d+)/.exec(line);
+        return m ? Number(m[1]) : undefined;
+      }, 30_000);
+      const admin = `http://127.0.0.1:${adminPort}`;
+      const pull = async (): Promise<void> => {
+        const a = await connectThrough(port, `myregistry.azurecr.io:${acr.port}`);
+        expect(a.status).toBe(200);
+        const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', acr.ca);
+        expect(await httpsGet(tls, 'myregistry.azurecr.io')).toContain('ok');
+      };
+      await pull();
+      // The batch interval writes the record within a second or so; that write finds the disk full.
+      await waitFor(() => stderr.includes('audit log write failed'), 30_000);
+      await pull();
+      const health = await fetch(`${admin}/healthz`, { signal: AbortSignal.timeout(10_000) });
+      expect(health.status).toBe(200);
+      const metrics = await (await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+      expect(metrics).toMatch(/^acr_egress_audit_write_errors_total [1-9]/m);
+      expect(stderr.split('audit log write failed').length).toBe(2); // once per burst
+      const code = await new Promise<number | null>((resolve) => {
+        child.on('exit', resolve);
+        child.kill('SIGTERM');
+      });
+      expect(code).toBe(0);
+      expect(stderr).toMatch(/[12] record\(s\) unwritten/);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

@@ -1,6 +1,7 @@
 // The audit log writer on real files: lines as written, a full disk (/dev/full) that is logged once,
 // counted and retried until a writable file takes the queue, the queue's bound, a bounded close, and
-// reopen after logrotate renames the file.
+// reopen after logrotate renames the file; a process that exits without closing it.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,4 +124,54 @@ describe.skipIf(!hasDevFull)('audit log on a full disk (/dev/full; skipped witho
     writeHosts(log, 7, 1); // after close: counted, never thrown
     expect(log.status().dropped).toBe(8);
   });
+});
+
+/** Runs a script in a child Node (with tsx) and resolves with its exit code. */
+function runChild(script: string): Promise<number | null> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the child did not exit: ${stderr}`));
+    }, 30_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+const AUDIT_LOG = JSON.stringify(new URL('../../../src/audit/audit-log.ts', import.meta.url).href);
+
+describe('audit log when the process exits without closing it', () => {
+  it('writes what is queued in one last attempt', async () => {
+    const f = file();
+    const code = await runChild(`
+      import { createAuditLog } from ${AUDIT_LOG};
+      const log = createAuditLog(${JSON.stringify(f)});
+      for (let i = 0; i < 3; i++) log.write({ host: 'h' + i + '.example.com' });
+      process.exit(0);
+    `);
+    expect(code).toBe(0);
+    expect(hosts(f)).toEqual(range(0, 3));
+  });
+
+  it.skipIf(!hasDevFull)(
+    'exits on a full disk instead of retrying forever (/dev/full; skipped without it)',
+    async () => {
+      const code = await runChild(`
+      import { createAuditLog } from ${AUDIT_LOG};
+      const log = createAuditLog('/dev/full');
+      for (let i = 0; i < 100; i++) log.write({ host: 'h' + i + '.example.com' });
+      await log.flush(200);
+      for (let i = 0; i < 10; i++) log.write({ host: 'x' + i + '.example.com' });
+      process.exit(3);
+    `);
+      expect(code).toBe(3);
+    },
+  );
 });
