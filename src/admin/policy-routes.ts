@@ -24,7 +24,7 @@ export function describePolicy(policy: PolicySnapshot, deps: Pick<AdminDeps, 'co
       name: g.name,
       cidrs: [...g.cidrs],
       users: [...g.users],
-      rules: [...(policy.groups?.[i]?.rules ?? [])].map((r) => r.id),
+      rules: [...(policy.groups?.list[i]?.rules ?? [])].map((r) => r.id),
     })),
     rules: policy.rules.list.map((rule) => {
       const bound = policy.tags?.forRule(rule);

@@ -17,7 +17,7 @@
 // that leave nothing to let through (bad_request, dns_failure, upstream_unreachable, ...) still block.
 import { classifyAddress, parseIp, ADDRESS_CLASSES, type ParsedIp } from '../net/address.js';
 import { normalizeHost } from '../net/host.js';
-import { groupFor, type ClientGroupPolicy } from './groups.js';
+import type { ClientGroupPolicy } from './groups.js';
 import type { Reason } from './reasons.js';
 import type { HostMatch } from './rules.js';
 import type { PolicySnapshot } from './snapshot.js';
@@ -123,14 +123,16 @@ export function checkRequest(
   req: { client: string | null; user?: string | null; host: string; port: number },
 ): RequestCheck {
   let decision = allow(null);
-  const ip = req.client === null || (policy.clients === null && policy.groups === null) ? null : parseIp(req.client);
-  if (policy.clients !== null && (ip === null || !policy.clients.contains(ip))) {
-    decision = block(policy, 'client_not_allowed', `client ${req.client ?? 'unknown'} is not in proxy.clients`);
-    if (!decision.allowed) return { decision, host: null, match: null };
+  if (policy.clients !== null) {
+    const ip = req.client === null ? null : parseIp(req.client);
+    if (ip === null || !policy.clients.contains(ip)) {
+      decision = block(policy, 'client_not_allowed', `client ${req.client ?? 'unknown'} is not in proxy.clients`);
+      if (!decision.allowed) return { decision, host: null, match: null };
+    }
   }
   let group: ClientGroupPolicy | null = null;
   if (policy.groups !== null) {
-    group = groupFor(policy.groups, ip, req.user ?? null);
+    group = policy.groups.groupFor(req.client, req.user ?? null);
     if (group === null) {
       const d = block(policy, 'client_not_allowed', `${who(req.client, req.user ?? null)} matches no client group`);
       decision = chain(decision, d);

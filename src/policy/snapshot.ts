@@ -3,7 +3,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { AddressRangeSet, ServiceTagIndex } from '../service-tags/types.js';
 import { CidrList } from '../net/address.js';
-import { compileGroups, type ClientGroupPolicy } from './groups.js';
+import { compileGroups, type ClientGroups } from './groups.js';
 import { compileRules, type CompiledRules, type HostRule } from './rules.js';
 
 export interface BoundTag {
@@ -31,7 +31,7 @@ export interface PolicySnapshot {
   /** null: any client may use the proxy. */
   readonly clients: CidrList | null;
   /** clientGroups, in order; null: none configured, every client may use every rule. */
-  readonly groups: readonly ClientGroupPolicy[] | null;
+  readonly groups: ClientGroups | null;
   readonly allowPrivate: CidrList;
   readonly enforceTags: true | false | 'when-available';
   /** Whether a ClientHello carrying Encrypted Client Hello may pass (its real server name is hidden). */
