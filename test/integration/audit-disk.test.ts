@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,7 +47,14 @@ async function start(log: Record<string, unknown>): Promise<Running> {
   const configFile = join(dir, 'acr-egress.json');
   const writeConfig = (l: Record<string, unknown>): void => {
     const config = testConfig({
-      proxy: { listen: '127.0.0.1:0', ports: [acr.port], connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+      proxy: {
+        listen: '127.0.0.1:0',
+        transparentListen: '127.0.0.1:0',
+        transparentUpstreamPort: acr.port,
+        ports: [acr.port],
+        connectTimeoutMs: 2000,
+        drainTimeoutMs: 500,
+      },
       serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
       dns: { servers: ['127.0.0.1:1'], timeoutMs: 300, overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
       log: { level: 'silent', ...l },
@@ -138,7 +146,7 @@ describe.skipIf(!hasDevFull)('log.file on a full disk (/dev/full; skipped withou
     }
   });
 
-  it('with log.failClosed answers 503 audit_unavailable while writing fails, and tunnels again after', async () => {
+  it('with log.failClosed refuses new tunnels with audit_unavailable while writing fails, and tunnels again after', async () => {
     const r = await start({ file: '/dev/full', failClosed: true });
     try {
       await tunnel(r); // the first write is what finds the disk full
@@ -149,6 +157,21 @@ describe.skipIf(!hasDevFull)('log.file on a full disk (/dev/full; skipped withou
       expect(refused.headers['x-acr-egress-reason']).toBe('audit_unavailable');
       const rec = await waitFor(() => [...r.gateway.store.newestFirst()].find((x) => x.reason === 'audit_unavailable'));
       expect(rec).toMatchObject({ decision: 'blocked', rule: 'registry:myregistry:login' });
+      // The transparent listener has no status line to answer with: it closes, and records why.
+      const tls = tlsConnect({
+        host: '127.0.0.1',
+        port: r.gateway.transparentAddress?.port ?? 0,
+        ca: acr.ca,
+        servername: 'myregistry.azurecr.io',
+      });
+      await new Promise<void>((resolve, reject) => {
+        tls.once('secureConnect', () => reject(new Error('the transparent listener let a tunnel through')));
+        tls.once('error', () => resolve());
+        tls.once('close', () => resolve());
+      });
+      await waitFor(() =>
+        [...r.gateway.store.newestFirst()].find((x) => x.mode === 'transparent' && x.reason === 'audit_unavailable'),
+      );
       const ready = await get(r, '/readyz');
       expect(ready.status).toBe(503);
       expect(ready.text).toContain('log.failClosed');
