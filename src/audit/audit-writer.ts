@@ -21,6 +21,7 @@ export const AUDIT_DEFAULTS = {
 interface Waiter {
   readonly upTo: number;
   resolve(ok: boolean): void;
+  timer?: NodeJS.Timeout;
 }
 
 const errorText = (err: NodeJS.ErrnoException): string => err.code ?? err.message;
@@ -78,9 +79,11 @@ export class AuditFileWriter implements AuditLog {
    * left to its own write). Never retried, and skipped on a failing disk: exit must not hang.
    */
   lastWrite(): void {
-    if (this.#failing || this.#closed || this.#queue.length === 0) return;
+    if (this.#failing || this.#closed || this.#pending() === 0) return;
     try {
       const fd = this.#fd !== null && !this.#reopen ? this.#fd : this.#file === null ? 1 : openSync(this.#file, 'a');
+      // A batch that is not in flight (stdout was full) goes first, to keep the order.
+      if (this.#batch !== null && !this.#busy) writeSync(fd, this.#batch);
       writeSync(fd, this.#queue.join(''));
     } catch {
       // Nothing more can be done while exiting; the records are lost.
@@ -104,10 +107,10 @@ export class AuditFileWriter implements AuditLog {
   flush(timeoutMs = Infinity): Promise<boolean> {
     if (this.#pending() === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const waiter = { upTo: this.#accepted, resolve };
+      const waiter: Waiter = { upTo: this.#accepted, resolve };
       this.#waiters.push(waiter);
       // Not unref'd: a close waiting on a failing disk keeps the process up until its deadline.
-      if (Number.isFinite(timeoutMs)) setTimeout(() => this.#settle(waiter, false), timeoutMs);
+      if (Number.isFinite(timeoutMs)) waiter.timer = setTimeout(() => this.#settle(waiter, false), timeoutMs);
       this.#kick();
     });
   }
@@ -241,6 +244,7 @@ export class AuditFileWriter implements AuditLog {
     for (const w of [...this.#waiters]) if (this.#written >= w.upTo) this.#settle(w, true);
     if (this.#pending() === 0) {
       this.#flushAll = false;
+      this.#burst.dropped = 0; // the backlog is gone: a later overflow is a new burst, logged again
       return;
     }
     if (this.#batch !== null || this.#flushAll || this.#queuedBytes >= AUDIT_DEFAULTS.batchBytes) this.#pump();
@@ -299,6 +303,7 @@ export class AuditFileWriter implements AuditLog {
     const i = this.#waiters.indexOf(waiter);
     if (i === -1) return;
     this.#waiters.splice(i, 1);
+    if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     waiter.resolve(ok);
   }
 }

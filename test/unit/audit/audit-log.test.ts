@@ -160,6 +160,18 @@ describe('audit log when the process exits without closing it', () => {
     expect(hosts(f)).toEqual(range(0, 3));
   });
 
+  it('lets the process end once closed (no timer of the close deadline is left behind)', async () => {
+    const f = file();
+    const code = await runChild(`
+      import { createAuditLog } from ${AUDIT_LOG};
+      const log = createAuditLog(${JSON.stringify(f)});
+      log.write({ host: 'h0.example.com' });
+      await log.close(600_000);
+    `);
+    expect(code).toBe(0);
+    expect(hosts(f)).toEqual(range(0, 1));
+  });
+
   it.skipIf(!hasDevFull)(
     'exits on a full disk instead of retrying forever (/dev/full; skipped without it)',
     async () => {
