@@ -2,7 +2,10 @@
 
 export const REASONS = {
   bad_request: { status: 400, text: 'the request or host name is malformed' },
-  client_not_allowed: { status: 403, text: 'the client address is not in proxy.clients' },
+  client_not_allowed: {
+    status: 403,
+    text: 'the client is not in proxy.clients, or its client group may not use this host',
+  },
   port_not_allowed: { status: 403, text: 'the destination port is not in proxy.ports' },
   ip_literal: { status: 403, text: 'destinations must be host names, not IP addresses' },
   host_not_allowed: { status: 403, text: 'no rule allows this host' },
@@ -16,6 +19,7 @@ export const REASONS = {
   service_tags_unavailable: { status: 403, text: 'service-tag enforcement is on and no service-tag data is loaded' },
   upstream_unreachable: { status: 502, text: 'the destination could not be reached' },
   too_many_connections: { status: 503, text: 'the gateway is at proxy.maxConnections' },
+  audit_unavailable: { status: 503, text: 'the audit log cannot be written and log.failClosed is true' },
 } as const;
 
 export type Reason = keyof typeof REASONS;

@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { block, checkRequest, checkSni, refuse, chain, type Decision } from '../policy/decide.js';
+import { auditGate } from '../audit/recorder.js';
 import { parseAuthority } from '../net/authority.js';
 import { chooseDestination } from './destination.js';
 import { readClientHello } from './hello-reader.js';
@@ -46,6 +47,8 @@ export async function handleConnect(
   if (request.host !== null) ctx.host = request.host;
   let decision = request.decision;
   if (!decision.allowed) return finishBlocked(decision);
+  const unaudited = auditGate(deps); // log.failClosed
+  if (unaudited !== null) return finishBlocked(chain(decision, unaudited));
 
   const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
   deps.events?.decided?.((performance.now() - t0) / 1000);

@@ -1,6 +1,7 @@
 // One connection on the transparent listener (traffic redirected to the gateway without CONNECT):
 // the ClientHello's SNI names the destination, then the same checks and tunnel as CONNECT.
 import type { Socket } from 'node:net';
+import { auditGate } from '../audit/recorder.js';
 import { chain, checkRequest, checkSni, refuse, type Decision } from '../policy/decide.js';
 import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
 import { chooseDestination } from './destination.js';
@@ -53,6 +54,8 @@ export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstrea
   );
   if (!decision.allowed) return blocked(decision);
   if (request.host === null) return blocked(refuse('bad_request', 'SNI is not a host name'));
+  const unaudited = auditGate(deps); // log.failClosed
+  if (unaudited !== null) return blocked(chain(decision, unaudited));
 
   const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
   ctx.ip = dest.ip;
