@@ -268,6 +268,22 @@ describe('per-client limits', () => {
   });
 });
 
+describe('listening', () => {
+  it('reports a proxy.listen address in use as LISTEN_FAILED, not a raw errno', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      await expect(startGateway(testConfig({ proxy: { listen: `127.0.0.1:${port}` } }))).rejects.toMatchObject({
+        code: 'LISTEN_FAILED',
+        message: expect.stringMatching(/proxy\.listen .*EADDRINUSE/),
+      });
+    } finally {
+      holder.close();
+    }
+  });
+});
+
 describe('dial fallback', () => {
   let decoy: Server;
   let decoyHits = 0;
