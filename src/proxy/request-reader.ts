@@ -21,6 +21,7 @@ export interface ProxiedClient {
   readonly client: string | null;
 }
 
+const EMPTY = Buffer.alloc(0);
 const PROXY_V1 = Buffer.from('PROXY ', 'latin1');
 const PROXY_V2 = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
@@ -29,7 +30,7 @@ export class RequestReader {
   readonly #maxBytes: number;
   readonly #maxTail: number;
   readonly #proxyHeader: ((buf: Buffer) => ProxyHeaderResult) | null;
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   #len = 0;
   /** True once #buf is ours (allocated here), not a chunk the socket handed over. */
   #owned = false;
@@ -66,7 +67,7 @@ export class RequestReader {
 
   /** Bytes read after the head so far. */
   get tailLength(): number {
-    return this.#tail === -1 ? 0 : this.#len - this.#tail;
+    return this.#tail === -1 ? 0 : Math.max(0, this.#len - this.#tail);
   }
 
   /** Resolves once with the head or why there is none; `timeoutMs` counts from this call (accept). */
@@ -92,8 +93,11 @@ export class RequestReader {
    */
   take(withHead = false): Buffer {
     this.#detach();
-    if (this.#tail === -1) return Buffer.alloc(0);
-    return this.#buf.subarray(withHead ? this.#start : this.#tail, this.#len);
+    const bytes = this.#tail === -1 ? EMPTY : this.#buf.subarray(withHead ? this.#start : this.#tail, this.#len);
+    // The reader lives as long as the tunnel: it must not keep the first bytes alive with it.
+    this.#buf = EMPTY;
+    this.#len = 0;
+    return bytes;
   }
 
   #detach(): void {

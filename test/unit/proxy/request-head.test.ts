@@ -1,5 +1,6 @@
 // The hand-written proxy request reader: HTTP/1.x only, bounded, and the same answer however the
 // bytes are split.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseRequestHead, type HeadResult } from '../../../src/proxy/request-head.js';
 
@@ -140,5 +141,53 @@ describe('parseRequestHead', () => {
       'CONNECT a.b:443 HTTP/1.1\r\n\r',
     ])
       expect(parse(text).kind).toBe('incomplete');
+  });
+});
+
+describe('parseRequestHead on arbitrary input', () => {
+  it('never throws, never reads past maxBytes, and answers the same however the bytes are split', () => {
+    const pieces = fc.constantFrom(
+      'CONNECT ',
+      'GET ',
+      'a.b:443',
+      'http://a.b/',
+      ' HTTP/1.1',
+      ' HTTP/1.0',
+      ' HTTP/2',
+      '\r\n',
+      '\n',
+      '\r',
+      'Host: a.b',
+      'Proxy-Authorization: Basic YTpi',
+      ': ',
+      ' ',
+      '\t',
+      '\x00',
+      'PROXY ',
+    );
+    const input = fc.oneof(
+      fc.array(pieces, { maxLength: 12 }).map((p) => Buffer.from(p.join(''), 'latin1')),
+      fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+    );
+    fc.assert(
+      fc.property(input, fc.integer({ min: 16, max: 400 }), fc.integer({ min: 1, max: 7 }), (buf, max, step) => {
+        const whole = parseRequestHead(buf, max);
+        if (whole.kind === 'request') expect(whole.head.length).toBeLessThanOrEqual(max);
+        let scanFrom = 0;
+        let split: HeadResult = { kind: 'incomplete', scanFrom: 0 };
+        for (
+          let n = Math.min(step, buf.length);
+          n <= buf.length;
+          n = n === buf.length ? n + 1 : Math.min(n + step, buf.length)
+        ) {
+          split = parseRequestHead(buf.subarray(0, n), max, scanFrom);
+          if (split.kind !== 'incomplete') break;
+          scanFrom = split.scanFrom;
+        }
+        if (buf.length > 0) expect(split.kind).toBe(whole.kind);
+        if (split.kind === 'request' && whole.kind === 'request') expect(split.head).toEqual(whole.head);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
