@@ -22,13 +22,18 @@ export type HeadResult =
 
 const LF = 0x0a;
 const CR = 0x0d;
-const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
+const SP = 0x20;
+const HTAB = 0x09;
+const COLON = 0x3a;
 const NO_VERSION = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+$/;
 const OTHER_VERSION = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [\x21-\x7e]+ HTTP\/[0-9.]+$/;
-const HEADER = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
-// Control bytes are exactly what this rejects (RFC 9110: field values are VCHAR, SP and HTAB).
-// eslint-disable-next-line no-control-regex
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const HTTP_1 = Buffer.from('HTTP/1.', 'latin1');
+const PROXY_AUTHORIZATION = Buffer.from('proxy-authorization', 'latin1');
+
+/** RFC 9110 tchar: the bytes a method or a header name may hold. */
+const TCHAR = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TCHAR[c.charCodeAt(0)] = 1;
 
 /**
  * Looks for the end of the head in `buf` (`\r\n\r\n`, or bare `\n` line ends, which RFC 9112 lets a
@@ -59,40 +64,65 @@ function invalid(detail: string): HeadResult {
   return { kind: 'invalid', detail };
 }
 
+/** Scans the bytes once: only the method, the target and Proxy-Authorization become strings. */
 function parseHead(buf: Buffer, end: number): HeadResult {
-  const text = buf.toString('latin1', 0, end);
-  const lines = text.split('\n');
-  lines.length -= 2; // the empty line and what follows the final LF
-  for (let n = 0; n < lines.length; n++) {
-    const line = lines[n] as string;
-    if (line.endsWith('\r')) lines[n] = line.slice(0, -1);
-  }
-  const requestLine = lines[0] ?? '';
-  const m = REQUEST_LINE.exec(requestLine);
-  if (m === null) return invalid(describeBadLine(requestLine));
+  const lineEnd = buf.indexOf(LF);
+  const rl = lineEnd > 0 && buf[lineEnd - 1] === CR ? lineEnd - 1 : lineEnd;
+  let i = 0;
+  while (i < rl && TCHAR[buf[i] as number] === 1) i++;
+  const methodEnd = i;
+  let ok = methodEnd > 0 && buf[i] === SP;
+  const targetStart = ++i;
+  while (ok && i < rl && (buf[i] as number) > SP && (buf[i] as number) < 0x7f) i++;
+  const targetEnd = i;
+  ok &&= targetEnd > targetStart && buf[i] === SP && rl - i === 9;
+  ok &&= buf.compare(HTTP_1, 0, HTTP_1.length, i + 1, i + 8) === 0 && (buf[i + 8] === 0x30 || buf[i + 8] === 0x31);
+  if (!ok) return invalid(describeBadLine(buf.toString('latin1', 0, rl)));
+
   let proxyAuthorization: string | undefined;
-  for (let n = 1; n < lines.length; n++) {
-    const line = lines[n] as string;
-    if (line.startsWith(' ') || line.startsWith('\t')) return invalid('folded header lines are not accepted');
-    const h = HEADER.exec(line);
-    if (h === null) return invalid(`malformed header line "${printable(line)}"`);
-    const value = h[2] as string;
-    if (BAD_VALUE.test(value)) return invalid(`control character in header ${h[1]}`);
-    if ((h[1] as string).length === 19 && (h[1] as string).toLowerCase() === 'proxy-authorization') {
-      if (proxyAuthorization !== undefined) return invalid('more than one Proxy-Authorization header');
-      proxyAuthorization = value;
+  for (let at = lineEnd + 1; ;) {
+    const lf = buf.indexOf(LF, at);
+    const stop = lf > at && buf[lf - 1] === CR ? lf - 1 : lf;
+    if (stop === at) break; // the empty line that ends the head
+    const first = buf[at] as number;
+    if (first === SP || first === HTAB) return invalid('folded header lines are not accepted');
+    let j = at;
+    while (j < stop && TCHAR[buf[j] as number] === 1) j++;
+    if (j === at || buf[j] !== COLON)
+      return invalid(`malformed header line "${printable(buf.toString('latin1', at, stop))}"`);
+    const nameEnd = j;
+    let v = j + 1;
+    while (v < stop && (buf[v] === SP || buf[v] === HTAB)) v++;
+    let w = stop;
+    while (w > v && (buf[w - 1] === SP || buf[w - 1] === HTAB)) w--;
+    for (let k = v; k < w; k++) {
+      const c = buf[k] as number;
+      if ((c < SP && c !== HTAB) || c === 0x7f)
+        return invalid(`control character in header ${buf.toString('latin1', at, nameEnd)}`);
     }
+    if (nameEnd - at === PROXY_AUTHORIZATION.length && isProxyAuthorization(buf, at)) {
+      if (proxyAuthorization !== undefined) return invalid('more than one Proxy-Authorization header');
+      proxyAuthorization = buf.toString('latin1', v, w);
+    }
+    at = lf + 1;
   }
   return {
     kind: 'request',
     head: {
-      method: m[1] as string,
-      target: m[2] as string,
-      version: m[3] === '0' ? '1.0' : '1.1',
+      method: buf.toString('latin1', 0, methodEnd),
+      target: buf.toString('latin1', targetStart, targetEnd),
+      version: buf[rl - 1] === 0x30 ? '1.0' : '1.1',
       proxyAuthorization,
       length: end,
     },
   };
+}
+
+function isProxyAuthorization(buf: Buffer, at: number): boolean {
+  for (let k = 0; k < PROXY_AUTHORIZATION.length; k++) {
+    if (((buf[at + k] as number) | 0x20) !== PROXY_AUTHORIZATION[k]) return false;
+  }
+  return true;
 }
 
 function describeBadLine(line: string): string {
