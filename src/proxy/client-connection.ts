@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import type { Decision } from '../policy/decide.js';
 import { newContext, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
-import { linger, refuseSocket } from './responses.js';
+import { refuseSocket } from './responses.js';
 
 export type ConnectionState =
   'proxy_header' | 'request' | 'deciding' | 'client_hello' | 'tunnel' | 'refused' | 'handed_over' | 'closed';
@@ -84,9 +84,9 @@ export class ClientConnection {
     release?.();
     this.upstream?.destroy();
     this.upstream = null;
-    if (state === 'handed_over' || this.socket.destroyed) return;
-    if (this.socket.writableEnded) linger(this.socket);
-    else this.socket.destroy();
+    // A refused socket is already lingering (responses.ts) or destroyed; http.Server owns a handed-over one.
+    if (state === 'handed_over' || state === 'refused' || this.socket.destroyed) return;
+    this.socket.destroy();
   }
 }
 

@@ -53,10 +53,14 @@ export function refuseSocket(socket: Socket, reason: Reason, detail?: string): v
   linger(socket);
 }
 
-/** After our answer: drain the client's side until it closes, at most REFUSAL_LINGER_MS. */
+/**
+ * After our answer: drain the client's side until it closes, at most REFUSAL_LINGER_MS from now.
+ * An absolute timer, not an idle one: a client that keeps dripping bytes must not keep the socket.
+ */
 export function linger(socket: Socket): void {
   if (socket.destroyed) return;
-  socket.setTimeout(REFUSAL_LINGER_MS, () => socket.destroy());
+  const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+  socket.once('close', () => clearTimeout(timer));
   socket.resume();
 }
 

@@ -142,6 +142,18 @@ describe('every connection gives its slot back (maxConnections: 5)', () => {
     await tunnelWorks(g);
   });
 
+  it('cuts a refused client that never closes and keeps sending after the answer', async () => {
+    const s = connect({ host: '127.0.0.1', port: g.port, allowHalfOpen: true });
+    s.on('error', () => undefined);
+    s.write('CONNECT nowhere HTTP/1.1\r\n\r\n'); // 400: no port
+    const timer = setInterval(() => {
+      if (s.writable) s.write('x');
+    }, 50);
+    await closed(s);
+    clearInterval(timer);
+    await until('slot back', () => g.gateway.connections === 0);
+  });
+
   it('answers an HTTP/0.9-style CONNECT (no version) 400 bad_request', async () => {
     const a = await rawConnect(g.port, `CONNECT ${target()}\r\n\r\n`);
     expect(a.status).toBe(400);
