@@ -222,6 +222,41 @@ describe('reading the request head', () => {
     expect(rec.bytesUp).toBeGreaterThanOrEqual(hello.length);
   });
 
+  it('passes the ClientHello on whatever part of it comes with the CONNECT, for every split point', async () => {
+    const hello = buildClientHello({ sni: 'myregistry.azurecr.io' });
+    const request = Buffer.from(`CONNECT ${target()} HTTP/1.1\r\n\r\n`);
+    const through = async (k: number): Promise<number | undefined> => {
+      const s = connect({ host: '127.0.0.1', port: g.port });
+      s.on('error', () => undefined);
+      s.once('connect', () => s.write(Buffer.concat([request, hello.subarray(0, k)])));
+      let buf = Buffer.alloc(0);
+      let sentRest = false;
+      const first = await new Promise<number | undefined>((resolve) => {
+        s.on('data', (c: Buffer) => {
+          buf = Buffer.concat([buf, c]);
+          const end = buf.indexOf('\r\n\r\n');
+          if (end === -1) return;
+          if (!sentRest) {
+            sentRest = true;
+            s.write(hello.subarray(k));
+          }
+          if (buf.length > end + 4) resolve(buf[end + 4]);
+        });
+        s.once('close', () => resolve(undefined));
+      });
+      s.destroy();
+      return first;
+    };
+    const firsts: (number | undefined)[] = [];
+    for (let k = 0; k <= hello.length; k += 8) {
+      const batch = [];
+      for (let j = k; j < Math.min(k + 8, hello.length + 1); j++) batch.push(through(j));
+      firsts.push(...(await Promise.all(batch)));
+    }
+    // Every upstream answered with a TLS record (handshake or alert): each got the whole hello.
+    for (const b of firsts) expect([0x15, 0x16]).toContain(b);
+  });
+
   it('refuses an absolute-form http:// request with 403 plain_http_not_allowed by default', async () => {
     const a = await rawConnect(
       g.port,
