@@ -31,7 +31,16 @@ export class ProxyServer {
       createHttpForwarder(deps, (req) => proxied.get(req.socket)),
     );
     this.#http.on('connect', (_req, socket: Socket) => {
-      refuseSocket(socket, 'bad_request', 'CONNECT after a plain request on the same connection: open a new one');
+      const detail = 'CONNECT after a plain request on the same connection: open a new one';
+      refuseSocket(socket, 'bad_request', detail);
+      const client = proxied.get(socket) ?? clientAddress(socket.remoteAddress);
+      deps.recorder.record({
+        mode: 'connect',
+        client,
+        host: null,
+        port: null,
+        decision: refuse('bad_request', detail),
+      });
     });
     this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
     this.#handOver = (socket, bytes, client) => {
