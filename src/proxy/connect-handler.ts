@@ -10,6 +10,7 @@ import type { ProxyDeps } from './context.js';
 import { chooseDestination } from './destination.js';
 import { readClientHello } from './hello-reader.js';
 import { parseProxyHeader } from './proxy-protocol.js';
+import { printable } from './request-head.js';
 import { RequestReader } from './request-reader.js';
 import { CONNECT_ESTABLISHED } from './responses.js';
 import { admitClient, dialVetted, runTunnel } from './tunnel.js';
@@ -68,8 +69,9 @@ async function serve(
   conn.enter('deciding');
   const authority = parseAuthority(head.target);
   if (authority === null) {
-    ctx.host = head.target.slice(0, 256) || null;
-    return conn.refuse(refuse('bad_request', `CONNECT target "${head.target.slice(0, 100)}" is not host:port`));
+    const shown = printable(head.target);
+    ctx.host = shown.slice(0, 256) || null;
+    return conn.refuse(refuse('bad_request', `CONNECT target "${shown}" is not host:port`));
   }
   ctx.host = authority.host;
   ctx.port = authority.port;

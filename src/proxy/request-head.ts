@@ -89,7 +89,7 @@ function parseHead(buf: Buffer, end: number): HeadResult {
     let j = at;
     while (j < stop && TCHAR[buf[j] as number] === 1) j++;
     if (j === at || buf[j] !== COLON)
-      return invalid(`malformed header line "${printable(buf.toString('latin1', at, stop))}"`);
+      return invalid(`malformed header line "${printable(buf.toString('latin1', at, j))}..."`); // never its value: it may be a secret
     const nameEnd = j;
     let v = j + 1;
     while (v < stop && (buf[v] === SP || buf[v] === HTAB)) v++;
@@ -132,8 +132,13 @@ function describeBadLine(line: string): string {
   return `malformed request line "${printable(line)}"`;
 }
 
-/** At most 100 characters, control bytes escaped: details end up in records and answers. */
-function printable(s: string): string {
+/**
+ * At most 100 characters, control bytes escaped, user:password@ masked: details end up in records
+ * and answers, and a client may put credentials in a request target.
+ */
+export function printable(s: string): string {
   const cut = s.length > 100 ? `${s.slice(0, 100)}...` : s;
-  return cut.replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return cut
+    .replace(/[^\s/@]*@/g, '***@')
+    .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

@@ -126,6 +126,20 @@ describe('parseRequestHead', () => {
     }
   });
 
+  it.each([
+    {
+      name: 'a malformed Proxy-Authorization line',
+      text: 'CONNECT a.b:443 HTTP/1.1\r\nProxy-Authorization : Basic c2VjcmV0\r\n\r\n',
+    },
+    { name: 'a request line with user:password@', text: 'GET http://agent:s3cret@a.b/ HTTP/9\r\n\r\n' },
+    { name: 'an HTTP/0.9 CONNECT with user:password@', text: 'CONNECT agent:s3cret@a.b:443\r\n\r\n' },
+  ])('never puts the credentials of $name in the detail', ({ text }) => {
+    const got = parse(text);
+    expect(got.kind).toBe('invalid');
+    if (got.kind !== 'invalid') return;
+    expect(got.detail).not.toMatch(/s3cret|c2VjcmV0/);
+  });
+
   it('refuses a head larger than maxBytes, complete or not', () => {
     const big = `CONNECT a.b:443 HTTP/1.1\r\nX: ${'a'.repeat(300)}\r\n\r\n`;
     expect(parse(big, 256)).toMatchObject({ kind: 'invalid', detail: expect.stringMatching(/maxHeaderBytes \(256/) });
