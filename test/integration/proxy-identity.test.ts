@@ -230,3 +230,17 @@ describe('proxy authentication (proxy.auth.usersFile)', () => {
     }
   });
 });
+
+describe('bad identity config', () => {
+  it('refuses to start with a trusted entry that is not a CIDR, naming its path', async () => {
+    await expect(gatewayWith({ proxyProtocol: { trusted: ['10.0.0.0/33'] } })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      details: [expect.stringMatching(/^proxy\.proxyProtocol\.trusted: /)],
+    });
+  });
+
+  it('refuses to start when the users file cannot be read', async () => {
+    const missing = join(mkdtempSync(join(tmpdir(), 'acr-egress-users-')), 'nope');
+    await expect(gatewayWith({ auth: { usersFile: missing } })).rejects.toMatchObject({ code: 'CONFIG_UNREADABLE' });
+  });
+});
