@@ -19,10 +19,12 @@ import { admitClient, dialVetted, runTunnel } from './tunnel.js';
 export type HandOver = (socket: Socket, bytes: Buffer, client: string | null) => void;
 
 export async function handleProxyConnection(deps: ProxyDeps, socket: Socket, handOver: HandOver): Promise<void> {
+  const conn = new ClientConnection(deps, socket, 'connect', 'request');
   const trusted = deps.proxyProtocolTrusted();
-  const peer = trusted === null ? null : parseIp(socket.remoteAddress ?? '');
+  // The peer as matched everywhere else (`::ffff:10.0.0.5` as 10.0.0.5); parsed only when configured.
+  const peer = trusted === null ? null : parseIp(conn.ctx.client ?? '');
   const expectHeader = peer !== null && trusted !== null && trusted.contains(peer);
-  const conn = new ClientConnection(deps, socket, 'connect', expectHeader ? 'proxy_header' : 'request');
+  if (expectHeader) conn.enter('proxy_header');
   try {
     await serve(deps, conn, expectHeader, handOver);
   } finally {
