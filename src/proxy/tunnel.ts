@@ -42,8 +42,8 @@ export function admitClient(deps: ProxyDeps, conn: ClientConnection): Decision |
 
 /**
  * Connects to the vetted address; when it refuses or times out, to the next address of the same
- * answer that passes the same checks, all within one proxy.connectTimeoutMs. An attempt with more
- * addresses behind it gets half the time left, so one silent address cannot use up the deadline.
+ * answer that passes the same checks, all within one proxy.connectTimeoutMs. An attempt with another
+ * vetted address behind it gets half the time left, so one silent address cannot use up the deadline.
  * `base` is the decision before the address checks; the answer carries the dialled address's.
  */
 export async function dialVetted(
@@ -57,15 +57,14 @@ export async function dialVetted(
 ): Promise<Dialed> {
   const deadline = performance.now() + deps.settings().connectTimeoutMs;
   let ip = dest.ip;
-  let index = dest.index;
   let decision = chain(base, dest.decision);
+  let next = nextVetted(policy, match, dest.addresses, dest.index + 1);
   const failures: string[] = [];
   for (;;) {
     conn.ctx.ip = ip;
     const left = Math.max(1, Math.round(deadline - performance.now()));
     const reader = new DownstreamReader();
-    const more = index + 1 < dest.addresses.length;
-    const dialed = await dial(ip, port, more ? Math.max(1, Math.round(left / 2)) : left, reader);
+    const dialed = await dial(ip, port, next !== null ? Math.max(1, Math.round(left / 2)) : left, reader);
     if (dialed.ok && conn.socket.destroyed) {
       dialed.socket.destroy();
       return {
@@ -75,11 +74,10 @@ export async function dialVetted(
     }
     if (dialed.ok) return { ok: true, upstream: dialed.socket, reader, decision };
     failures.push(dialed.detail);
-    const next = more ? nextVetted(policy, match, dest.addresses, index + 1) : null;
     if (next === null || performance.now() >= deadline || conn.socket.destroyed) break;
     ip = next.ip;
-    index = next.index;
     decision = chain(base, next.decision);
+    next = nextVetted(policy, match, dest.addresses, next.index + 1);
   }
   return { ok: false, decision: refuse('upstream_unreachable', failures.join('; '), decision.rule) };
 }
