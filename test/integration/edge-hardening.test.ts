@@ -1,6 +1,7 @@
 // The connection edge under hostile or careless clients, with real sockets: the slot of every
 // connection comes back whatever path ends it (half-close after and before the 200, slowloris),
 // the request head is read strictly and within bounds, and the per-client limits hold.
+import { execFileSync, spawn } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildClientHello } from '../helpers/client-hello-capture.js';
@@ -10,6 +11,15 @@ import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
 
+const hasPython = ((): boolean => {
+  try {
+    execFileSync('python3', ['-c', 'pass'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 let acr: Upstream;
 let tagsFile: string;
 const started: TestGateway[] = [];
@@ -18,7 +28,9 @@ beforeAll(async () => {
   acr = await startUpstream({ host: '127.0.0.2', names: ['myregistry.azurecr.io'] });
   tagsFile = writeTagsFile(
     loopbackTags().map((t) =>
-      t.name === 'AzureContainerRegistry.EastUS' ? { ...t, prefixes: ['127.0.0.2/32', '127.0.0.22/32'] } : t,
+      t.name === 'AzureContainerRegistry.EastUS'
+        ? { ...t, prefixes: ['127.0.0.2/32', '127.0.0.22/32', '127.0.0.23/32'] }
+        : t,
     ),
   );
 });
@@ -350,6 +362,37 @@ describe('dial fallback', () => {
     expect(rec).toMatchObject({ decision: 'allowed', ip: '127.0.0.2', tag: 'AzureContainerRegistry.EastUS' });
     expect(decoyHits).toBe(0);
   });
+
+  it.skipIf(!hasPython)(
+    `tries the next vetted address after a silent one, within the same deadline${hasPython ? '' : ' (SKIPPED: python3 not installed)'}`,
+    async () => {
+      // A listener that never accepts, with its one-slot backlog taken: the kernel drops further SYNs.
+      const silent = spawn('python3', [
+        '-c',
+        'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.23",int(sys.argv[1])))\ns.listen(0)\nprint("up",flush=True)\ntime.sleep(120)',
+        String(acr.port),
+      ]);
+      try {
+        await new Promise((resolve, reject) => {
+          silent.stdout.once('data', resolve);
+          silent.once('exit', reject);
+        });
+        const filler = connect({ host: '127.0.0.23', port: acr.port });
+        filler.on('error', () => undefined);
+        await new Promise((r) => filler.once('connect', r));
+        const g = await gatewayWith(
+          { connectTimeoutMs: 4000 },
+          { 'myregistry.azurecr.io': ['127.0.0.23', '127.0.0.2'] },
+        );
+        await tunnelWorks(g);
+        const rec = await g.waitForRecord((r) => r.bytesDown !== null);
+        expect(rec).toMatchObject({ decision: 'allowed', ip: '127.0.0.2' });
+        filler.destroy();
+      } finally {
+        silent.kill();
+      }
+    },
+  );
 
   it('answers 502 upstream_unreachable naming every attempt when no vetted address answers', async () => {
     const g = await gatewayWith({}, { 'myregistry.azurecr.io': ['127.0.0.22'] });
