@@ -104,7 +104,7 @@ async function serve(
   const dialed = await dialVetted(deps, conn, policy, request.match, request.decision, dest, authority.port);
   if (!dialed.ok) return conn.refuse(dialed.decision);
   conn.upstream = dialed.upstream;
-  let decision = dialed.decision;
+  let decision = dialed.decision ?? request.decision;
   if (!decision.allowed) return conn.refuse(decision);
   if (reader.ended && reader.tailLength === 0) {
     // Half-closed before the 200 with nothing sent: no ClientHello can follow.

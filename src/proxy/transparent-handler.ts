@@ -55,6 +55,7 @@ async function serve(deps: ProxyDeps, conn: ClientConnection, upstreamPort: numb
   const dialed = await dialVetted(deps, conn, policy, request.match, decision, dest, upstreamPort);
   if (!dialed.ok) return conn.refuse(dialed.decision);
   conn.upstream = dialed.upstream;
-  if (!dialed.decision.allowed) return conn.refuse(dialed.decision);
-  await runTunnel(deps, conn, dialed, hello.buffered, dialed.decision);
+  const allowed = dialed.decision ?? decision;
+  if (!allowed.allowed) return conn.refuse(allowed);
+  await runTunnel(deps, conn, dialed, hello.buffered, allowed);
 }
