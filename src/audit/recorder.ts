@@ -58,6 +58,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
     bytesDown: input.bytesDown ?? null,
     durationMs: input.startedAt === undefined ? null : now - input.startedAt,
   };
+  if (input.user != null) record.user = input.user;
   if (d.report) record.report = true;
   if (d.tagsUnenforced) record.tagsUnenforced = true;
   if (d.detail !== undefined) record.detail = d.detail;

@@ -6,5 +6,13 @@ import { configCommand } from './config.js';
 import { logsCommand } from './logs.js';
 import { serveCommand } from './serve.js';
 import { tagsCommand } from './tags.js';
+import { usersCommand } from './users.js';
 
-export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, configCommand, tagsCommand, logsCommand];
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  checkCommand,
+  configCommand,
+  tagsCommand,
+  logsCommand,
+  usersCommand,
+];

@@ -130,6 +130,7 @@ export function buildConfig(
   checkAllow(config.allow, problems);
   checkCidrs(config.proxy.clients, 'proxy.clients', problems);
   checkClientGroups(config, registries, problems);
+  checkCidrs(config.proxy.proxyProtocol.trusted, 'proxy.proxyProtocol.trusted', problems);
   checkCidrs(config.network.allowPrivate, 'network.allowPrivate', problems);
   checkListen(config.proxy.listen, 'proxy.listen', problems);
   checkListen(config.proxy.transparentListen, 'proxy.transparentListen', problems);
