@@ -127,7 +127,8 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
 
   const recordSink: RecordSink = (rec: DecisionRecord) => {
     decisions.inc({ decision: rec.decision, reason: rec.reason ?? NONE, rule: ruleLabel(rec.rule) });
-    if (rec.user !== undefined && rec.user !== null) userDecisions.inc({ user: userLabel(rec.user), decision: rec.decision });
+    if (rec.user !== undefined && rec.user !== null)
+      userDecisions.inc({ user: userLabel(rec.user), decision: rec.decision });
     if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
       tunnelDuration.observe(rec.durationMs / 1000);
   };
