@@ -112,12 +112,8 @@ export function registerUiRoutes(app: AdminApp, dir: string = DEFAULT_UI_DIR): v
     '/ui',
     {
       config: { auth: 'open' },
-      schema: {
-        summary: 'The dashboard (a static page; the data it shows needs the admin token)',
-        tags: ['ui'],
-        security: [],
-        produces: ['text/html'],
-      },
+      // Not part of the JSON API's OpenAPI document: a page for browsers (docs/admin-api.md).
+      schema: { hide: true },
     },
     async (req, reply) => serve('', req, reply),
   );
