@@ -32,7 +32,7 @@ export function RecordTable(props: {
             onClick={() => props.onSelect(r)}
             data-id={r.id}
           >
-            <td class="mono">{time(r.time)}</td>
+            <td class="mono nowrap">{time(r.time)}</td>
             <td>
               <span class={`badge ${r.decision === 'blocked' ? 'bad' : 'good'}`}>
                 {text(r.decision)}

@@ -33,7 +33,7 @@ export function Live() {
 
   useEffect(() => {
     const abort = new AbortController();
-    api<{ items: Rec[] }>('/api/v1/logs?limit=200')
+    api<{ items: Rec[] }>('/api/v1/logs?limit=100')
       .then((page) => add([...page.items].reverse()), setError)
       .finally(() => {
         if (abort.signal.aborted) return;
