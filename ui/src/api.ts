@@ -112,14 +112,17 @@ export type StreamState = 'connecting' | 'open' | 'retrying' | 'refused';
 
 /**
  * Follows /api/v1/logs/stream until signal aborts: parses server-sent events from a fetch() body and
- * reconnects with Last-Event-ID after a drop (the server replays what was missed).
+ * reconnects with Last-Event-ID after a drop (the server replays what was missed). `after`: the newest
+ * record the caller already has, so nothing written between its page and the stream is lost.
  */
 export async function follow(
   onRecord: (rec: Rec) => void,
   onState: (state: StreamState, detail?: string) => void,
   signal: AbortSignal,
+  after: string | null = null,
 ): Promise<void> {
-  let lastId: string | null = null;
+  // Sent as Last-Event-ID from the first connection on: the server replays what was written since.
+  let lastId: string | null = after;
   let delay = 500;
   while (!signal.aborted) {
     onState('connecting');

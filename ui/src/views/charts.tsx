@@ -22,6 +22,7 @@ interface Stats {
   /** From a gateway with bucketed stats (?bucket=): one entry per bucket. Absent on older gateways. */
   buckets?: {
     start?: string;
+    from?: string;
     time?: string;
     reasons?: Record<string, number>;
     allowed?: number;
@@ -102,8 +103,12 @@ function series(range: Range, stats: Stats | null, recs: Rec[]) {
   let reasonTimes = times;
   let reasonSeries: Series[] = [...reasons].map(([label, values]) => ({ label, values }));
   const buckets = stats?.buckets;
-  if (Array.isArray(buckets) && buckets.length > 0 && buckets.every((b) => b.reasons && (b.start ?? b.time))) {
-    reasonTimes = buckets.map((b) => Math.round(Date.parse((b.start ?? b.time) as string) / 1000));
+  if (
+    Array.isArray(buckets) &&
+    buckets.length > 0 &&
+    buckets.every((b) => b.reasons && (b.start ?? b.from ?? b.time))
+  ) {
+    reasonTimes = buckets.map((b) => Math.round(Date.parse((b.start ?? b.from ?? b.time) as string) / 1000));
     const names = new Set(buckets.flatMap((b) => Object.keys(b.reasons ?? {})));
     reasonSeries = [...names].sort().map((label) => ({ label, values: buckets.map((b) => b.reasons?.[label] ?? 0) }));
   }

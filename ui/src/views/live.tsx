@@ -33,8 +33,12 @@ export function Live() {
 
   useEffect(() => {
     const abort = new AbortController();
+    let newest: string | null = null;
     api<{ items: Rec[] }>('/api/v1/logs?limit=100')
-      .then((page) => add([...page.items].reverse()), setError)
+      .then((page) => {
+        newest = page.items[0]?.id ?? null;
+        add([...page.items].reverse());
+      }, setError)
       .finally(() => {
         if (abort.signal.aborted) return;
         void follow(
@@ -46,6 +50,7 @@ export function Live() {
           },
           (s, detail) => setState({ s, detail }),
           abort.signal,
+          newest,
         );
       });
     return () => abort.abort();

@@ -66,7 +66,7 @@ export function Tags() {
             <dd>{text(status.changeNumber ?? 'none loaded')}</dd>
             <dt>cloud</dt>
             <dd>{text(status.cloud)}</dd>
-            <dt>published</dt>
+            <dt>{status.publishedAt ? 'published' : 'data dated'}</dt>
             <dd>{published === null ? '' : time(published)}</dd>
             <dt>age</dt>
             <dd>{age(status.ageSeconds)}</dd>
