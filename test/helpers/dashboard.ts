@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
 import { startAdmin, type RunningAdmin } from '../../src/admin/start.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
-import { connectThrough, httpsGet, tlsOver } from './raw.js';
+import { buildClientHello } from './client-hello-capture.js';
+import { connectThrough, httpsGet, readToEnd, tlsOver } from './raw.js';
 import { startGateway, testConfig, type TestGateway } from './gateway.js';
 import { writeTagsFile } from './tags.js';
 import { startUpstream, type Upstream } from './upstream.js';
@@ -36,6 +37,8 @@ export interface DashboardRig {
   allowedTunnel(path?: string): Promise<DecisionRecord>;
   /** A CONNECT the policy refuses (host_not_allowed); resolves with its record. */
   blockedConnect(host: string): Promise<DecisionRecord>;
+  /** A tunnel to the registry whose ClientHello names `sni` instead (sni_mismatch); resolves with its record. */
+  wrongSni(sni: string): Promise<DecisionRecord>;
   stop(): Promise<void>;
 }
 
@@ -85,6 +88,13 @@ export async function startDashboardRig(): Promise<DashboardRig> {
       const answer = await connectThrough(gw.port, `${host}:443`);
       answer.socket.destroy();
       return gw.waitForRecord((r) => !before.has(r.id) && r.host === host);
+    },
+    async wrongSni(sni) {
+      const before = new Set(gw.records().map((r) => r.id));
+      const answer = await connectThrough(gw.port, `myregistry.azurecr.io:${upstream.port}`);
+      answer.socket.write(buildClientHello({ sni }));
+      await readToEnd(answer.socket, 5000);
+      return gw.waitForRecord((r) => !before.has(r.id) && r.sni === sni);
     },
     async stop() {
       await running.app.close();
