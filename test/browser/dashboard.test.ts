@@ -57,6 +57,18 @@ describe.skipIf(!haveChromium)(
       expect(await alert.textContent()).toContain('401 unauthorized');
       expect(await page.locator('nav').count()).toBe(0);
       expect(await page.locator('table.records').count()).toBe(0);
+      // The budget: the page and its assets under 200 KiB on the wire (brotli/gzip as sent).
+      const bytes = await page.evaluate(() => {
+        const perf = (
+          globalThis as unknown as { performance: { getEntries(): { name: string; transferSize?: number }[] } }
+        ).performance;
+        return perf
+          .getEntries()
+          .filter((e) => e.name.includes('/ui'))
+          .reduce((n, e) => n + (e.transferSize ?? 0), 0);
+      });
+      expect(bytes).toBeGreaterThan(0);
+      expect(bytes).toBeLessThan(200 * 1024);
       // The page's own fetch of the data, without a token: refused.
       const status = await page.evaluate(async () => (await fetch('/api/v1/logs')).status);
       expect(status).toBe(401);
