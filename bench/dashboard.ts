@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeRecord } from '../src/audit/recorder.js';
 import type { Reason } from '../src/policy/reasons.js';
 import { ADMIN_TOKEN, CHROMIUM, startDashboardRig, UI_DIR, type DashboardRig } from '../test/helpers/dashboard.js';
 
@@ -74,7 +75,10 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] as number;
 };
 
-/** Records spread over the last hour through the gateway's own recorder, so the charts have a shape. */
+/**
+ * Records spread over the last hour, written into the gateway's store in time order (as a gateway that
+ * ran for that hour would have), so the charts have a shape. Runs before any real tunnel.
+ */
 function seed(rig: DashboardRig): void {
   let state = 42;
   const random = (): number => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
@@ -95,8 +99,11 @@ function seed(rig: DashboardRig): void {
     ['eastus.data.mcr.microsoft.com', 'mcr:data', 'MicrosoftContainerRegistry'],
   ] as const;
   const now = Date.now();
-  for (let i = 0; i < 400; i++) {
-    const at = now - 3600_000 + Math.floor(random() * 3540_000);
+  const times = Array.from({ length: 400 }, () => now - 3600_000 + Math.floor(random() * 3540_000)).sort(
+    (a, b) => a - b,
+  );
+  const store = rig.gw.gateway.store;
+  for (const at of times) {
     const minute = (at - (now - 3600_000)) / 60_000;
     // A burst from one misconfigured client between minutes 35 and 45.
     const burst = minute > 35 && minute < 45 && random() < 0.7;
@@ -104,28 +111,35 @@ function seed(rig: DashboardRig): void {
     if (burst || random() < 0.2) {
       const reason = burst ? 'host_not_allowed' : pick(reasons);
       const [host] = pick(allowed);
-      rig.gw.gateway.recorder.record({
-        mode: 'connect',
-        client,
-        host: reason === 'host_not_allowed' ? pick(['telemetry.example.com', 'docker.io', 'ghcr.io']) : host,
-        port: 443,
-        startedAt: at,
-        decision: { allowed: false, reason, report: false, rule: null, tag: null, detail: `example ${reason}` },
-      });
+      const record = makeRecord(
+        {
+          mode: 'connect',
+          client,
+          host: reason === 'host_not_allowed' ? pick(['telemetry.example.com', 'docker.io', 'ghcr.io']) : host,
+          port: 443,
+          decision: { allowed: false, reason, report: false, rule: null, tag: null, detail: `example ${reason}` },
+        },
+        at,
+      );
+      store.add(record);
     } else {
       const [host, rule, tag] = pick(allowed);
-      rig.gw.gateway.recorder.record({
-        mode: 'connect',
-        client,
-        host,
-        port: 443,
-        sni: host,
-        ip: tag.startsWith('Azure') ? '20.62.128.1' : '204.79.197.219',
-        startedAt: at,
-        bytesUp: 1_000 + Math.floor(random() * 20_000),
-        bytesDown: Math.floor(random() * (host.includes('data') ? 80e6 : 50e3)),
-        decision: { allowed: true, reason: null, report: false, rule, tag },
-      });
+      const record = makeRecord(
+        {
+          mode: 'connect',
+          client,
+          host,
+          port: 443,
+          sni: host,
+          ip: tag.startsWith('Azure') ? '20.62.128.1' : '204.79.197.219',
+          startedAt: at - Math.floor(random() * 30_000),
+          bytesUp: 1_000 + Math.floor(random() * 20_000),
+          bytesDown: Math.floor(random() * (host.includes('data') ? 80e6 : 50e3)),
+          decision: { allowed: true, reason: null, report: false, rule, tag },
+        },
+        at,
+      );
+      store.add(record);
     }
   }
 }
@@ -194,9 +208,9 @@ async function main(): Promise<void> {
   const rig = await startDashboardRig();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
+    seed(rig);
     await rig.allowedTunnel();
     await rig.blockedConnect('evil.example.net');
-    seed(rig);
     const login: Visit[] = [];
     const live: Visit[] = [];
     for (let i = 0; i < RUNS; i++) {

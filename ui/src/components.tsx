@@ -40,7 +40,7 @@ export function RecordTable(props: {
               </span>
             </td>
             <td>{text(r.reason)}</td>
-            <td class="mono">{text(r.client)}</td>
+            <td class="mono nowrap">{text(r.client)}</td>
             <td class="mono host">{target(r.host, r.port)}</td>
             <td class="mono">{text(r.rule)}</td>
             <td>{text(r.instance)}</td>
