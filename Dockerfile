@@ -14,6 +14,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The dashboard's sources: the build bundles them into dist/ui, which the admin API serves at /ui.
+COPY ui ./ui
 RUN npm run build
 
 # ---- runtime: production dependencies only, non-root, tini as PID 1 -----------------------------

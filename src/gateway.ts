@@ -77,9 +77,9 @@ export class Gateway {
     this.#resolver = makeResolver(loaded);
     this.#trusted = compileTrusted(loaded);
     this.#auth = loadAuth(loaded);
-    this.#audit = createAuditLog(loaded.config.log.file);
+    this.#audit = createAuditLog(loaded.config.log.file, { log: componentLog(log, 'audit') });
     this.store = new DecisionStore(loaded.config.log.recent);
-    this.recorder = new Recorder(this.#audit, this.store);
+    this.recorder = new Recorder(this.#audit, this.store, { failClosed: loaded.config.log.failClosed });
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -229,6 +229,8 @@ export class Gateway {
     await this.serviceTags.reconfigure(next);
     const tags = this.serviceTags.index;
     const policy = compilePolicy(next, tags);
+    if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
+    this.recorder.failClosed = next.config.log.failClosed;
     this.#loaded = next;
     this.#tags = tags;
     this.#policy = policy;
@@ -237,6 +239,11 @@ export class Gateway {
     this.#auth = auth;
     this.log.info({ configVersion: next.version, changed }, 'config reloaded');
     return { ok: true, version: next.version, changed };
+  }
+
+  /** Reopens log.file by its path (SIGHUP, SIGUSR2): after logrotate renames it, records go to a new file. */
+  reopenAuditLog(): void {
+    this.#audit.reopen();
   }
 
   /** Stops accepting, drains open tunnels up to proxy.drainTimeoutMs, flushes the audit log. */

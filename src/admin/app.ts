@@ -15,6 +15,7 @@ import { registerPolicyRoutes } from './policy-routes.js';
 import { registerStatsRoute } from './stats.js';
 import { registerStreamRoute } from './stream.js';
 import { registerTagRoutes } from './tags-routes.js';
+import { registerUiRoutes } from './ui-routes.js';
 
 export type { AdminApp } from './app-types.js';
 
@@ -89,6 +90,7 @@ export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): Adm
     registerStatsRoute(typed, deps);
     registerPolicyRoutes(typed, deps);
     registerTagRoutes(typed, deps);
+    registerUiRoutes(typed);
   });
   return app;
 }

@@ -39,6 +39,7 @@ export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
     tags: () => tags.status(),
     dns: () => ({ hits: gateway.resolver.hits, misses: gateway.resolver.misses }),
     tunnelsActive: () => gateway.tunnelsActive,
+    audit: () => gateway.recorder.auditStatus(),
   });
 }
 
@@ -71,6 +72,8 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
         );
       }
       if (gateway.stopping) reasons.push('stopping: draining connections');
+      if (gateway.recorder.failClosed && !gateway.recorder.available())
+        reasons.push('the audit log cannot be written and log.failClosed is true: new tunnels are refused');
       reasons.push(...(extra.notReady?.() ?? []).filter((r) => r !== ''));
       return { ok: reasons.length === 0, reasons };
     },

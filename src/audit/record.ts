@@ -8,8 +8,8 @@ export interface DecisionRecord {
   id: string;
   mode: RecordMode;
   client: string | null;
-  /** The authenticated proxy user; absent when proxy authentication is off. */
-  user?: string;
+  /** The proxy user the client authenticated as; null without proxy authentication. */
+  user?: string | null;
   host: string | null;
   port: number | null;
   sni: string | null;

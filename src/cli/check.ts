@@ -1,5 +1,5 @@
-// `acr-egress check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--json]`: the policy for one
-// request, evaluated from values, without opening any connection.
+// `acr-egress check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--user NAME] [--json]`: the
+// policy for one request (client groups included), evaluated from values, without opening any connection.
 import pino from 'pino';
 import { makeRecord } from '../audit/recorder.js';
 import { configPath, loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -11,7 +11,8 @@ import { parseAuthority } from '../net/authority.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import type { Io } from './output.js';
 
-const USAGE = `  check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--config FILE] [--json]
+const USAGE = `  check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--user NAME]
+        [--config FILE] [--json]
                                              evaluate the policy for one request (no connection)`;
 
 const quietLog = pino({ level: 'silent' });
@@ -27,6 +28,7 @@ export const checkCommand: Command = {
         sni: { type: 'string' },
         ip: { type: 'string' },
         client: { type: 'string' },
+        user: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
       allowPositionals: true,
@@ -43,6 +45,7 @@ export const checkCommand: Command = {
       sni: values.sni,
       ip: values.ip,
       client: values.client,
+      user: values.user,
       json: values.json === true,
     });
   },
@@ -53,6 +56,8 @@ export interface CheckArgs {
   sni?: string;
   ip?: string;
   client?: string;
+  /** The proxy user, for client groups that match by user. */
+  user?: string;
   json: boolean;
 }
 
@@ -91,6 +96,7 @@ export function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | n
   const policy = compilePolicy(loaded, tags);
   const { decision, host } = evaluate(policy, {
     client: args.client ?? null,
+    user: args.user ?? null,
     host: target.host,
     port: target.port,
     sni: args.sni,
@@ -100,6 +106,7 @@ export function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | n
     const record = makeRecord({
       mode: 'check',
       client: args.client ?? null,
+      user: args.user ?? null,
       host: host ?? target.host,
       port: target.port,
       sni: args.sni ?? null,

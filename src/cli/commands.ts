@@ -8,4 +8,11 @@ import { serveCommand } from './serve.js';
 import { tagsCommand } from './tags.js';
 import { usersCommand } from './users.js';
 
-export const COMMANDS: readonly Command[] = [serveCommand, checkCommand, configCommand, tagsCommand, logsCommand, usersCommand];
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  checkCommand,
+  configCommand,
+  tagsCommand,
+  logsCommand,
+  usersCommand,
+];

@@ -3,14 +3,11 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { hashPassword, ProxyUsers, USER_NAME } from '../auth/users-file.js';
-import type { Command } from './command.js';
+import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 
 export const USERS_USAGE = `  users add --file FILE NAME                 add or replace a proxy user; the password is one line on stdin`;
-
-export const usersCommand: Command = { name: 'users', usage: USERS_USAGE, run: (io, argv) => runUsers(io, argv) };
 
 /** A password line longer than this is refused rather than read on forever. */
 const MAX_PASSWORD_BYTES = 1024;
@@ -19,25 +16,23 @@ export interface UsersDeps {
   stdin?: NodeJS.ReadableStream;
 }
 
+export const usersCommand: Command = { name: 'users', usage: USERS_USAGE, run: (io, argv) => runUsers(io, argv) };
+
 export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Promise<number> {
-  let values: { file?: string };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      options: { file: { type: 'string' } },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (err) {
-    return usage(io, (err as Error).message);
-  }
+  const { values, positionals } = parseCommandArgs('users', {
+    args: argv,
+    options: { file: { type: 'string' } },
+    allowPositionals: true,
+  });
   const [sub, ...args] = positionals;
-  if (sub !== 'add' || args.length !== 1 || values.file === undefined)
-    return usage(io, 'usage: acr-egress users add --file FILE NAME');
+  if (sub !== 'add') throw usageError('users takes add: try acr-egress users add --file users.txt NAME');
+  if (values.file === undefined)
+    throw usageError('users add needs --file: try acr-egress users add --file users.txt NAME');
+  if (args.length !== 1)
+    throw usageError(`users add takes one NAME (got ${args.length}): try acr-egress users add --file users.txt NAME`);
   const name = args[0]!;
   if (!USER_NAME.test(name))
-    return usage(io, 'NAME must be 1-64 of letters, digits and . _ @ + - (starting with a letter or digit)');
+    throw usageError(`users add: "${name.slice(0, 64)}" is not a user name: 1-64 of letters, digits and . _ @ + -`);
   try {
     const password = await readPasswordLine(deps.stdin ?? process.stdin);
     if (password === '') {
@@ -50,11 +45,6 @@ export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Pr
   } catch (err) {
     return reportError(io, err, 1);
   }
-}
-
-function usage(io: Io, message: string): number {
-  io.err(`acr-egress users: ${message}\n\n${USERS_USAGE}`);
-  return 2;
 }
 
 /** The first line of the stream, without its line end; stops reading at the newline. */

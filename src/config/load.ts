@@ -8,6 +8,7 @@ import { AcrEgressError } from '../errors.js';
 import { normalizeHost } from '../net/host.js';
 import { CidrList } from '../net/address.js';
 import type { CloudName } from './cloud.js';
+import { checkClientGroups } from './client-groups.js';
 import { substituteEnv } from './env.js';
 import { resolveRegistries, type ResolvedRegistry } from './registries.js';
 import type { Config } from './schema.js';
@@ -128,6 +129,7 @@ export function buildConfig(
   const registries = resolveRegistries(config.registries, config.cloud as CloudName, problems);
   checkAllow(config.allow, problems);
   checkCidrs(config.proxy.clients, 'proxy.clients', problems);
+  checkClientGroups(config, registries, problems);
   checkCidrs(config.proxy.proxyProtocol.trusted, 'proxy.proxyProtocol.trusted', problems);
   checkCidrs(config.network.allowPrivate, 'network.allowPrivate', problems);
   checkListen(config.proxy.listen, 'proxy.listen', problems);

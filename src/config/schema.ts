@@ -47,6 +47,19 @@ export const RegistryFromFile = Type.Object(
 
 export const RegistryEntry = Type.Union([RegistryByName, RegistryFromEndpoints, RegistryFromFile]);
 
+/** A client group: who (by address and/or proxy user) may use which of the configured rules. */
+export const ClientGroupSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'shown in refusals' }),
+    cidrs: Type.Array(Cidr, { default: [] }),
+    users: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { default: [], uniqueItems: true }),
+    registries: Type.Array(Type.String({ minLength: 1 }), { default: [], uniqueItems: true }),
+    mcr: Type.Boolean({ default: false }),
+    allow: Type.Array(Type.String({ minLength: 1 }), { default: [], uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+
 export const EnforceMode = Type.Union([Type.Literal(true), Type.Literal(false), Type.Literal('when-available')]);
 
 export const ConfigSchema = Type.Object(
@@ -113,6 +126,7 @@ export const ConfigSchema = Type.Object(
     registries: Type.Array(RegistryEntry, { default: [] }),
     mcr: Type.Boolean({ default: true }),
     allow: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    clientGroups: Type.Array(ClientGroupSchema, { default: [] }),
     mode: Type.Union([Type.Literal('enforce'), Type.Literal('report')], { default: 'enforce' }),
     serviceTags: Type.Object(
       {
@@ -178,6 +192,10 @@ export const ConfigSchema = Type.Object(
         ),
         file: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
         recent: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 50_000 }),
+        failClosed: Type.Boolean({
+          default: false,
+          description: 'refuse new tunnels (503 audit_unavailable) while the audit log cannot be written',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -189,3 +207,4 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type RegistryEntryConfig = Static<typeof RegistryEntry>;
 export type ServiceTagsEnforce = Config['serviceTags']['enforce'];
+export type ClientGroupConfig = Static<typeof ClientGroupSchema>;

@@ -14,6 +14,8 @@ export interface MetricsSources {
   dns?: () => { hits: number; misses: number };
   /** Open tunnels as the gateway counts them; without it they are counted from the tunnel listener. */
   tunnelsActive?: () => number;
+  /** The audit log's write errors, dropped and queued records, read at scrape time. */
+  audit?: () => { writeErrors: number; dropped: number; queued: number };
   /** Node's default process metrics; on unless false. */
   defaultMetrics?: boolean;
   /** Distinct `rule` label values kept; later ones are counted as "other" (wildcard rules mint ids). */
@@ -109,6 +111,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   });
   registerTagMetrics(registers, sources.tags);
   registerDnsMetrics(registers, sources.dns);
+  registerAuditMetrics(registers, sources.audit);
 
   const maxRules = sources.maxRuleLabels ?? 500;
   const ruleLabels = new Set<string>();
@@ -124,7 +127,8 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
 
   const recordSink: RecordSink = (rec: DecisionRecord) => {
     decisions.inc({ decision: rec.decision, reason: rec.reason ?? NONE, rule: ruleLabel(rec.rule) });
-    if (rec.user !== undefined) userDecisions.inc({ user: userLabel(rec.user), decision: rec.decision });
+    if (rec.user !== undefined && rec.user !== null)
+      userDecisions.inc({ user: userLabel(rec.user), decision: rec.decision });
     if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
       tunnelDuration.observe(rec.durationMs / 1000);
   };
@@ -237,6 +241,39 @@ function registerDnsMetrics(registers: Registry[], dns: (() => { hits: number; m
       advance();
       this.reset();
       this.inc(total.misses);
+    },
+  });
+}
+
+function registerAuditMetrics(
+  registers: Registry[],
+  audit: (() => { writeErrors: number; dropped: number; queued: number }) | undefined,
+): void {
+  const read = (key: 'writeErrors' | 'dropped' | 'queued'): number => audit?.()[key] ?? 0;
+  new Counter({
+    name: 'acr_egress_audit_write_errors_total',
+    help: 'Failed writes to the audit log (each is retried; the records wait in memory)',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read('writeErrors'));
+    },
+  });
+  new Counter({
+    name: 'acr_egress_audit_dropped_total',
+    help: 'Decision records never written to the audit log: the in-memory queue was full, or it was closed',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read('dropped'));
+    },
+  });
+  new Gauge({
+    name: 'acr_egress_audit_queued_records',
+    help: 'Decision records waiting to be written to the audit log',
+    registers,
+    collect() {
+      this.set(read('queued'));
     },
   });
 }

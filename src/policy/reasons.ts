@@ -2,7 +2,10 @@
 
 export const REASONS = {
   bad_request: { status: 400, text: 'the request or host name is malformed' },
-  client_not_allowed: { status: 403, text: 'the client address is not in proxy.clients' },
+  client_not_allowed: {
+    status: 403,
+    text: 'the client is not in proxy.clients, or its client group may not use this host',
+  },
   port_not_allowed: { status: 403, text: 'the destination port is not in proxy.ports' },
   ip_literal: { status: 403, text: 'destinations must be host names, not IP addresses' },
   host_not_allowed: { status: 403, text: 'no rule allows this host' },
@@ -15,6 +18,7 @@ export const REASONS = {
   ip_not_in_service_tag: { status: 403, text: "the address is outside the rule's Azure service-tag ranges" },
   service_tags_unavailable: { status: 403, text: 'service-tag enforcement is on and no service-tag data is loaded' },
   upstream_unreachable: { status: 502, text: 'the destination could not be reached' },
+  audit_unavailable: { status: 503, text: 'the audit log cannot be written and log.failClosed is true' },
   too_many_connections: { status: 503, text: 'the gateway or this client is at its connection limit' },
   plain_http_not_allowed: { status: 403, text: 'plain http:// requests are off (proxy.allowPlainHttp)' },
   rate_limited: { status: 429, text: 'this client opens tunnels faster than proxy.limits.perClientRate' },

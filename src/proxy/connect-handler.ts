@@ -2,6 +2,7 @@
 // per-client limits, decide, resolve, dial, 200, ClientHello, SNI, splice, record; or the handover of a
 // plain-HTTP request to the http.Server-based forwarder. Every path ends in conn.finish().
 import type { Socket } from 'node:net';
+import { auditGate } from '../audit/recorder.js';
 import { block, checkRequest, checkSni, refuse, chain } from '../policy/decide.js';
 import { parseAuthority } from '../net/authority.js';
 import { parseIp } from '../net/address.js';
@@ -96,6 +97,8 @@ async function serve(
   });
   if (request.host !== null) ctx.host = request.host;
   if (!request.decision.allowed) return conn.refuse(request.decision);
+  const unaudited = auditGate(deps);
+  if (unaudited !== null) return conn.refuse(chain(request.decision, unaudited));
 
   const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
   deps.events?.decided?.((performance.now() - t0) / 1000);
@@ -104,7 +107,7 @@ async function serve(
   const dialed = await dialVetted(deps, conn, policy, request.match, request.decision, dest, authority.port);
   if (!dialed.ok) return conn.refuse(dialed.decision);
   conn.upstream = dialed.upstream;
-  let decision = dialed.decision;
+  let decision = dialed.decision ?? request.decision;
   if (!decision.allowed) return conn.refuse(decision);
   if (reader.ended && reader.tailLength === 0) {
     // Half-closed before the 200 with nothing sent: no ClientHello can follow.

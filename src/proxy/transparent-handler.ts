@@ -1,6 +1,7 @@
 // One connection on the transparent listener (traffic redirected to the gateway without CONNECT):
 // the ClientHello's SNI names the destination, then the same checks and tunnel as CONNECT.
 import type { Socket } from 'node:net';
+import { auditGate } from '../audit/recorder.js';
 import { chain, checkRequest, checkSni, refuse } from '../policy/decide.js';
 import { ClientConnection } from './client-connection.js';
 import type { ProxyDeps } from './context.js';
@@ -40,13 +41,15 @@ async function serve(deps: ProxyDeps, conn: ClientConnection, upstreamPort: numb
   conn.enter('deciding');
   const limited = admitClient(deps, conn);
   if (limited !== null) return conn.refuse(limited);
-  const request = checkRequest(policy, { client: ctx.client, host: hello.sni, port: upstreamPort });
+  const request = checkRequest(policy, { client: ctx.client, user: null, host: hello.sni, port: upstreamPort });
   ctx.host = request.host ?? hello.sni;
   const decision = chain(
     request.decision,
     checkSni(policy, request.host ?? hello.sni, hello.sni, request.decision.rule, hello.hasEch),
   );
   if (!decision.allowed) return conn.refuse(decision);
+  const unaudited = auditGate(deps);
+  if (unaudited !== null) return conn.refuse(chain(decision, unaudited));
   if (request.host === null) return conn.refuse(refuse('bad_request', 'SNI is not a host name'));
 
   const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
@@ -55,6 +58,7 @@ async function serve(deps: ProxyDeps, conn: ClientConnection, upstreamPort: numb
   const dialed = await dialVetted(deps, conn, policy, request.match, decision, dest, upstreamPort);
   if (!dialed.ok) return conn.refuse(dialed.decision);
   conn.upstream = dialed.upstream;
-  if (!dialed.decision.allowed) return conn.refuse(dialed.decision);
-  await runTunnel(deps, conn, dialed, hello.buffered, dialed.decision);
+  const allowed = dialed.decision ?? decision;
+  if (!allowed.allowed) return conn.refuse(allowed);
+  await runTunnel(deps, conn, dialed, hello.buffered, allowed);
 }

@@ -1,5 +1,6 @@
 // The part of a tunnel both listeners share once a host is allowed: the per-client limits, the dial
 // (falling back to the next vetted address of the same answer), the splice and its record.
+import type { Socket } from 'node:net';
 import { chain, refuse, type Decision } from '../policy/decide.js';
 import type { HostMatch } from '../policy/rules.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
@@ -10,9 +11,12 @@ import { nextVetted, type DestinationResult } from './destination.js';
 import { dial } from './dial.js';
 import { DownstreamReader, pump } from './pump.js';
 
+/**
+ * An upstream connection, or why there is none. `decision`: the request's decision chained with the
+ * checks of the address actually dialled (absent when no address was checked here).
+ */
 export type Dialed =
-  | { ok: true; upstream: import('node:net').Socket; reader: DownstreamReader; decision: Decision }
-  | { ok: false; decision: Decision };
+  { ok: true; upstream: Socket; reader: DownstreamReader; decision?: Decision } | { ok: false; decision: Decision };
 
 /**
  * Takes a per-client slot (given back by the connection's finish()), or the refusal: 503

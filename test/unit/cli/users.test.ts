@@ -8,7 +8,9 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ProxyUsers } from '../../../src/auth/users-file.js';
 import type { Io } from '../../../src/cli/output.js';
-import { readPasswordLine, runUsers } from '../../../src/cli/users.js';
+import type { Command } from '../../../src/cli/command.js';
+import { main } from '../../../src/cli/main.js';
+import { readPasswordLine, runUsers, usersCommand } from '../../../src/cli/users.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'acr-egress-users-cli-'));
@@ -18,7 +20,12 @@ async function users(argv: string[], stdin: string): Promise<{ code: number; out
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await runUsers(io, argv, { stdin: Readable.from([Buffer.from(stdin)]) });
+  // Through main(), as the CLI runs it: usage errors become exit 2 with one line.
+  const command: Command = {
+    ...usersCommand,
+    run: (i, a) => runUsers(i, a, { stdin: Readable.from([Buffer.from(stdin)]) }),
+  };
+  const code = await main(['users', ...argv], io, [command]);
   return { code, out, err };
 }
 
@@ -57,10 +64,10 @@ describe('acr-egress users add (in-process)', () => {
   const refused: [string, string[], string, string][] = [
     ['an empty password', ['add', '--file', 'F', 'alice'], '\n', 'refusing an empty password'],
     ['no stdin at all', ['add', '--file', 'F', 'alice'], '', 'refusing an empty password'],
-    ['a name with a colon', ['add', '--file', 'F', 'al:ice'], 'pw\n', 'NAME must be'],
-    ['no --file', ['add', 'alice'], 'pw\n', 'usage: acr-egress users add --file FILE NAME'],
-    ['another subcommand', ['remove', '--file', 'F', 'alice'], 'pw\n', 'usage:'],
-    ['an unknown flag', ['add', '--fil', 'F', 'alice'], 'pw\n', "Unknown option '--fil'"],
+    ['a name with a colon', ['add', '--file', 'F', 'al:ice'], 'pw\n', 'is not a user name'],
+    ['no --file', ['add', 'alice'], 'pw\n', 'users add needs --file'],
+    ['another subcommand', ['remove', '--file', 'F', 'alice'], 'pw\n', 'users takes add'],
+    ['an unknown flag', ['add', '--fil', 'F', 'alice'], 'pw\n', 'unknown option --fil'],
   ];
   it.each(refused)('refuses %s with exit 2 and writes nothing', async (_name, argv, stdin, message) => {
     const dir = tempDir();

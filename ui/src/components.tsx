@@ -1,0 +1,139 @@
+// Pieces the views share: the record table, the full-record panel, error and empty states.
+import type { ComponentChildren } from 'preact';
+import { ApiError, type Rec } from './api';
+import { bytes, target, text, time } from './format';
+
+export function RecordTable(props: {
+  records: readonly Rec[];
+  selected: string | null;
+  onSelect: (rec: Rec) => void;
+  empty: string;
+}) {
+  if (props.records.length === 0) return <p class="empty">{props.empty}</p>;
+  return (
+    <table class="records">
+      <thead>
+        <tr>
+          <th>time</th>
+          <th>decision</th>
+          <th>reason</th>
+          <th>client</th>
+          <th>host</th>
+          <th>rule</th>
+          <th>instance</th>
+          <th class="num">bytes ↑/↓</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.records.map((r) => (
+          <tr
+            key={r.id}
+            class={`${r.decision === 'blocked' ? 'blocked' : 'allowed'}${props.selected === r.id ? ' selected' : ''}`}
+            onClick={() => props.onSelect(r)}
+            data-id={r.id}
+          >
+            <td class="mono nowrap">{time(r.time)}</td>
+            <td>
+              <span class={`badge ${r.decision === 'blocked' ? 'bad' : 'good'}`}>
+                {text(r.decision)}
+                {r.report === true ? ' (report)' : ''}
+              </span>
+            </td>
+            <td>{text(r.reason)}</td>
+            <td class="mono nowrap">{text(r.client)}</td>
+            <td class="mono host">{target(r.host, r.port)}</td>
+            <td class="mono">{text(r.rule)}</td>
+            <td>{text(r.instance)}</td>
+            <td class="num">
+              {r.bytesUp === null && r.bytesDown === null ? '' : `${bytes(r.bytesUp)} / ${bytes(r.bytesDown)}`}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** Every field of one record, as text. */
+export function RecordDetail(props: { rec: Rec | null; onClose: () => void }) {
+  const rec = props.rec;
+  if (rec === null) return null;
+  return (
+    <aside class="detail" aria-label="record">
+      <header>
+        <h3>Record {text(rec.id)}</h3>
+        <button type="button" onClick={props.onClose}>
+          Close
+        </button>
+      </header>
+      <dl>
+        {Object.entries(rec).map(([k, v]) => (
+          <div key={k}>
+            <dt>{k}</dt>
+            <dd class="mono">{text(v)}</dd>
+          </div>
+        ))}
+      </dl>
+    </aside>
+  );
+}
+
+export function ErrorBox(props: { error: unknown }) {
+  if (props.error === null || props.error === undefined) return null;
+  const e = props.error;
+  if (e instanceof ApiError) {
+    return (
+      <div class="error" role="alert">
+        <strong>
+          {e.status} {e.code}
+        </strong>
+        : {e.message}
+        {e.problems.length > 0 && (
+          <ul class="problems">
+            {e.problems.map((p, i) => (
+              <li key={i}>{p}</li>
+            ))}
+          </ul>
+        )}
+      </div>
+    );
+  }
+  return (
+    <div class="error" role="alert">
+      {e instanceof Error ? e.message : text(e)}
+    </div>
+  );
+}
+
+export function Section(props: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  return (
+    <section class="card">
+      <header>
+        <h2>{props.title}</h2>
+        {props.actions}
+      </header>
+      {props.children}
+    </section>
+  );
+}
+
+/** A horizontal bar list: label, count and a bar sized by share of the largest. */
+export function Bars(props: { rows: readonly { label: string; value: number; note?: string }[]; empty: string }) {
+  if (props.rows.length === 0) return <p class="empty">{props.empty}</p>;
+  const max = Math.max(...props.rows.map((r) => r.value), 1);
+  return (
+    <table class="bars">
+      <tbody>
+        {props.rows.map((r, i) => (
+          <tr key={i}>
+            <td class="mono label">{r.label}</td>
+            <td class="bar">
+              <span style={{ width: `${Math.max(1, (r.value / max) * 100)}%` }} />
+            </td>
+            <td class="num">{r.note ?? String(r.value)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,223 @@
+// Charts: blocked decisions by reason over time, top blocked hosts and clients, tunnels and bytes over
+// time, and each registry's traffic. Totals come from /api/v1/stats; time series from its buckets when
+// the gateway has them, else from the records of the range.
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, ApiError, query, type Rec } from '../api';
+import { TimeChart, type Series } from '../chart';
+import { Bars, ErrorBox, Section } from '../components';
+import { bytes } from '../format';
+
+const RANGES = { '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 } as const;
+type Range = keyof typeof RANGES;
+const BUCKET: Record<Range, string> = { '1h': '5m', '6h': '15m', '24h': '1h', '7d': '6h' };
+const MAX_PAGES = 5;
+
+interface Stats {
+  records: number;
+  decisions: { allowed: number; blocked: number };
+  reasons: Record<string, number>;
+  bytes: { up: number; down: number };
+  topBlockedHosts: { host: string; count: number }[];
+  topClients: { client: string; count: number; blocked: number; bytes: number }[];
+  /** From a gateway with bucketed stats (?bucket=): one entry per bucket. Absent on older gateways. */
+  buckets?: {
+    start?: string;
+    from?: string;
+    time?: string;
+    reasons?: Record<string, number>;
+    allowed?: number;
+    bytes?: number | { up?: number; down?: number };
+  }[];
+}
+
+/** Asks for bucketed stats; a gateway without them refuses the parameter, then plain stats. */
+async function loadStats(range: Range): Promise<Stats> {
+  try {
+    return await api<Stats>(`/api/v1/stats${query({ since: range, bucket: BUCKET[range] })}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 400) return api<Stats>(`/api/v1/stats${query({ since: range })}`);
+    throw err;
+  }
+}
+
+async function loadRecords(range: Range): Promise<{ items: Rec[]; complete: boolean }> {
+  const items: Rec[] = [];
+  let cursor: string | null = null;
+  for (let i = 0; i < MAX_PAGES; i++) {
+    const page: { items: Rec[]; nextCursor: string | null } = await api(
+      `/api/v1/logs${query({ since: range, limit: 1000, cursor })}`,
+    );
+    items.push(...page.items);
+    cursor = page.nextCursor;
+    if (cursor === null) return { items, complete: true };
+  }
+  return { items, complete: false };
+}
+
+/** Which registry a record's rule belongs to: registry:<name>:..., mcr:..., allow:<pattern>. */
+export function registryOf(rule: unknown): string | null {
+  if (typeof rule !== 'string') return null;
+  const [kind, name] = rule.split(':');
+  if (kind === 'registry' && name) return name;
+  if (kind === 'mcr') return 'mcr';
+  if (kind === 'allow') return `allow ${rule.slice(6)}`;
+  return null;
+}
+
+function series(range: Range, stats: Stats | null, recs: Rec[]) {
+  const span = RANGES[range];
+  const n = 30;
+  const step = span / n;
+  const start = Date.now() - span;
+  const times = Array.from({ length: n }, (_, i) => Math.round((start + i * step) / 1000));
+  const at = (iso: unknown): number => {
+    const t = typeof iso === 'string' ? Date.parse(iso) : NaN;
+    return Number.isNaN(t) ? -1 : Math.min(n - 1, Math.floor((t - start) / step));
+  };
+  const reasons = new Map<string, number[]>();
+  const tunnels = new Array<number>(n).fill(0);
+  const moved = new Array<number>(n).fill(0);
+  const registries = new Map<string, { tunnels: number; blocked: number; bytes: number }>();
+  for (const r of recs) {
+    const i = at(r.time);
+    if (i < 0) continue;
+    if (r.decision === 'blocked' && typeof r.reason === 'string') {
+      let row = reasons.get(r.reason);
+      if (row === undefined) reasons.set(r.reason, (row = new Array<number>(n).fill(0)));
+      row[i] = (row[i] ?? 0) + 1;
+    }
+    const b = (typeof r.bytesUp === 'number' ? r.bytesUp : 0) + (typeof r.bytesDown === 'number' ? r.bytesDown : 0);
+    if (r.decision === 'allowed' && r.kind !== 'request') {
+      tunnels[i] = (tunnels[i] ?? 0) + 1;
+      moved[i] = (moved[i] ?? 0) + b;
+    }
+    const reg = registryOf(r.rule);
+    if (reg !== null) {
+      let t = registries.get(reg);
+      if (t === undefined) registries.set(reg, (t = { tunnels: 0, blocked: 0, bytes: 0 }));
+      if (r.decision === 'blocked') t.blocked++;
+      else t.tunnels++;
+      t.bytes += b;
+    }
+  }
+  let reasonTimes = times;
+  let reasonSeries: Series[] = [...reasons].map(([label, values]) => ({ label, values }));
+  const buckets = stats?.buckets;
+  if (
+    Array.isArray(buckets) &&
+    buckets.length > 0 &&
+    buckets.every((b) => b.reasons && (b.start ?? b.from ?? b.time))
+  ) {
+    reasonTimes = buckets.map((b) => Math.round(Date.parse((b.start ?? b.from ?? b.time) as string) / 1000));
+    const names = new Set(buckets.flatMap((b) => Object.keys(b.reasons ?? {})));
+    reasonSeries = [...names].sort().map((label) => ({ label, values: buckets.map((b) => b.reasons?.[label] ?? 0) }));
+  }
+  return {
+    reasonTimes,
+    reasonSeries,
+    times,
+    traffic: [
+      { label: 'tunnels', values: tunnels },
+      { label: 'bytes', values: moved, right: true },
+    ] as Series[],
+    registries: [...registries].sort((a, b) => b[1].bytes - a[1].bytes || b[1].tunnels - a[1].tunnels),
+  };
+}
+
+export function Charts() {
+  const [range, setRange] = useState<Range>('1h');
+  const [stats, setStats] = useState<Stats | null>(null);
+  const [recs, setRecs] = useState<{ items: Rec[]; complete: boolean }>({ items: [], complete: true });
+  const [error, setError] = useState<unknown>(null);
+  const [tick, setTick] = useState(0);
+
+  useEffect(() => {
+    setError(null);
+    Promise.all([loadStats(range), loadRecords(range)]).then(([s, r]) => {
+      setStats(s);
+      setRecs(r);
+    }, setError);
+  }, [range, tick]);
+
+  const data = useMemo(() => series(range, stats, recs.items), [range, stats, recs]);
+  return (
+    <>
+      <Section
+        title="Overview"
+        actions={
+          <div class="actions">
+            <select aria-label="range" value={range} onChange={(e) => setRange(e.currentTarget.value as Range)}>
+              {Object.keys(RANGES).map((r) => (
+                <option key={r} value={r}>
+                  last {r}
+                </option>
+              ))}
+            </select>
+            <button type="button" onClick={() => setTick(tick + 1)}>
+              Refresh
+            </button>
+          </div>
+        }
+      >
+        <ErrorBox error={error} />
+        {stats !== null && (
+          <div class="totals">
+            <div>
+              <b>{stats.records}</b> decisions
+            </div>
+            <div>
+              <b>{stats.decisions.allowed}</b> allowed
+            </div>
+            <div class="bad">
+              <b>{stats.decisions.blocked}</b> blocked
+            </div>
+            <div>
+              <b>{bytes(stats.bytes.up + stats.bytes.down)}</b> carried
+            </div>
+          </div>
+        )}
+        {!recs.complete && <p class="muted">Time series from the newest {recs.items.length} records of the range.</p>}
+      </Section>
+      <Section title="Blocked by reason over time">
+        <TimeChart times={data.reasonTimes} series={data.reasonSeries} leftLabel="blocked" />
+        <Bars
+          rows={Object.entries(stats?.reasons ?? {})
+            .sort((a, b) => b[1] - a[1])
+            .map(([label, value]) => ({ label, value }))}
+          empty="No blocks in this range."
+        />
+      </Section>
+      <div class="grid2">
+        <Section title="Top blocked hosts">
+          <Bars
+            rows={(stats?.topBlockedHosts ?? []).map((h) => ({ label: h.host, value: h.count }))}
+            empty="No blocked hosts."
+          />
+        </Section>
+        <Section title="Top clients">
+          <Bars
+            rows={(stats?.topClients ?? []).map((c) => ({
+              label: c.client,
+              value: c.count,
+              note: `${c.count} (${c.blocked} blocked)`,
+            }))}
+            empty="No clients."
+          />
+        </Section>
+      </div>
+      <Section title="Tunnels and bytes over time">
+        <TimeChart times={data.times} series={data.traffic} leftLabel="tunnels" rightLabel="bytes" />
+      </Section>
+      <Section title="Traffic per registry">
+        <Bars
+          rows={data.registries.map(([label, t]) => ({
+            label,
+            value: t.bytes,
+            note: `${bytes(t.bytes)} in ${t.tunnels} tunnels${t.blocked > 0 ? `, ${t.blocked} blocked` : ''}`,
+          }))}
+          empty="No registry traffic in this range."
+        />
+      </Section>
+    </>
+  );
+}

@@ -1,0 +1,136 @@
+// History: a time-range query over the store with every filter the API takes, paged with nextCursor.
+import { useState } from 'preact/hooks';
+import { api, query, type Rec } from '../api';
+import { ErrorBox, RecordDetail, RecordTable, Section } from '../components';
+import { REASON_CODES } from '../../../src/policy/reasons';
+
+const FIELDS = [
+  'since',
+  'until',
+  'host',
+  'client',
+  'rule',
+  'kind',
+  'repository',
+  'digest',
+  'user',
+  'instance',
+] as const;
+type Field = (typeof FIELDS)[number];
+type Form = Record<Field, string> & { decision: string; reason: string; limit: string };
+
+const INITIAL: Form = {
+  since: '1h',
+  until: '',
+  host: '',
+  client: '',
+  rule: '',
+  kind: '',
+  repository: '',
+  digest: '',
+  user: '',
+  instance: '',
+  decision: '',
+  reason: '',
+  limit: '100',
+};
+
+export function History() {
+  const [form, setForm] = useState<Form>(INITIAL);
+  const [items, setItems] = useState<Rec[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [asked, setAsked] = useState<Form | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const [selected, setSelected] = useState<Rec | null>(null);
+
+  const load = async (f: Form, from: string | null): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      const page = await api<{ items: Rec[]; nextCursor: string | null }>(
+        `/api/v1/logs${query({ ...f, cursor: from })}`,
+      );
+      setItems((old) => (from === null ? page.items : [...old, ...page.items]));
+      setCursor(page.nextCursor);
+      setAsked(f);
+    } catch (err) {
+      setError(err);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const set = (key: keyof Form) => (e: Event) =>
+    setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
+
+  return (
+    <Section title="History">
+      <form
+        class="filters"
+        aria-label="history query"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void load(form, null);
+        }}
+      >
+        {FIELDS.map((k) => (
+          <label key={k}>
+            {k}
+            <input
+              name={k}
+              value={form[k]}
+              onInput={set(k)}
+              placeholder={k === 'since' || k === 'until' ? '2h, 7d or an ISO time' : ''}
+            />
+          </label>
+        ))}
+        <label>
+          decision
+          <select name="decision" value={form.decision} onChange={set('decision')}>
+            <option value="">any</option>
+            <option value="allowed">allowed</option>
+            <option value="blocked">blocked</option>
+          </select>
+        </label>
+        <label>
+          reason
+          <select name="reason" value={form.reason} onChange={set('reason')}>
+            <option value="">any</option>
+            {REASON_CODES.map((r) => (
+              <option key={r} value={r}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          page size
+          <input name="limit" type="number" min="1" max="1000" value={form.limit} onInput={set('limit')} />
+        </label>
+        <button type="submit" disabled={busy}>
+          Search
+        </button>
+      </form>
+      <ErrorBox error={error} />
+      {asked !== null && (
+        <p class="muted">
+          {items.length} records{cursor !== null ? ', more available' : ', all shown'}
+        </p>
+      )}
+      <div class="split">
+        <RecordTable
+          records={items}
+          selected={selected?.id ?? null}
+          onSelect={setSelected}
+          empty={asked === null ? 'Choose a range and search.' : 'No records match.'}
+        />
+        <RecordDetail rec={selected} onClose={() => setSelected(null)} />
+      </div>
+      {cursor !== null && asked !== null && (
+        <button type="button" disabled={busy} onClick={() => void load(asked, cursor)}>
+          Older records
+        </button>
+      )}
+    </Section>
+  );
+}
