@@ -32,6 +32,9 @@ export function displayName(name: TargetName): string {
   return name;
 }
 
+/** V8 flags acr-egress ships with (Dockerfile NODE_OPTIONS, npm start): the bench runs it as shipped. */
+export const SHIPPED_NODE_FLAGS = ['--max-semi-space-size=32'];
+
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const GATEWAY_CLI = join(ROOT, 'dist', 'cli.js');
 /** tsx's loader by path, so children started in another directory still find it. */
@@ -108,11 +111,16 @@ async function startAcrEgress(
   const log = join(o.dir, 'acr-egress.out');
   const prof = o.cpuProfDir && name === 'acr-egress' ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : [];
   const entry = o.fromSource && name === 'acr-egress' ? ['--import', TSX_IMPORT, join(ROOT, 'src', 'cli.ts')] : [cli];
-  const proc = spawnProc(displayName(name), node, [...prof, ...entry, 'serve', '--config', configFile], {
-    logFile: log,
-    nofile: o.nofile,
-    cwd: o.dir,
-  });
+  const proc = spawnProc(
+    displayName(name),
+    node,
+    [...SHIPPED_NODE_FLAGS, ...prof, ...entry, 'serve', '--config', configFile],
+    {
+      logFile: log,
+      nofile: o.nofile,
+      cwd: o.dir,
+    },
+  );
   await waitForPort('127.0.0.1', port, 20_000, proc, log);
   return { name, proxyPort: port, proc, stop: () => proc.stop(10_000) };
 }
