@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseBenchArgs, parseSize } from '../../../bench/lib/args.js';
+import { MAX_LEVEL, parseBenchArgs, parseSize } from '../../../bench/lib/args.js';
 import { summariseProfile } from '../../../bench/lib/profile.js';
 import { END, START, updateDoc } from '../../../bench/lib/report.js';
 import { squidConf } from '../../../bench/lib/squid.js';
-import { median, percentile, ratio, roundOrder } from '../../../bench/lib/stats.js';
+import { median, percentile, ratio, roundOrder, showRatio, verdict } from '../../../bench/lib/stats.js';
 import { maxTunnels } from '../../../bench/scenarios/idle-tunnels.js';
 
 describe('bench flags', () => {
@@ -26,13 +26,23 @@ describe('bench flags', () => {
     expect(() => parseSize(text)).toThrow(/not a size/);
   });
 
-  it('defaults to the full run: 1 GiB, every scenario, 5,000 and 20,000 idle tunnels', () => {
+  it('defaults to the full run: 1 GiB, every scenario, 8/64/256 concurrent, 1,000 and the most idle tunnels', () => {
     expect(parseBenchArgs([])).toMatchObject({
       only: [1, 2, 3, 4, 5],
       size: 2 ** 30,
-      idle: [5000, 20000],
+      concurrency: [8, 64, 256],
+      idle: [1000, MAX_LEVEL],
       out: 'docs/benchmarks.md',
       before: null,
+      node: null,
+    });
+  });
+
+  it('reads a list of concurrency levels, "max" idle tunnels and a second Node binary', () => {
+    expect(parseBenchArgs(['--concurrency', '8,64', '--idle', 'max', '--node', '/opt/node24/bin/node'])).toMatchObject({
+      concurrency: [8, 64],
+      idle: [MAX_LEVEL],
+      node: '/opt/node24/bin/node',
     });
   });
 
@@ -49,6 +59,25 @@ describe('bench flags', () => {
     { argv: ['--bogus'], why: 'an unknown flag' },
   ])('refuses $why', ({ argv }) => {
     expect(() => parseBenchArgs(argv)).toThrow();
+  });
+});
+
+describe('bench verdicts', () => {
+  it('says met or missed and by how much, as a percentage or a difference', () => {
+    expect(verdict(0.89, 1.15, true, showRatio)).toEqual({
+      met: false,
+      by: '0.89× against ≥ 1.15×: missed by 23 %',
+    });
+    expect(verdict(1.2, 1.0, true, showRatio)).toMatchObject({
+      met: true,
+      by: expect.stringContaining('met with 20 %'),
+    });
+    const ms = (n: number): string => `${n.toFixed(1)} ms`;
+    expect(verdict(-2, 3, false, ms, ms)).toEqual({
+      met: true,
+      by: '-2.0 ms against ≤ 3.0 ms: met with 5.0 ms to spare',
+    });
+    expect(verdict(Number.NaN, 1, true, showRatio)).toEqual({ met: null, by: 'not measured' });
   });
 });
 
