@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { loadInitialTags } from '../gateway.js';
+import { CA_USAGE, runCa } from './ca.js';
 import { runCheck } from './check.js';
 import { LOGS_USAGE, runLogs } from './logs.js';
 import { processIo, reportError, type Io } from './output.js';
@@ -17,6 +18,7 @@ const USAGE = `usage: acr-egress <command> [options]
   config validate FILE                       check a config file; every problem with its path
 ${TAGS_USAGE}
 ${LOGS_USAGE}
+${CA_USAGE}
 
 The config file is --config, else $ACR_EGRESS_CONFIG, else config/acr-egress.yaml.`;
 
@@ -73,6 +75,7 @@ const commands: Record<string, Handler> = {
   },
   tags: (io, argv) => runTags(io, argv),
   logs: (io, argv) => runLogs(io, argv),
+  ca: (io, argv) => runCa(io, argv),
 };
 
 class UsageError extends Error {}

@@ -9,6 +9,7 @@ import { normalizeHost } from '../net/host.js';
 import { CidrList } from '../net/address.js';
 import type { CloudName } from './cloud.js';
 import { substituteEnv } from './env.js';
+import { checkInspect } from './inspect.js';
 import { resolveRegistries, type ResolvedRegistry } from './registries.js';
 import type { Config } from './schema.js';
 import { validateConfigShape } from './validate.js';
@@ -127,6 +128,7 @@ export function buildConfig(
   const config = doc as unknown as Config;
   const registries = resolveRegistries(config.registries, config.cloud as CloudName, problems);
   checkAllow(config.allow, problems);
+  checkInspect(config, registries, problems);
   checkCidrs(config.proxy.clients, 'proxy.clients', problems);
   checkCidrs(config.network.allowPrivate, 'network.allowPrivate', problems);
   checkListen(config.proxy.listen, 'proxy.listen', problems);

@@ -44,6 +44,9 @@ const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>([
   'private_destination',
   'ip_not_in_service_tag',
   'service_tags_unavailable',
+  'push_not_allowed',
+  'repository_not_allowed',
+  'request_not_allowed',
 ]);
 
 /** Every decision has the same seven fields, so the engine's objects keep one shape on the hot path. */

@@ -16,6 +16,11 @@ export const REASONS = {
   service_tags_unavailable: { status: 403, text: 'service-tag enforcement is on and no service-tag data is loaded' },
   upstream_unreachable: { status: 502, text: 'the destination could not be reached' },
   too_many_connections: { status: 503, text: 'the gateway is at proxy.maxConnections' },
+  // Inside an inspected tunnel (docs/inspection.md): answered in the registry's own error shape.
+  push_not_allowed: { status: 403, text: 'the registry is pullOnly: uploads, manifest PUT and DELETE are refused' },
+  repository_not_allowed: { status: 403, text: "the repository is not in the registry's repositories list" },
+  request_not_allowed: { status: 403, text: 'the registry API request is not one the inspection rules know' },
+  upstream_tls_error: { status: 502, text: "the registry's certificate or host name could not be verified" },
 } as const;
 
 export type Reason = keyof typeof REASONS;
