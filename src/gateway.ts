@@ -7,6 +7,7 @@ import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { isAcrEgressError } from './errors.js';
+import { Inspector } from './inspect/inspector.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
@@ -36,6 +37,8 @@ export class Gateway {
   readonly log: Logger;
   readonly store: DecisionStore;
   readonly recorder: Recorder;
+  /** Inspected tunnels of registries with inspect: true, and the blob hosts learned from them. */
+  readonly inspector: Inspector;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -70,6 +73,7 @@ export class Gateway {
     this.#audit = createAuditLog(loaded.config.log.file);
     this.store = new DecisionStore(loaded.config.log.recent);
     this.recorder = new Recorder(this.#audit, this.store);
+    this.inspector = new Inspector(loaded, log.child({ component: 'inspect' }));
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -96,6 +100,8 @@ export class Gateway {
       connections: this.#connections,
       log: this.log.child({ component: 'proxy' }),
       events: this.tunnelEvents,
+      learned: this.inspector.learned,
+      inspector: this.inspector,
     };
     this.#proxy = new ProxyServer(deps);
     if (loaded.config.proxy.transparentListen !== null) {
@@ -219,6 +225,13 @@ export class Gateway {
       tags = this.serviceTags.index;
     }
     const policy = compilePolicy(next, tags);
+    try {
+      this.inspector.configure(next);
+    } catch (err) {
+      const problems = [`inspect: ${(err as Error).message}`];
+      this.log.warn({ problems }, 'config reload refused; keeping the running config');
+      return { ok: false, problems };
+    }
     this.#loaded = next;
     this.#tags = tags;
     this.#policy = policy;

@@ -8,6 +8,7 @@ import { errorHandler, formatSchemaErrors, notFoundHandler, sendError } from './
 import type { AdminApp } from './app-types.js';
 import { AUTH_MESSAGES, authenticate } from './auth.js';
 import type { AdminDeps, AdminOptions } from './deps.js';
+import { registerInspectRoutes } from './inspect-routes.js';
 import { registerLogRoutes } from './logs-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
 import { registerPolicyRoutes } from './policy-routes.js';
@@ -88,6 +89,7 @@ export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): Adm
     registerStatsRoute(typed, deps);
     registerPolicyRoutes(typed, deps);
     registerTagRoutes(typed, deps);
+    registerInspectRoutes(typed, deps);
   });
   return app;
 }

@@ -5,6 +5,7 @@ import type { DecisionRecord } from '../audit/record.js';
 import type { RecordSink } from '../audit/recorder.js';
 import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
+import { registerInspectMetrics } from './inspect-metrics.js';
 
 export interface MetricsSources {
   /** Service-tag status, read at scrape time; null or absent: the tag metrics stay 0. */
@@ -13,6 +14,8 @@ export interface MetricsSources {
   dns?: () => { hits: number; misses: number };
   /** Open tunnels as the gateway counts them; without it they are counted from the tunnel listener. */
   tunnelsActive?: () => number;
+  /** Inspection counters (leaf signatures and cache hits, learned hosts), read at scrape time. */
+  inspect?: () => { leaf: { signatures: number; hits: number }; learnedHosts: number; learnedTotal: number };
   /** Node's default process metrics; on unless false. */
   defaultMetrics?: boolean;
   /** Distinct `rule` label values kept; later ones are counted as "other" (wildcard rules mint ids). */
@@ -87,6 +90,7 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   });
   registerTagMetrics(registers, sources.tags);
   registerDnsMetrics(registers, sources.dns);
+  if (sources.inspect) registerInspectMetrics(registers, sources.inspect);
 
   const maxRules = sources.maxRuleLabels ?? 500;
   const ruleLabels = new Set<string>();
@@ -100,7 +104,8 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
 
   const recordSink: RecordSink = (rec: DecisionRecord) => {
     decisions.inc({ decision: rec.decision, reason: rec.reason ?? NONE, rule: ruleLabel(rec.rule) });
-    if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
+    // Request records (inside inspected tunnels) are decisions too, but not tunnels.
+    if (rec.kind === undefined && rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
       tunnelDuration.observe(rec.durationMs / 1000);
   };
   const tunnelListener: MetricsTunnelListener = {

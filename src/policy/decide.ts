@@ -4,7 +4,8 @@
 //   1. client address in proxy.clients                       client_not_allowed
 //   2. host is a valid DNS name / not an IP literal          bad_request / ip_literal
 //   3. port in proxy.ports                                   port_not_allowed
-//   4. host matches a rule                                   host_not_allowed
+//   4. host matches a rule, or (blobStorage: learned) a
+//      storage host a registry redirected this client to      host_not_allowed
 //   -- the proxy resolves the host; for each address --
 //   5. address not private/reserved (unless allowPrivate)    private_destination
 //   6. address inside the rule's service-tag ranges          ip_not_in_service_tag / service_tags_unavailable
@@ -104,6 +105,12 @@ export function chain(earlier: Decision, later: Decision): Decision {
   );
 }
 
+/** Storage hosts learned from registry redirects, per client: a value the gateway owns and passes in. */
+export interface LearnedLookup {
+  /** The registry that redirected `client` to `host` and has not expired; null: none. */
+  registryFor(client: string | null, host: string): string | null;
+}
+
 export interface RequestCheck {
   readonly decision: Decision;
   /** The normalised host, when it was a valid name. */
@@ -115,6 +122,7 @@ export interface RequestCheck {
 export function checkRequest(
   policy: PolicySnapshot,
   req: { client: string | null; host: string; port: number },
+  learned: LearnedLookup | null = null,
 ): RequestCheck {
   let decision = allow(null);
   if (policy.clients !== null) {
@@ -137,8 +145,16 @@ export function checkRequest(
   }
   const match = policy.rules.match(host);
   if (match === null) {
+    let detail = `no rule allows ${host}`;
+    if (policy.rules.learns) {
+      const registry = learned?.registryFor(req.client, host) ?? null;
+      const rule = registry === null ? null : policy.rules.learnedRule(registry, host);
+      if (rule !== null) return { decision: chain(decision, allow(rule.id)), host, match: { rule, id: rule.id } };
+      if (policy.rules.isStorageHost(host))
+        detail += `; no registry redirected client ${req.client ?? 'unknown'} there`;
+    }
     return {
-      decision: chain(decision, block(policy, 'host_not_allowed', `no rule allows ${host}`)),
+      decision: chain(decision, block(policy, 'host_not_allowed', detail)),
       host,
       match: null,
     };

@@ -42,7 +42,11 @@ export async function handleConnect(
   }
   ctx.host = authority.host;
   ctx.port = authority.port;
-  const request = checkRequest(policy, { client: ctx.client, host: authority.host, port: authority.port });
+  const request = checkRequest(
+    policy,
+    { client: ctx.client, host: authority.host, port: authority.port },
+    deps.learned,
+  );
   if (request.host !== null) ctx.host = request.host;
   let decision = request.decision;
   if (!decision.allowed) return finishBlocked(decision);
@@ -88,5 +92,7 @@ export async function handleConnect(
     return recordConnection(deps, ctx, 0, 0);
   }
   ctx.decision = decision;
+  if (deps.inspector?.wants(decision.rule))
+    return deps.inspector.run(deps, ctx, socket, dialed.upstream, hello.buffered);
   await runTunnel(deps, ctx, socket, dialed, hello.buffered);
 }
