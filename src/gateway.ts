@@ -247,6 +247,7 @@ export class Gateway {
       this.serviceTags.stop();
       const drainMs = this.#loaded.config.proxy.drainTimeoutMs;
       await Promise.all([this.#proxy.close(drainMs), this.#transparent?.close(drainMs)]);
+      this.inspector.close();
       await this.#audit.close();
       this.log.info('stopped');
     })();

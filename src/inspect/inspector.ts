@@ -5,8 +5,9 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import { rootCertificates, TLSSocket } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext, TLSSocket } from 'node:tls';
 import HttpProxy from 'http-proxy';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { newRecordId } from '../audit/recorder.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -43,13 +44,16 @@ export class Inspector implements TunnelInspector {
   #registries = new Map<string, RegistryInspection>();
   #signer: LeafSigner | null = null;
   #caPem: string | null = null;
-  #roots: readonly string[] | undefined;
+  #roots: SecureContext = createSecureContext();
   #log: Logger;
   #server: Server;
   #proxy: HttpProxy;
   #tunnels = new WeakMap<Socket, TunnelState>();
   #requests = new WeakMap<IncomingMessage, RequestState>();
   #active = 0;
+  /** Upstream agents by config generation, host, address and port; evicted ones close their sockets. */
+  #agents = new LRUCache<string, VettedAgent>({ max: 256, dispose: (agent) => agent.destroy() });
+  #generation = 0;
   #recorder: ProxyDeps['recorder'] | null = null;
 
   constructor(loaded: LoadedConfig, log: Logger) {
@@ -91,11 +95,30 @@ export class Inspector implements TunnelInspector {
         this.#caPem = ca.ca.certPem;
       }
     }
-    this.#roots = upstreamCaFile === null ? undefined : [...rootCertificates, readFileSync(upstreamCaFile, 'utf8')];
+    this.#roots = createSecureContext(
+      upstreamCaFile === null ? {} : { ca: [...rootCertificates, readFileSync(upstreamCaFile, 'utf8')] },
+    );
     this.#server.keepAliveTimeout = loaded.config.proxy.idleTimeoutMs;
     const learning = new Set([...registries].filter(([, r]) => r.blobLearned).map(([name]) => name));
     this.learned.reconfigure(learnedTtlSeconds, learnedMax, learning);
     this.#registries = registries;
+    // New roots or timeouts: later tunnels get new agents; the old ones close as the LRU drops them.
+    this.#generation++;
+  }
+
+  /** Closes pooled upstream connections (gateway stop). */
+  close(): void {
+    this.#agents.clear();
+  }
+
+  #agentFor(host: string, ip: string, port: number, connectTimeoutMs: number): VettedAgent {
+    const key = `${this.#generation} ${host} ${ip} ${port}`;
+    let agent = this.#agents.get(key);
+    if (agent === undefined) {
+      agent = new VettedAgent({ host, ip, port, roots: this.#roots, connectTimeoutMs });
+      this.#agents.set(key, agent);
+    }
+    return agent;
   }
 
   wants(rule: string | null): boolean {
@@ -127,7 +150,7 @@ export class Inspector implements TunnelInspector {
     }
     const settings = deps.settings();
     const id = newRecordId(ctx.startedAt);
-    const agent = new VettedAgent({ host, ip, port, ca: this.#roots, connectTimeoutMs: settings.connectTimeoutMs });
+    const agent = this.#agentFor(host, ip, port, settings.connectTimeoutMs);
     if (first.length > 0) client.unshift(first);
     const tls = new TLSSocket(client, {
       isServer: true,
@@ -160,7 +183,6 @@ export class Inspector implements TunnelInspector {
     const up = client.bytesRead;
     const down = client.bytesWritten;
     client.destroy();
-    agent.destroy();
     this.#active--;
     deps.events?.closed(up, down);
     deps.recorder.record({

@@ -1,16 +1,18 @@
 // The agent that carries an inspected tunnel's requests to the registry: TLS to the address the
 // tunnel already vetted (never a new name lookup), SNI and certificate check against the CONNECT
-// host, roots from the system plus inspect.upstreamCaFile. Keep-alive; one agent per tunnel.
+// host, roots from the system plus inspect.upstreamCaFile. Keep-alive; one agent per (host,
+// address, port), shared by the tunnels to it: clients such as skopeo open a tunnel per request,
+// and a pooled connection spares each of them a TLS handshake with the registry.
 import { Agent } from 'node:https';
 import type { Socket } from 'node:net';
-import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
+import { checkServerIdentity, connect, type PeerCertificate, type SecureContext } from 'node:tls';
 
 export interface UpstreamTarget {
   readonly host: string;
   readonly ip: string;
   readonly port: number;
-  /** Trusted roots; undefined = Node's default roots. */
-  readonly ca: readonly string[] | undefined;
+  /** Trusted roots, built once per config (parsing ~150 roots per connection costs ~100 ms). */
+  readonly roots: SecureContext;
   readonly connectTimeoutMs: number;
 }
 
@@ -18,17 +20,18 @@ export class VettedAgent extends Agent {
   readonly #target: UpstreamTarget;
 
   constructor(target: UpstreamTarget) {
-    super({ keepAlive: true, maxSockets: 4, maxFreeSockets: 2, timeout: 0 });
+    // timeout: idle pooled connections are closed after a minute (the agent only times out free ones).
+    super({ keepAlive: true, maxSockets: 64, maxFreeSockets: 16, timeout: 60_000, scheduling: 'lifo' });
     this.#target = target;
   }
 
   override createConnection(): Socket {
-    const { host, ip, port, ca, connectTimeoutMs } = this.#target;
+    const { host, ip, port, roots, connectTimeoutMs } = this.#target;
     const socket = connect({
       host: ip,
       port,
       servername: host,
-      ca: ca === undefined ? undefined : [...ca],
+      secureContext: roots,
       ALPNProtocols: ['http/1.1'],
       rejectUnauthorized: true,
       // The name checked is the CONNECT host, not the address dialled.
