@@ -27,11 +27,11 @@ export interface TunnelState {
   readonly blobLearned: boolean;
   readonly agent: VettedAgent;
   readonly target: string;
+  readonly recorder: Recorder;
 }
 
 export interface RequestEnv {
   readonly proxy: HttpProxy;
-  readonly recorder: Recorder;
   readonly learned: LearnedHosts;
 }
 
@@ -109,7 +109,7 @@ export function handleInspectedRequest(
     bytesUp: 0,
     bytesDown: 0,
   };
-  res.once('close', () => finish(env, rs, res));
+  res.once('close', () => finish(rs, res));
   if (!rs.decision.allowed) {
     answerRefusal(res, rs.decision.reason!, rs.decision.detail ?? '', !BODYLESS.has(method));
     return;
@@ -150,10 +150,10 @@ export function onUpstreamResponse(env: RequestEnv, rs: RequestState, upstream: 
     env.learned.learn(tunnel.client, norm.host, tunnel.rules.registry);
 }
 
-function finish(env: RequestEnv, rs: RequestState, res: ServerResponse): void {
+function finish(rs: RequestState, res: ServerResponse): void {
   const { tunnel } = rs;
   rs.fields.status = res.headersSent ? res.statusCode : null;
-  env.recorder.recordRequest(
+  tunnel.recorder.recordRequest(
     {
       mode: 'connect',
       client: tunnel.client,

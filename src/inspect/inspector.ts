@@ -16,6 +16,7 @@ import { loadCa } from './ca.js';
 import {
   handleInspectedRequest,
   onUpstreamResponse,
+  type RequestEnv,
   type RequestState,
   type TunnelState,
 } from './inspected-request.js';
@@ -54,25 +55,24 @@ export class Inspector implements TunnelInspector {
   /** Upstream agents by config generation, host, address and port; evicted ones close their sockets. */
   #agents = new LRUCache<string, VettedAgent>({ max: 256, dispose: (agent) => agent.destroy() });
   #generation = 0;
-  #recorder: ProxyDeps['recorder'] | null = null;
+  #env: RequestEnv;
 
   constructor(loaded: LoadedConfig, log: Logger) {
     this.#log = log;
     const { learnedTtlSeconds, learnedMax } = loaded.config.inspect;
     this.learned = new LearnedHosts(learnedTtlSeconds, learnedMax);
     this.#proxy = HttpProxy.createProxyServer({});
+    this.#env = { proxy: this.#proxy, learned: this.learned };
     this.#proxy.on('proxyRes', (upstream, req) => {
       const rs = this.#requests.get(req);
-      if (rs !== undefined && this.#recorder !== null)
-        onUpstreamResponse({ proxy: this.#proxy, recorder: this.#recorder, learned: this.learned }, rs, upstream);
+      if (rs !== undefined) onUpstreamResponse(this.#env, rs, upstream);
     });
     // Errors reach the per-request callback; this keeps an unexpected one from crashing the process.
     this.#proxy.on('error', () => undefined);
     this.#server = createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => {
       const state = this.#tunnels.get(req.socket);
-      if (state === undefined || this.#recorder === null) return void res.destroy();
-      const env = { proxy: this.#proxy, recorder: this.#recorder, learned: this.learned };
-      handleInspectedRequest(env, this.#requests, state, req, res);
+      if (state === undefined) return void res.destroy();
+      handleInspectedRequest(this.#env, this.#requests, state, req, res);
     });
     this.#server.headersTimeout = 60_000;
     this.#server.requestTimeout = 0; // a layer upload may take long; idleness is bounded per socket
@@ -140,7 +140,6 @@ export class Inspector implements TunnelInspector {
   async run(deps: ProxyDeps, ctx: ConnectionContext, client: Socket, upstream: Socket, first: Buffer): Promise<void> {
     // The splice's raw connection proved the address answers; requests go over TLS connections of their own.
     upstream.destroy();
-    this.#recorder = deps.recorder;
     const registry = this.#registries.get(RULE.exec(ctx.decision?.rule ?? '')?.[1] ?? '');
     const signer = this.#signer;
     const { host, ip, port, decision } = ctx;
@@ -173,6 +172,7 @@ export class Inspector implements TunnelInspector {
       blobLearned: registry.blobLearned,
       agent,
       target: `https://${host}:${port}`,
+      recorder: deps.recorder,
     });
     this.#active++;
     deps.events?.opened();

@@ -184,6 +184,9 @@ describe.skipIf(missing.length > 0)(`inspected pulls through the gateway${skipNo
     expect(gw.gateway.inspector.learned.list()).toEqual([
       expect.objectContaining({ client: '127.0.0.1', host: registry.blobHost, registry: 'myregistry' }),
     ]);
+    // A reload that keeps the registry keeps what it learned.
+    expect(await gw.gateway.reload()).toMatchObject({ ok: true });
+    expect(gw.gateway.inspector.learned.list().map((e) => e.host)).toEqual([registry.blobHost]);
     const tunnel = await gw.waitForRecord((r) => r.id === manifest.tunnel && r.kind === undefined);
     expect(tunnel).toMatchObject({ host: registry.loginServer, decision: 'allowed' });
 

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import { buildConfig } from '../../../src/config/load.js';
 import { isAcrEgressError } from '../../../src/errors.js';
 import { createCa } from '../../../src/inspect/ca.js';
@@ -100,5 +101,19 @@ describe('inspection config', () => {
       problems(raw).some((p) => problem.test(p)),
       problems(raw).join('\n'),
     ).toBe(true);
+  });
+
+  it('config validate refuses a mismatched CA pair with exit 2 and says which key is wrong', async () => {
+    const file = join(dir, 'mismatch.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ registries: [inspected], inspect: { caCertFile: certFile, caKeyFile: otherKey } }),
+    );
+    const err: string[] = [];
+    const code = await main(['config', 'validate', file], { out: () => undefined, err: (l) => err.push(l) });
+    expect(code).toBe(2);
+    expect(err.join('\n')).toMatch(
+      /inspect\.caCertFile: the CA key does not belong to the CA certificate .*other\.key/,
+    );
   });
 });
