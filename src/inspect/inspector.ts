@@ -86,18 +86,24 @@ export class Inspector implements TunnelInspector {
     for (const reg of loaded.registries) {
       if (reg.inspect) registries.set(reg.name, { rules: compileRegistryRules(reg), blobLearned: reg.blobLearned });
     }
+    // Everything that can fail is read before anything is swapped: a failed reload changes nothing.
+    const roots = createSecureContext(
+      upstreamCaFile === null ? {} : { ca: [...rootCertificates, readFileSync(upstreamCaFile, 'utf8')] },
+    );
+    let signer = this.#signer;
+    let caPem = this.#caPem;
     if (caCertFile !== null && caKeyFile !== null) {
       const ca = loadCa(caCertFile, caKeyFile);
       if (!ca.ok) throw new Error(ca.problem); // unreachable after validation, unless the files changed since
-      if (ca.ca.certPem !== this.#caPem) {
+      if (ca.ca.certPem !== caPem) {
         const { leafValidityHours, leafCacheSize } = loaded.config.inspect;
-        this.#signer = new LeafSigner(ca.ca, { validityHours: leafValidityHours, cacheSize: leafCacheSize });
-        this.#caPem = ca.ca.certPem;
+        signer = new LeafSigner(ca.ca, { validityHours: leafValidityHours, cacheSize: leafCacheSize });
+        caPem = ca.ca.certPem;
       }
     }
-    this.#roots = createSecureContext(
-      upstreamCaFile === null ? {} : { ca: [...rootCertificates, readFileSync(upstreamCaFile, 'utf8')] },
-    );
+    this.#roots = roots;
+    this.#signer = signer;
+    this.#caPem = caPem;
     this.#server.keepAliveTimeout = loaded.config.proxy.idleTimeoutMs;
     const learning = new Set([...registries].filter(([, r]) => r.blobLearned).map(([name]) => name));
     this.learned.reconfigure(learnedTtlSeconds, learnedMax, learning);
