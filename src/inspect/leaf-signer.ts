@@ -1,13 +1,22 @@
 // Leaf certificates for inspected hosts, signed on demand by the inspection CA for the exact SNI
-// host. One leaf key for all hosts (made once: RSA generation is the costly part); each host's
-// TLS context is cached, so a host is signed once per validity period, not once per connection.
-import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+// host. One leaf key for all hosts, made once; each host's TLS context is cached, so a host is
+// signed once per validity period, not once per connection.
+//
+// The leaf key is EC P-256: the server's signature in every client handshake costs a fraction of an
+// RSA-2048 one, and inspected clients open a tunnel per request. node-forge writes RSA keys only, so
+// forge builds the TBSCertificate, the key's SubjectPublicKeyInfo (from Node) is put in its place,
+// and Node's OpenSSL signs it with the CA key (forge's pure-JS RSA costs ~100 ms a signature).
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import forge from 'node-forge';
-import { rsaKeyPem, type LoadedCa } from './ca.js';
+import type { LoadedCa } from './ca.js';
 
 const HOUR_MS = 60 * 60 * 1000;
+const { asn1 } = forge;
+/** Index of subjectPublicKeyInfo in a v3 TBSCertificate without issuer/subject unique ids. */
+const TBS_SPKI = 6;
+const SHA256_WITH_RSA = forge.pki.oids.sha256WithRSAEncryption as string;
 
 export interface LeafSignerOptions {
   /** How long a leaf is valid; the cache drops it well before then. */
@@ -24,8 +33,9 @@ export interface LeafStats {
 export class LeafSigner {
   readonly #ca: LoadedCa;
   readonly #caKey: KeyObject;
+  readonly #caKeyId: string;
   readonly #keyPem: string;
-  readonly #publicKey: forge.pki.rsa.PublicKey;
+  readonly #spki: forge.asn1.Asn1;
   readonly #validityMs: number;
   readonly #cache: LRUCache<string, SecureContext>;
   readonly stats: LeafStats = { signatures: 0, hits: 0 };
@@ -33,9 +43,11 @@ export class LeafSigner {
   constructor(ca: LoadedCa, options: LeafSignerOptions = {}) {
     this.#ca = ca;
     this.#caKey = createPrivateKey(ca.keyPem);
-    this.#keyPem = rsaKeyPem(2048);
-    const key = forge.pki.privateKeyFromPem(this.#keyPem) as forge.pki.rsa.PrivateKey;
-    this.#publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+    this.#caKeyId = ca.cert.generateSubjectKeyIdentifier().getBytes();
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    this.#keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
+    this.#spki = asn1.fromDer(forge.util.createBuffer(spkiDer.toString('binary')));
     this.#validityMs = (options.validityHours ?? 24) * HOUR_MS;
     // Cached for half the validity: a context never outlives its certificate.
     this.#cache = new LRUCache({ max: options.cacheSize ?? 1000, ttl: this.#validityMs / 2 });
@@ -56,7 +68,8 @@ export class LeafSigner {
 
   #sign(host: string): string {
     const cert = forge.pki.createCertificate();
-    cert.publicKey = this.#publicKey;
+    // A placeholder for forge's encoder, which only writes RSA keys; replaced by the EC key below.
+    cert.publicKey = this.#ca.cert.publicKey;
     cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
     // Backdated an hour: a client whose clock runs a little behind still accepts it.
     cert.validity.notBefore = new Date(Date.now() - HOUR_MS);
@@ -65,41 +78,29 @@ export class LeafSigner {
     cert.setIssuer(this.#ca.cert.subject.attributes);
     cert.setExtensions([
       { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
       { name: 'subjectAltName', altNames: [{ type: 2, value: host }] },
-      { name: 'authorityKeyIdentifier', keyIdentifier: this.#ca.cert.generateSubjectKeyIdentifier().getBytes() },
+      { name: 'authorityKeyIdentifier', keyIdentifier: this.#caKeyId },
     ]);
-    cert.sign(nativeSigner(this.#caKey), collectingSha256() as unknown as forge.md.MessageDigest);
-    return forge.pki.certificateToPem(cert);
+    const withSig = cert as unknown as { siginfo: { algorithmOid: string }; signatureOid: string };
+    withSig.siginfo.algorithmOid = SHA256_WITH_RSA;
+    withSig.signatureOid = SHA256_WITH_RSA;
+    const tbs = (
+      forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }
+    ).getTBSCertificate(cert);
+    (tbs.value as forge.asn1.Asn1[])[TBS_SPKI] = this.#spki;
+    const tbsDer = asn1.toDer(tbs).getBytes();
+    const signature = sign('sha256', Buffer.from(tbsDer, 'binary'), this.#caKey).toString('binary');
+    const algorithm = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(SHA256_WITH_RSA).getBytes()),
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''),
+    ]);
+    const full = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, [
+      tbs,
+      algorithm,
+      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BITSTRING, false, `\u0000${signature}`),
+    ]);
+    return forge.pem.encode({ type: 'CERTIFICATE', body: asn1.toDer(full).getBytes() });
   }
-}
-
-/**
- * forge builds the certificate; Node's OpenSSL signs it (forge's pure-JS RSA takes ~100 ms a
- * signature, OpenSSL well under one). forge hands the signer a digest object it has fed the TBS
- * bytes to: this one only collects them, and the key signs them with SHA-256 natively.
- */
-interface CollectingDigest {
-  readonly algorithm: 'sha256';
-  bytes: string;
-  update(bytes: string): CollectingDigest;
-}
-
-function collectingSha256(): CollectingDigest {
-  return {
-    algorithm: 'sha256',
-    bytes: '',
-    update(bytes: string) {
-      this.bytes += bytes;
-      return this;
-    },
-  };
-}
-
-function nativeSigner(key: KeyObject): forge.pki.rsa.PrivateKey {
-  const signer = {
-    sign: (md: CollectingDigest): string => sign('sha256', Buffer.from(md.bytes, 'binary'), key).toString('binary'),
-  };
-  return signer as unknown as forge.pki.rsa.PrivateKey;
 }

@@ -98,7 +98,7 @@ describe('LeafSigner', () => {
     expect(signer.stats).toEqual({ signatures: 200, hits: 400 });
   });
 
-  it('makes leaves a TLS client accepts for the exact host, signed by the CA', async () => {
+  it('makes EC P-256 leaves a TLS client accepts for the exact host, signed by the CA', async () => {
     const pair = createCa('leaf CA 2');
     const ca = parseCa(pair.certPem, pair.keyPem);
     if (!ca.ok) throw new Error(ca.problem);
@@ -109,6 +109,7 @@ describe('LeafSigner', () => {
     const got = await new Promise<string>((resolve, reject) => {
       const s = tlsConnect({ host: '127.0.0.1', port, servername: 'myregistry.azurecr.io', ca: pair.certPem });
       let data = '';
+      s.on('secureConnect', () => expect(s.getPeerCertificate().asn1Curve).toBe('prime256v1'));
       s.on('data', (c: Buffer) => (data += c.toString()));
       s.on('end', () => resolve(data));
       s.on('error', reject);
