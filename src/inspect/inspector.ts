@@ -162,10 +162,18 @@ export class Inspector implements TunnelInspector {
       secureContext: signer.contextFor(host),
       ALPNProtocols: ['http/1.1'],
     });
-    tls.on('error', () => undefined); // every error ends in 'close'
+    // Every error ends in 'close'; one before the handshake completes is kept for the record, since
+    // it is what a client that does not trust the CA yet looks like.
+    let handshake: string | null = 'no TLS handshake completed';
+    tls.on('error', (err: NodeJS.ErrnoException) => {
+      if (handshake !== null) handshake = `the client's TLS handshake failed (${err.code ?? err.message})`;
+    });
     // The handshake gets the ClientHello deadline; after it, the tunnel's idle timeout applies.
     tls.setTimeout(settings.clientHelloTimeoutMs, () => tls.destroy());
-    tls.once('secure', () => tls.setTimeout(settings.idleTimeoutMs, () => tls.destroy()));
+    tls.once('secure', () => {
+      handshake = null;
+      tls.setTimeout(settings.idleTimeoutMs, () => tls.destroy());
+    });
     this.#tunnels.set(tls, {
       id,
       client: ctx.client,
@@ -191,6 +199,10 @@ export class Inspector implements TunnelInspector {
     client.destroy();
     this.#active--;
     deps.events?.closed(up, down);
+    const detail =
+      handshake === null
+        ? decision.detail
+        : `${handshake}: does the client trust the acr-egress CA? (docs/inspection.md)`;
     deps.recorder.record({
       id,
       mode: ctx.mode,
@@ -199,7 +211,7 @@ export class Inspector implements TunnelInspector {
       port,
       sni: ctx.sni,
       ip,
-      decision,
+      decision: detail === decision.detail ? decision : { ...decision, detail },
       startedAt: ctx.startedAt,
       bytesUp: up,
       bytesDown: down,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa } from '../../src/inspect/ca.js';
+import { makeCa } from '../helpers/certs.js';
 import { captureNodeTlsHello } from '../helpers/client-hello-capture.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { connectThrough, readToEnd, tlsOver } from '../helpers/raw.js';
@@ -116,6 +117,17 @@ describe('inspected tunnels', () => {
     await once(tls, 'secureConnect');
     expect(tls.alpnProtocol).toBe('http/1.1');
     tls.destroy();
+  });
+
+  it('records a client that does not trust the CA as a failed handshake, with a hint, and no request', async () => {
+    const gw = await gateway();
+    const answer = await connectThrough(gw.port, `${HOST}:${upstream.port}`);
+    await expect(tlsOver(answer.socket, HOST, makeCa('a CA the gateway does not use').cert)).rejects.toThrow();
+    answer.socket.destroy();
+    const rec = await gw.waitForRecord((r) => r.host === HOST && r.bytesDown !== null);
+    expect(rec).toMatchObject({ decision: 'allowed', rule: 'registry:myregistry:login' });
+    expect(rec.detail).toMatch(/handshake.*does the client trust the acr-egress CA/);
+    expect(gw.records().filter((r) => r.kind === 'request')).toEqual([]);
   });
 
   it('in report mode, forwards a refused request and records the reason it would have had', async () => {
