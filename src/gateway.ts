@@ -10,6 +10,7 @@ import { ProxyUsers } from './auth/users-file.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
+import { Inspector } from './inspect/inspector.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
 import { ClientLimits } from './proxy/client-limits.js';
@@ -40,6 +41,8 @@ export class Gateway {
   readonly log: Logger;
   readonly store: DecisionStore;
   readonly recorder: Recorder;
+  /** Inspected tunnels of registries with inspect: true, and the blob hosts learned from them. */
+  readonly inspector: Inspector;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -80,6 +83,7 @@ export class Gateway {
     this.#audit = createAuditLog(loaded.config.log.file, { log: componentLog(log, 'audit') });
     this.store = new DecisionStore(loaded.config.log.recent);
     this.recorder = new Recorder(this.#audit, this.store, { failClosed: loaded.config.log.failClosed });
+    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'));
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -112,6 +116,8 @@ export class Gateway {
       auth: () => this.#auth,
       log: componentLog(this.log, 'proxy'),
       events: this.tunnelEvents,
+      learned: this.inspector.learned,
+      inspector: this.inspector,
     };
     this.#proxy = new ProxyServer(deps);
     if (loaded.config.proxy.transparentListen !== null) {
@@ -229,6 +235,13 @@ export class Gateway {
     await this.serviceTags.reconfigure(next);
     const tags = this.serviceTags.index;
     const policy = compilePolicy(next, tags);
+    try {
+      this.inspector.configure(next);
+    } catch (err) {
+      const problems = [`inspect: ${(err as Error).message}`];
+      this.log.warn({ problems }, 'config reload refused; keeping the running config');
+      return { ok: false, problems };
+    }
     if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
     this.recorder.failClosed = next.config.log.failClosed;
     this.#loaded = next;
@@ -253,6 +266,7 @@ export class Gateway {
       this.serviceTags.stop();
       const drainMs = this.#loaded.config.proxy.drainTimeoutMs;
       await Promise.all([this.#proxy.close(drainMs), this.#transparent?.close(drainMs)]);
+      this.inspector.close();
       await this.#audit.close();
       this.log.info('stopped');
     })();

@@ -36,6 +36,7 @@ export function tagsFacade(manager: TagManagerLike): TagsFacade {
 /** A registry over the gateway's resolver, tunnels and service tags; not yet attached. */
 export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
   return createMetrics({
+    inspect: () => gateway.inspector.status(),
     tags: () => tags.status(),
     dns: () => ({ hits: gateway.resolver.hits, misses: gateway.resolver.misses }),
     tunnelsActive: () => gateway.tunnelsActive,
@@ -79,6 +80,7 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
     },
     tags,
     reload: () => gateway.reload(),
+    inspect: { status: () => gateway.inspector.status(), learned: () => gateway.inspector.learned.list() },
     resolve: (host) => gateway.resolver.resolve(host),
     metrics,
     log: extra.log ?? gateway.log,

@@ -27,4 +27,29 @@ export interface DecisionRecord {
   bytesUp: number | null;
   bytesDown: number | null;
   durationMs: number | null;
+  /** "request": one HTTP request inside an inspected tunnel; absent on tunnel (connection) records. */
+  kind?: 'request';
+  /** Request records: the decision id of their tunnel's record. */
+  tunnel?: string;
+  method?: string;
+  /** The request path, never its query string (storage redirects carry SAS signatures there). */
+  path?: string;
+  repository?: string | null;
+  /** Tag or digest the request named. */
+  reference?: string | null;
+  /** Docker-Content-Digest of a manifest served, or the digest of a blob. */
+  digest?: string | null;
+  /** The HTTP status the client got. */
+  status?: number | null;
+}
+
+/** The request-specific fields of a `kind: "request"` record. */
+export interface RequestFields {
+  tunnel: string;
+  method: string;
+  path: string;
+  repository: string | null;
+  reference: string | null;
+  digest: string | null;
+  status: number | null;
 }

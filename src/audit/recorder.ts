@@ -4,7 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 import { refuse, type Decision } from '../policy/decide.js';
 import type { AuditLog, AuditLogStatus } from './audit-log.js';
-import type { DecisionRecord, RecordMode } from './record.js';
+import type { DecisionRecord, RecordMode, RequestFields } from './record.js';
 import type { DecisionStore } from './store.js';
 
 export interface RecordInput {
@@ -20,6 +20,8 @@ export interface RecordInput {
   startedAt?: number;
   bytesUp?: number | null;
   bytesDown?: number | null;
+  /** A decision id taken earlier with newRecordId() (an inspected tunnel's requests point at it). */
+  id?: string;
 }
 
 export type RecordSink = (record: DecisionRecord) => void;
@@ -38,11 +40,16 @@ function pooledRandom(): number {
 
 const nextId = monotonicFactory(pooledRandom);
 
+/** A decision id now, for a record written later (an inspected tunnel's record, written at its close). */
+export function newRecordId(now = Date.now()): string {
+  return nextId(now);
+}
+
 export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord {
   const d = input.decision;
   const record: DecisionRecord = {
     time: new Date(input.startedAt ?? now).toISOString(),
-    id: nextId(now),
+    id: input.id ?? nextId(now),
     mode: input.mode,
     client: input.client,
     user: input.user ?? null,
@@ -100,6 +107,15 @@ export class Recorder {
 
   record(input: RecordInput): DecisionRecord {
     const rec = makeRecord(input);
+    this.#log.write(rec);
+    this.#store.add(rec);
+    for (const sink of this.#sinks) sink(rec);
+    return rec;
+  }
+
+  /** One HTTP request inside an inspected tunnel: a `kind: "request"` record linked to its tunnel. */
+  recordRequest(input: RecordInput, request: RequestFields): DecisionRecord {
+    const rec: DecisionRecord = { ...makeRecord(input), kind: 'request', ...request };
     this.#log.write(rec);
     this.#store.add(rec);
     for (const sink of this.#sinks) sink(rec);

@@ -10,6 +10,7 @@ import { CidrList } from '../net/address.js';
 import type { CloudName } from './cloud.js';
 import { checkClientGroups } from './client-groups.js';
 import { substituteEnv } from './env.js';
+import { checkInspect } from './inspect.js';
 import { resolveRegistries, type ResolvedRegistry } from './registries.js';
 import type { Config } from './schema.js';
 import { validateConfigShape } from './validate.js';
@@ -128,6 +129,7 @@ export function buildConfig(
   const config = doc as unknown as Config;
   const registries = resolveRegistries(config.registries, config.cloud as CloudName, problems);
   checkAllow(config.allow, problems);
+  checkInspect(config, registries, problems);
   checkCidrs(config.proxy.clients, 'proxy.clients', problems);
   checkClientGroups(config, registries, problems);
   checkCidrs(config.proxy.proxyProtocol.trusted, 'proxy.proxyProtocol.trusted', problems);

@@ -13,7 +13,32 @@ export interface ResolvedRegistry {
   readonly dataEndpoints: readonly string[];
   /** Regions with a regional (geo) login server. */
   readonly regionalEndpoints: readonly string[];
+  /** The *.blob.<cloud> wildcard rule (blobStorage: true). */
   readonly blobStorage: boolean;
+  /** blobStorage: learned: storage hosts allowed per client after this registry redirected it there. */
+  readonly blobLearned: boolean;
+  /** TLS inspection of the registry's API (login, data and regional endpoints). */
+  readonly inspect: boolean;
+  readonly pullOnly: boolean;
+  /** Repository patterns; null = any repository. */
+  readonly repositories: readonly string[] | null;
+}
+
+type InspectFields = Pick<ResolvedRegistry, 'inspect' | 'pullOnly' | 'repositories' | 'blobStorage' | 'blobLearned'>;
+
+/** The inspection keys of an entry, and what blobStorage means once `learned` is split out. */
+function inspectFields(
+  entry: { inspect?: boolean; pullOnly?: boolean; repositories?: string[]; blobStorage?: boolean | 'learned' },
+  blobDefault: boolean,
+): InspectFields {
+  const blob = entry.blobStorage ?? blobDefault;
+  return {
+    inspect: entry.inspect ?? false,
+    pullOnly: entry.pullOnly ?? false,
+    repositories: entry.repositories ?? null,
+    blobStorage: blob === true,
+    blobLearned: blob === 'learned',
+  };
 }
 
 const NAME = /^[a-z0-9]{5,50}$/;
@@ -27,7 +52,10 @@ function fromEndpoints(
     loginServer: string;
     dataEndpoints?: { region: string; endpoint: string }[];
     regionalEndpoints?: { region: string; endpoint: string }[];
-    blobStorage?: boolean;
+    blobStorage?: boolean | 'learned';
+    inspect?: boolean;
+    pullOnly?: boolean;
+    repositories?: string[];
   },
   cloud: CloudName,
   path: string,
@@ -70,7 +98,7 @@ function fromEndpoints(
     dataEndpoints: dedupe(data),
     regionalEndpoints: dedupe(geo),
     // show-endpoints lists *.blob... while dedicated data endpoints are off; blobStorage overrides either way.
-    blobStorage: doc.blobStorage ?? blobSeen,
+    ...inspectFields(doc, blobSeen),
   };
 }
 
@@ -98,7 +126,7 @@ export function resolveRegistries(
         regions,
         dataEndpoints: dataOn ? (regions.length > 0 ? regions : ['*']) : [],
         regionalEndpoints: geoOn ? regions : [],
-        blobStorage: entry.blobStorage ?? true,
+        ...inspectFields(entry, true),
       };
     } else if ('loginServer' in entry) {
       resolved = fromEndpoints(entry, cloud, path, problems);
@@ -117,8 +145,8 @@ export function resolveRegistries(
         );
         return;
       }
-      const withOverride =
-        entry.blobStorage === undefined ? doc : { ...(doc as object), blobStorage: entry.blobStorage };
+      const { endpointsFile: _file, ...keys } = entry;
+      const withOverride = { ...(doc as object), ...keys };
       resolved = fromEndpoints(
         withOverride as Parameters<typeof fromEndpoints>[0],
         cloud,

@@ -12,13 +12,24 @@ const Cidr = Type.String({ minLength: 1, description: 'an address or CIDR, e.g. 
 export const REGISTRY_NAME_PATTERN = '^[A-Za-z0-9]{5,50}$';
 const Region = Type.String({ pattern: '^[A-Za-z0-9]{2,40}$', description: 'Azure region name, e.g. eastus' });
 
+/** true: *.blob.<cloud suffix>; learned: only storage hosts an inspected registry redirected a client to. */
+const BlobStorage = Type.Union([Type.Boolean(), Type.Literal('learned')]);
+
+/** Per-registry inspection keys (TLS inspection of the registry's own API; see docs/inspection.md). */
+const InspectKeys = {
+  inspect: Type.Optional(Type.Boolean()),
+  pullOnly: Type.Optional(Type.Boolean()),
+  repositories: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1 })),
+};
+
 export const RegistryByName = Type.Object(
   {
     name: Type.String({ pattern: REGISTRY_NAME_PATTERN }),
     regions: Type.Optional(Type.Array(Region, { uniqueItems: true })),
     dataEndpoints: Type.Optional(Type.Boolean()),
     regionalEndpoints: Type.Optional(Type.Boolean()),
-    blobStorage: Type.Optional(Type.Boolean()),
+    blobStorage: Type.Optional(BlobStorage),
+    ...InspectKeys,
   },
   { additionalProperties: false },
 );
@@ -34,14 +45,15 @@ export const RegistryFromEndpoints = Type.Object(
     loginServer: Type.String({ minLength: 1 }),
     dataEndpoints: Type.Optional(Type.Array(EndpointEntry)),
     regionalEndpoints: Type.Optional(Type.Array(EndpointEntry)),
-    blobStorage: Type.Optional(Type.Boolean()),
+    blobStorage: Type.Optional(BlobStorage),
+    ...InspectKeys,
   },
   { additionalProperties: true },
 );
 
 /** A path to a file holding `az acr show-endpoints` output. */
 export const RegistryFromFile = Type.Object(
-  { endpointsFile: Type.String({ minLength: 1 }), blobStorage: Type.Optional(Type.Boolean()) },
+  { endpointsFile: Type.String({ minLength: 1 }), blobStorage: Type.Optional(BlobStorage), ...InspectKeys },
   { additionalProperties: false },
 );
 
@@ -181,6 +193,21 @@ export const ConfigSchema = Type.Object(
           { default: [] },
         ),
         metricsAuth: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    inspect: Type.Object(
+      {
+        caCertFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        caKeyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        upstreamCaFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: "extra roots for verifying inspected registries' certificates; null = system roots only",
+        }),
+        learnedTtlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 600 }),
+        learnedMax: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+        leafValidityHours: Type.Integer({ minimum: 1, maximum: 8760, default: 24 }),
+        leafCacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -23,6 +23,11 @@ export const REASONS = {
   plain_http_not_allowed: { status: 403, text: 'plain http:// requests are off (proxy.allowPlainHttp)' },
   rate_limited: { status: 429, text: 'this client opens tunnels faster than proxy.limits.perClientRate' },
   proxy_auth_required: { status: 407, text: 'valid Proxy-Authorization credentials are required' },
+  // Inside an inspected tunnel (docs/inspection.md): answered in the registry's own error shape.
+  push_not_allowed: { status: 403, text: 'the registry is pullOnly: uploads, manifest PUT and DELETE are refused' },
+  repository_not_allowed: { status: 403, text: "the repository is not in the registry's repositories list" },
+  request_not_allowed: { status: 403, text: 'the registry API request is not one the inspection rules know' },
+  upstream_tls_error: { status: 502, text: "the registry's certificate or host name could not be verified" },
 } as const;
 
 export type Reason = keyof typeof REASONS;

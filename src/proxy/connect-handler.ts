@@ -89,12 +89,16 @@ async function serve(
 
   const t0 = performance.now();
   const policy = deps.policy();
-  const request = checkRequest(policy, {
-    client: ctx.client,
-    user: ctx.user,
-    host: authority.host,
-    port: authority.port,
-  });
+  const request = checkRequest(
+    policy,
+    {
+      client: ctx.client,
+      user: ctx.user,
+      host: authority.host,
+      port: authority.port,
+    },
+    deps.learned,
+  );
   if (request.host !== null) ctx.host = request.host;
   if (!request.decision.allowed) return conn.refuse(request.decision);
   const unaudited = auditGate(deps);
@@ -135,6 +139,13 @@ async function serve(
     decision = chain(decision, block(policy, 'client_hello_timeout', detail, decision.rule));
   }
   if (!decision.allowed) return conn.refuse(decision); // the 200 is out: a block closes the tunnel
+  if (deps.inspector?.wants(decision.rule)) {
+    // Inspection takes the tunnel over and writes its record; finish() still closes the client.
+    ctx.decision = decision;
+    conn.upstream = null;
+    conn.enter('tunnel');
+    return deps.inspector.run(deps, ctx, socket, dialed.upstream, hello.buffered);
+  }
   await runTunnel(deps, conn, dialed, hello.buffered, decision);
 }
 

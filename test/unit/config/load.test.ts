@@ -25,6 +25,9 @@ function problems(raw: unknown): string[] {
   return [];
 }
 
+/** The inspection fields of a registry that does not inspect. */
+const NOT_INSPECTED = { blobLearned: false, inspect: false, pullOnly: false, repositories: null };
+
 describe('valid configs', () => {
   it('fills every default from a minimal config', () => {
     const loaded = buildConfig({ registries: [{ name: 'myregistry' }] }, null);
@@ -37,7 +40,17 @@ describe('valid configs', () => {
     expect(loaded.config.serviceTags.enforce).toBe(true);
     expect(loaded.config.admin.listen).toBe('127.0.0.1:9128');
     expect(loaded.registries).toEqual([
-      { name: 'myregistry', regions: [], dataEndpoints: ['*'], regionalEndpoints: [], blobStorage: true },
+      {
+        name: 'myregistry',
+        regions: [],
+        dataEndpoints: ['*'],
+        regionalEndpoints: [],
+        blobStorage: true,
+        blobLearned: false,
+        inspect: false,
+        pullOnly: false,
+        repositories: null,
+      },
     ]);
     expect(Object.isFrozen(loaded.config)).toBe(true);
   });
@@ -70,6 +83,7 @@ describe('valid configs', () => {
       dataEndpoints: ['eastus', 'westus'],
       regionalEndpoints: ['eastus'],
       blobStorage: false,
+      ...NOT_INSPECTED,
     });
   });
 
@@ -88,6 +102,7 @@ describe('valid configs', () => {
       dataEndpoints: [],
       regionalEndpoints: [],
       blobStorage: true,
+      ...NOT_INSPECTED,
     });
   });
 
