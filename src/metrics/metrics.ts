@@ -115,7 +115,11 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   registerTagMetrics(registers, sources.tags);
   registerDnsMetrics(registers, sources.dns);
   registerAuditMetrics(registers, sources.audit);
-  if (sources.inspect) registerInspectMetrics(registers, sources.inspect);
+  // Registered always (0 without inspection), so dashboards and alerts never see a missing series.
+  registerInspectMetrics(
+    registers,
+    sources.inspect ?? (() => ({ leaf: { signatures: 0, hits: 0 }, learnedHosts: 0, learnedTotal: 0 })),
+  );
 
   const maxRules = sources.maxRuleLabels ?? 500;
   const ruleLabels = new Set<string>();
