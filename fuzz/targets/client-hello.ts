@@ -54,7 +54,13 @@ function build(s: Spec): Buffer {
   return reframe(buildClientHello({ sni: s.sni, alpn: s.alpn, extraExtensions: s.extra }), s.sizes);
 }
 
-type Case = Buffer & { spec?: Spec };
+/** The bytes fed to the parser; generated cases also carry the spec they were built from. */
+interface Case {
+  bytes: Buffer;
+  spec?: Spec;
+}
+
+const bytesOnly = (b: Uint8Array): Case => ({ bytes: Buffer.from(b) });
 
 function expectHello(s: Spec, r: ClientHelloResult, length: number): void {
   const want = { status: 'ok', sni: s.sni, alpn: s.alpn, bytes: length, version: 0x0303, hasEch: false };
@@ -64,9 +70,9 @@ function expectHello(s: Spec, r: ClientHelloResult, length: number): void {
 export const clientHelloTarget: FuzzTarget<Case> = {
   name: 'client-hello',
   ext: 'bin',
-  encode: (b) => Buffer.from(b),
-  decode: (b) => b,
-  invariants,
+  encode: (c) => Buffer.from(c.bytes),
+  decode: (bytes) => ({ bytes }),
+  invariants: (c) => invariants(c.bytes),
   properties: [
     {
       name: 'random and TLS-framed bytes',
@@ -81,22 +87,22 @@ export const clientHelloTarget: FuzzTarget<Case> = {
             )
             .map(([body, sizes]) => frameRecords(handshakeMessage(1, body), sizes)),
         )
-        .map((b) => Buffer.from(b) as Case),
+        .map(bytesOnly),
     },
     {
       name: 'generated hello gives back its SNI and ALPN in any record split',
-      cases: spec.map((s) => Object.assign(build(s), { spec: s })),
-      expect: (c) => expectHello(c.spec!, parseClientHello(c), c.length),
+      cases: spec.map((s): Case => ({ bytes: build(s), spec: s })),
+      expect: (c) => expectHello(c.spec!, parseClientHello(c.bytes), c.bytes.length),
     },
     {
       name: 'every prefix of a generated hello is incomplete',
       cases: fc.tuple(spec, fc.nat()).map(([s, at]) => {
         const b = build(s);
-        return Object.assign(b.subarray(0, at % b.length), { spec: s });
+        return { bytes: b.subarray(0, at % b.length), spec: s };
       }),
       expect: (c) => {
-        const r = parseClientHello(c);
-        must(r.status === 'incomplete', `prefix of ${c.length} bytes answered ${JSON.stringify(r)}`);
+        const r = parseClientHello(c.bytes);
+        must(r.status === 'incomplete', `prefix of ${c.bytes.length} bytes answered ${JSON.stringify(r)}`);
       },
     },
     {
@@ -110,7 +116,7 @@ export const clientHelloTarget: FuzzTarget<Case> = {
         .map(([s, edits, cut]) => {
           const b = Buffer.from(build(s));
           for (const [at, v] of edits) b[at % b.length] = v;
-          return b.subarray(0, b.length - (cut % 16)) as Case;
+          return bytesOnly(b.subarray(0, b.length - (cut % 16)));
         }),
     },
   ],

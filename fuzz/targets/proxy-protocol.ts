@@ -2,7 +2,7 @@
 // generated headers parse to their own values, and every prefix of one is incomplete.
 import fc from 'fast-check';
 import { parseIp } from '../../src/net/address.js';
-import { formatIp, V4_WORD } from '../../src/net/ip.js';
+import { formatIp, readIp, V4_WORD } from '../../src/net/ip.js';
 import { MAX_V1_LENGTH, MAX_V2_BODY, parseProxyHeader } from '../../src/proxy/proxy-protocol.js';
 import { must, type FuzzTarget } from '../lib.js';
 
@@ -77,6 +77,52 @@ const v1Header: fc.Arbitrary<Header> = fc.oneof(
   })),
 );
 
+/** A v1 field and whether the spec allows it there. */
+interface Field {
+  text: string;
+  ok: boolean;
+}
+const good = (text: string): Field => ({ text, ok: true });
+const bad = (...texts: string[]): fc.Arbitrary<Field> => fc.constantFrom(...texts).map((text) => ({ text, ok: false }));
+
+const v4Field = fc.oneof(
+  { weight: 4, arbitrary: v4.map((w) => good(formatIp(w, 4))) },
+  bad('01.2.3.4', '1.2.3', '256.1.1.1', '1.2.3.4.', '::1', '0x1.2.3.4', '', '1.2.3.04', '1.2.3.4/8', '１.2.3.4'),
+);
+const v6Field = fc.oneof(
+  { weight: 4, arbitrary: v6Text.map((t) => good(t.text)) },
+  bad('1.2.3.4', '::1%lo', '[::1]', ':::', '1::2::3', 'fe80::1/64', '12345::', 'g::1', ''),
+);
+const portField = fc.oneof(
+  { weight: 4, arbitrary: port.map((p) => good(String(p))) },
+  bad('0', '00', '01', '065535', '65536', '99999', '+1', '-1', '1e3', '0x10', '', '123456'),
+);
+const separator = fc.oneof({ weight: 8, arbitrary: fc.constant(good(' ')) }, bad('  ', '\t', ''));
+
+/** A v1 line built field by field, valid or not, with the answer the spec gives for it. */
+const v1Fields = fc
+  .tuple(
+    fc.boolean(),
+    v4Field,
+    v4Field,
+    v6Field,
+    v6Field,
+    portField,
+    portField,
+    fc.array(separator, { minLength: 5, maxLength: 5 }),
+  )
+  .map(([six, s4, d4, s6, d6, sp, dp, seps]) => {
+    const [src, dst] = six ? [s6, d6] : [s4, d4];
+    const parts = [good(six ? 'TCP6' : 'TCP4'), src, dst, sp, dp];
+    let line = 'PROXY';
+    for (let i = 0; i < 5; i++) line += seps[i]!.text + parts[i]!.text;
+    const bytes = Buffer.from(`${line}\r\n`);
+    const ok = [...parts, ...seps].every((f) => f.ok) && bytes.length <= MAX_V1_LENGTH;
+    const words = new Uint32Array(4);
+    const client = ok && readIp(src.text, words) !== 0 ? canonical(words) : null;
+    return { bytes, ok, client, port: ok ? Number(sp.text) : null };
+  });
+
 function v2Bytes(verCmd: number, fam: number, body: Buffer): Buffer {
   const head = Buffer.from([verCmd, fam, 0, 0]);
   head.writeUInt16BE(body.length, 2);
@@ -112,6 +158,55 @@ const v2Header: fc.Arbitrary<Header> = fc.oneof(
   })),
 );
 
+/**
+ * A v2 header from fields chosen near the edges (version, command, family, transport, a block one
+ * byte short, ports of 0), with the answer the spec gives for it.
+ */
+const v2Fields = fc
+  .record({
+    version: fc.constantFrom(2, 2, 2, 1, 3),
+    command: fc.constantFrom(1, 1, 1, 0, 2, 15),
+    family: fc.constantFrom(1, 2, 1, 2, 0, 3, 4),
+    transport: fc.constantFrom(1, 1, 1, 0, 2),
+    src: v6,
+    sp: fc.oneof({ weight: 5, arbitrary: port }, fc.constant(0)),
+    dp: fc.oneof({ weight: 5, arbitrary: port }, fc.constant(0)),
+    short: fc.boolean(),
+    tlv: fc.oneof({ weight: 5, arbitrary: tlvs }, fc.constant(Buffer.alloc(0))),
+  })
+  .map((f) => {
+    const size = f.family === 1 ? 12 : f.family === 2 ? 36 : f.family === 3 ? 216 : 0;
+    const block = Buffer.alloc(size);
+    const words = f.family === 1 ? Uint32Array.of(0, 0, 0xffff, f.src[3]!) : f.src;
+    if (f.family === 1) block.writeUInt32BE(f.src[3]!, 0);
+    if (f.family === 2) for (let k = 0; k < 4; k++) block.writeUInt32BE(f.src[k]!, 4 * k);
+    if (size === 12 || size === 36) {
+      block.writeUInt16BE(f.sp, size - 4);
+      block.writeUInt16BE(f.dp, size - 2);
+    }
+    const cut = f.short && size > 0 && f.tlv.length === 0;
+    const body = Buffer.concat([cut ? block.subarray(0, size - 1) : block, f.tlv]);
+    const bytes = v2Bytes((f.version << 4) | f.command, (f.family << 4) | f.transport, body);
+    const headerOk = f.version === 2 && (f.command === 0 || f.command === 1);
+    const local = f.command === 0 || f.family === 0;
+    const proxied = f.transport === 1 && (f.family === 1 || f.family === 2) && !cut && f.sp !== 0 && f.dp !== 0;
+    const ok = headerOk && (local || proxied);
+    return { bytes, ok, client: ok && !local ? canonical(words) : null, port: ok && !local ? f.sp : null };
+  });
+
+/** Every field-built header gets the spec's answer: header with its values, or invalid. */
+function expectVerdict(c: { bytes: Buffer; ok: boolean; client: string | null; port: number | null }): void {
+  const r = parseProxyHeader(c.bytes);
+  const want = c.ok
+    ? { kind: 'header', client: c.client, clientPort: c.port, consumed: c.bytes.length }
+    : { kind: 'invalid' };
+  const got = r.kind === 'invalid' ? { kind: 'invalid' } : r;
+  must(
+    JSON.stringify(got) === JSON.stringify(want),
+    `${JSON.stringify(c.bytes.toString('latin1'))}: expected ${JSON.stringify(want)}, got ${JSON.stringify(r)}`,
+  );
+}
+
 const anyHeader = fc.oneof(v1Header, v2Header);
 const junk = fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b));
 
@@ -124,18 +219,21 @@ function expectHeader(h: Header, input: Buffer): void {
 }
 
 /** Generated cases carry their header, so a property can check the values, not just the invariants. */
-type Case = Buffer & { header?: Header };
-
-function withHeader(bytes: Buffer, header: Header): Case {
-  return Object.assign(bytes, { header });
+/** The bytes fed to the parser; generated cases also carry what they should parse to. */
+interface Case {
+  bytes: Buffer;
+  header?: Header;
+  verdict?: { bytes: Buffer; ok: boolean; client: string | null; port: number | null };
 }
+
+const bytesOnly = (b: Uint8Array): Case => ({ bytes: Buffer.from(b) });
 
 export const proxyProtocolTarget: FuzzTarget<Case> = {
   name: 'proxy-protocol',
   ext: 'bin',
-  encode: (b) => Buffer.from(b),
-  decode: (b) => b,
-  invariants,
+  encode: (c) => Buffer.from(c.bytes),
+  decode: (bytes) => ({ bytes }),
+  invariants: (c) => invariants(c.bytes),
   properties: [
     {
       name: 'random bytes',
@@ -146,19 +244,26 @@ export const proxyProtocolTarget: FuzzTarget<Case> = {
           fc.stringMatching(/^PROXY (TCP4|TCP6|UNKNOWN) [ -~\r\n]{0,100}$/).map((s) => Buffer.from(s)),
           fc.uint8Array({ maxLength: 120 }).map((b) => Buffer.concat([SIG, b])),
         )
-        .map((b) => Buffer.from(b) as Case),
+        .map(bytesOnly),
     },
     {
       name: 'generated header parses to its values, whatever follows',
-      cases: fc.tuple(anyHeader, junk).map(([h, rest]) => withHeader(Buffer.concat([h.bytes, rest]), h)),
-      expect: (c) => expectHeader(c.header!, c),
+      cases: fc.tuple(anyHeader, junk).map(([h, rest]): Case => ({ bytes: Buffer.concat([h.bytes, rest]), header: h })),
+      expect: (c) => expectHeader(c.header!, c.bytes),
+    },
+    {
+      name: 'headers built field by field near the edges get the spec answer',
+      cases: fc.oneof(v1Fields, v2Fields).map((v): Case => ({ bytes: v.bytes, verdict: v })),
+      expect: (c) => expectVerdict(c.verdict!),
     },
     {
       name: 'every prefix of a generated header is incomplete',
-      cases: fc.tuple(anyHeader, fc.nat()).map(([h, at]) => withHeader(h.bytes.subarray(0, at % h.bytes.length), h)),
+      cases: fc
+        .tuple(anyHeader, fc.nat())
+        .map(([h, at]): Case => ({ bytes: h.bytes.subarray(0, at % h.bytes.length), header: h })),
       expect: (c) => {
-        const r = parseProxyHeader(c);
-        must(r.kind === 'incomplete', `prefix of ${c.length} bytes answered ${JSON.stringify(r)}`);
+        const r = parseProxyHeader(c.bytes);
+        must(r.kind === 'incomplete', `prefix of ${c.bytes.length} bytes answered ${JSON.stringify(r)}`);
       },
     },
     {
@@ -172,7 +277,7 @@ export const proxyProtocolTarget: FuzzTarget<Case> = {
         .map(([h, edits, cut]) => {
           const b = Buffer.from(h.bytes);
           for (const [at, v] of edits) b[at % b.length] = v;
-          return b.subarray(0, b.length - (cut % 8)) as Case;
+          return bytesOnly(b.subarray(0, b.length - (cut % 8)));
         }),
     },
   ],
