@@ -32,6 +32,10 @@ const { values } = parseArgs({
     'settle-seconds': { type: 'string', default: '30' },
     'max-connections': { type: 'string', default: '256' },
     'from-source': { type: 'boolean', default: false },
+    /** Another build's dist/cli.js or src/cli.ts, to soak it with this tree's clients. */
+    gateway: { type: 'string' },
+    /** JSON merged into the config's proxy section (keys this tree's schema does not know yet). */
+    'proxy-json': { type: 'string' },
     'write-doc': { type: 'boolean', default: false },
   },
 });
@@ -101,6 +105,7 @@ async function main(): Promise<number> {
       idleTimeoutMs: 15_000,
       drainTimeoutMs: 500,
       ...headerKeys,
+      ...(values['proxy-json'] === undefined ? {} : (JSON.parse(values['proxy-json']) as object)),
     },
     registries: [{ name: 'myregistry', regions: ['eastus'] }],
     mcr: false,
@@ -114,9 +119,15 @@ async function main(): Promise<number> {
   writeFileSync(configFile, JSON.stringify(config, null, 2));
 
   const fromSource = values['from-source'] === true;
-  if (!fromSource)
+  const other = values.gateway;
+  if (!fromSource && other === undefined)
     execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: ROOT });
-  const entry = fromSource ? ['--import', TSX_IMPORT, join(ROOT, 'src', 'cli.ts')] : [GATEWAY_CLI];
+  const entry =
+    other !== undefined
+      ? [...(other.endsWith('.ts') ? ['--import', TSX_IMPORT] : []), other]
+      : fromSource
+        ? ['--import', TSX_IMPORT, join(ROOT, 'src', 'cli.ts')]
+        : [GATEWAY_CLI];
   const logFile = join(dir, 'gateway.out');
   const proc = spawnProc('acr-egress', process.execPath, [...entry, 'serve', '--config', configFile], {
     logFile,
@@ -124,7 +135,7 @@ async function main(): Promise<number> {
     nofile: 65536,
   });
   const notes: string[] = [];
-  if (!('headersTimeoutMs' in headerKeys))
+  if (!('headersTimeoutMs' in config.proxy))
     notes.push('proxy.headersTimeoutMs is not in this tree: no header deadline set');
   try {
     await waitForPort('127.0.0.1', proxyPort, 30_000, proc, logFile);
@@ -205,7 +216,7 @@ async function main(): Promise<number> {
       startedAt,
       seconds,
       concurrency,
-      gatewayFrom: fromSource ? 'from source (tsx)' : 'dist/cli.js',
+      gatewayFrom: other ?? (fromSource ? 'from source (tsx)' : 'dist/cli.js'),
       fds: { baseline: base.fds, peak: peakFds, after: after.fds },
       rssKb: { baseline: base.rss, peak: peakRss, after: after.rss },
       kinds,
