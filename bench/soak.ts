@@ -50,6 +50,11 @@ for (const [name, v] of Object.entries({ seconds, concurrency, capMs, settleSeco
 const UPSTREAM_HOST = 'myregistry.azurecr.io';
 const UPSTREAM_IP = '127.0.0.2';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const t0 = Date.now();
+/** Progress on stdout with the seconds since start, so a slow phase shows. */
+function phase(text: string): void {
+  console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}`);
+}
 
 function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
@@ -140,6 +145,7 @@ async function main(): Promise<number> {
   try {
     await waitForPort('127.0.0.1', proxyPort, 30_000, proc, logFile);
     await waitForPort('127.0.0.1', adminPort, 30_000, proc, logFile);
+    phase(`gateway ${proc.pid} listening; warm-up`);
     const setup: ClientSetup = {
       proxyPort,
       allowed: `${UPSTREAM_HOST}:${upstream.port}`,
@@ -159,7 +165,7 @@ async function main(): Promise<number> {
     const base = await sample(proc.pid);
     let peakFds = base.fds;
     let peakRss = base.rss;
-    console.log(`baseline: ${base.fds} fds, ${(base.rss / 1024).toFixed(1)} MiB RSS; churn for ${seconds} s`);
+    phase(`baseline: ${base.fds} fds, ${(base.rss / 1024).toFixed(1)} MiB RSS; churn for ${seconds} s`);
 
     const deadline = Date.now() + seconds * 1000;
     const sampler = setInterval(() => {
@@ -177,13 +183,14 @@ async function main(): Promise<number> {
         if (Date.now() - lastReport > 30_000) {
           lastReport = Date.now();
           const made = KINDS.reduce((n, k) => n + kinds[k].connections, 0);
-          console.log(
-            `  ${Math.round((deadline - Date.now()) / 1000)} s left: ${made} connections, ${fdCount(proc.pid)} fds`,
+          phase(
+            `${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left: ${made} connections, ${fdCount(proc.pid)} fds`,
           );
         }
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
+    phase('churn over; settling');
     clearInterval(sampler);
     if (proc.exited()) throw new Error(`the gateway exited during the soak; see ${logFile}`);
 
@@ -193,10 +200,12 @@ async function main(): Promise<number> {
     await sleep(1000);
     const after = await sample(proc.pid);
     const tunnelsActiveAfter = await tunnelsActive(adminPort);
+    phase(`settled: ${after.fds} fds; probe and stop`);
     const probe = await runClient('allowed', { ...setup, capMs: 10_000 });
     tally(kinds, probe);
 
     await proc.stop(15_000);
+    phase('gateway stopped; counting records');
     const records = readFileSync(auditFile, 'utf8')
       .split('\n')
       .filter((l) => l.trim() !== '')
@@ -237,6 +246,7 @@ async function main(): Promise<number> {
   } finally {
     await proc.stop(5_000);
     await upstream.close();
+    phase('done');
   }
 }
 

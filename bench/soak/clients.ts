@@ -167,10 +167,13 @@ export async function runClient(kind: Kind, setup: ClientSetup): Promise<Outcome
         tls.on('error', (err) => (conn.error ??= `tls: ${err.message}`));
         tls.write(`GET /v2/ HTTP/1.1\r\nHost: ${setup.upstreamHost}\r\nConnection: close\r\n\r\n`);
         tls.resume();
-        closedByGateway = await Promise.race([
-          new Promise<boolean>((r) => tls.once('close', () => r(true))),
-          sleep(Math.max(0, deadline - Date.now())).then(() => false),
-        ]);
+        closedByGateway = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
+          tls.once('close', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+        });
         tls.destroy();
         break;
       }
