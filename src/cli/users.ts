@@ -36,7 +36,13 @@ export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Pr
   if (!USER_NAME.test(name))
     return usage(io, 'NAME must be 1-64 of letters, digits and . _ @ + - (starting with a letter or digit)');
   try {
-    const password = await readPasswordLine(deps.stdin ?? process.stdin);
+    const stdin = deps.stdin ?? process.stdin;
+    // A terminal echoes what is typed: say so, and how to pipe it instead.
+    if ((stdin as { isTTY?: boolean }).isTTY === true)
+      io.err(
+        `password for ${name} (one line; the terminal shows it, so prefer: printf '%s\\n' "$PW" | acr-egress users add ...):`,
+      );
+    const password = await readPasswordLine(stdin);
     if (password === '') {
       io.err('acr-egress users: refusing an empty password (write it as one line on stdin)');
       return 2;
