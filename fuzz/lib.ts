@@ -13,7 +13,7 @@ export interface FuzzProperty<I> {
   readonly name: string;
   readonly cases: fc.Arbitrary<I>;
   /** Extra checks for generated cases (round trips); the target's invariants always run too. Throws on a breach. */
-  expect?(input: I): void;
+  expect?(input: I): void | Promise<void>;
 }
 
 export interface FuzzTarget<I> {
@@ -23,7 +23,9 @@ export interface FuzzTarget<I> {
   encode(input: I): Buffer;
   decode(file: Buffer): I;
   /** What must hold for every input whatever its origin; throws an Error naming the breach. */
-  invariants(input: I): void;
+  invariants(input: I): void | Promise<void>;
+  /** Invariants or expectations return promises (a reader driven by events): runs use fc.asyncProperty. */
+  readonly async?: boolean;
   readonly properties: ReadonlyArray<FuzzProperty<I>>;
 }
 
@@ -47,10 +49,15 @@ export interface RunOptions {
   readonly record: boolean;
 }
 
-/** `target.invariants` as a property body that also fails on an unexpected exception. */
+/** The invariants, then the property's own checks; the sync form serves targets without `async`. */
 function checkOne<I>(target: FuzzTarget<I>, property: FuzzProperty<I> | null, input: I): void {
-  target.invariants(input);
-  property?.expect?.(input);
+  void target.invariants(input);
+  void property?.expect?.(input);
+}
+
+async function checkOneAsync<I>(target: FuzzTarget<I>, property: FuzzProperty<I> | null, input: I): Promise<void> {
+  await target.invariants(input);
+  await property?.expect?.(input);
 }
 
 export function corpusFiles(target: FuzzTarget<unknown>): string[] {
@@ -63,13 +70,13 @@ export function corpusFiles(target: FuzzTarget<unknown>): string[] {
 }
 
 /** Replays every corpus input; each one that breaks an invariant is a failure. */
-export function replayCorpus<I>(target: FuzzTarget<I>): PropertyResult {
+export async function replayCorpus<I>(target: FuzzTarget<I>): Promise<PropertyResult> {
   const started = performance.now();
   const failures: string[] = [];
   const files = corpusFiles(target as FuzzTarget<unknown>);
   for (const file of files) {
     try {
-      checkOne(target, null, target.decode(readFileSync(file)));
+      await checkOneAsync(target, null, target.decode(readFileSync(file)));
     } catch (err) {
       failures.push(`${file}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -94,22 +101,35 @@ export function saveToCorpus<I>(target: FuzzTarget<I>, input: I): string {
   return file;
 }
 
-export function runProperty<I>(target: FuzzTarget<I>, property: FuzzProperty<I>, options: RunOptions): PropertyResult {
+export async function runProperty<I>(
+  target: FuzzTarget<I>,
+  property: FuzzProperty<I>,
+  options: RunOptions,
+): Promise<PropertyResult> {
   const started = performance.now();
   let runs = 0;
-  const details = fc.check(
-    fc.property(property.cases, (input) => {
-      runs++;
-      checkOne(target, property, input);
-    }),
-    {
-      numRuns: options.maxRuns,
-      seed: options.seed,
-      // Shrinking shares the budget: a long shrink still ends, with the smallest case found so far.
-      interruptAfterTimeLimit: options.msPerProperty,
-      markInterruptAsFailure: false,
-    },
-  );
+  const parameters = {
+    numRuns: options.maxRuns,
+    seed: options.seed,
+    // Shrinking shares the budget: a long shrink still ends, with the smallest case found so far.
+    interruptAfterTimeLimit: options.msPerProperty,
+    markInterruptAsFailure: false,
+  };
+  const details = target.async
+    ? await fc.check(
+        fc.asyncProperty(property.cases, async (input) => {
+          runs++;
+          await checkOneAsync(target, property, input);
+        }),
+        parameters,
+      )
+    : fc.check(
+        fc.property(property.cases, (input) => {
+          runs++;
+          checkOne(target, property, input);
+        }),
+        parameters,
+      );
   let failure: string | null = null;
   let saved: string | null = null;
   if (details.failed && details.counterexample !== null) {
@@ -128,8 +148,10 @@ export function describeInput(bytes: Buffer): string {
 }
 
 /** Runs the corpus, then every property; stops nothing on failure so one run reports them all. */
-export function runTarget<I>(target: FuzzTarget<I>, options: RunOptions): PropertyResult[] {
-  return [replayCorpus(target), ...target.properties.map((p) => runProperty(target, p, options))];
+export async function runTarget<I>(target: FuzzTarget<I>, options: RunOptions): Promise<PropertyResult[]> {
+  const results = [await replayCorpus(target)];
+  for (const p of target.properties) results.push(await runProperty(target, p, options));
+  return results;
 }
 
 /** Throws an Error carrying `message` when `ok` is false; the invariants read as a list of these. */

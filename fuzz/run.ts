@@ -32,7 +32,7 @@ console.log(
 );
 const results: PropertyResult[] = [];
 for (const target of targets) {
-  for (const r of runTarget(target, options)) {
+  for (const r of await runTarget(target, options)) {
     results.push(r);
     const verdict = r.failure === null ? 'ok' : 'FAILED';
     console.log(

@@ -7,14 +7,14 @@ import { TARGETS } from '../../../fuzz/targets/index.js';
 const OPTIONS = { msPerProperty: 3000, maxRuns: 1000, seed: undefined, record: false };
 
 describe.each(TARGETS.map((t) => [t.name, t] as const))('fuzz target %s', (_name, target) => {
-  it('keeps its invariants on every corpus input (each one failed once or is a hand-made nasty case)', () => {
-    const r = replayCorpus(target);
+  it('keeps its invariants on every corpus input (each one failed once or is a hand-made nasty case)', async () => {
+    const r = await replayCorpus(target);
     expect(r.runs).toBeGreaterThan(0);
     expect(r.failure).toBeNull();
   });
 
-  it.each(target.properties.map((p) => [p.name, p] as const))('%s', (_p, property) => {
-    const r = runProperty(target, property, OPTIONS);
+  it.each(target.properties.map((p) => [p.name, p] as const))('%s', async (_p, property) => {
+    const r = await runProperty(target, property, OPTIONS);
     expect(r.failure).toBeNull();
     expect(r.runs).toBeGreaterThan(0);
   });
