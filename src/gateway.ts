@@ -6,10 +6,14 @@ import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { ProxyUsers } from './auth/users-file.js';
 import { isAcrEgressError } from './errors.js';
+import { CidrList } from './net/address.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
+import { ClientLimits } from './proxy/client-limits.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
+import { ProxyAuth } from './proxy/proxy-auth.js';
 import { parseListen } from './net/listen.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { HostResolver } from './proxy/resolver.js';
@@ -45,6 +49,10 @@ export class Gateway {
   #proxyAddress: AddressInfo | null = null;
   #transparent: TransparentServer | null = null;
   #connections = new ConnectionTracker();
+  #limits = new ClientLimits();
+  /** Compiled from the config at load and reload, never per connection. */
+  #trusted: CidrList | null;
+  #auth: ProxyAuth | null;
   #transparentAddress: AddressInfo | null = null;
   #options: GatewayOptions;
   #tunnelsActive = 0;
@@ -67,6 +75,8 @@ export class Gateway {
     this.log = log;
     this.#policy = compilePolicy(loaded, tags);
     this.#resolver = makeResolver(loaded);
+    this.#trusted = compileTrusted(loaded);
+    this.#auth = loadAuth(loaded);
     this.#audit = createAuditLog(loaded.config.log.file);
     this.store = new DecisionStore(loaded.config.log.recent);
     this.recorder = new Recorder(this.#audit, this.store);
@@ -87,6 +97,9 @@ export class Gateway {
       helloWaited: (seconds) => {
         for (const l of listeners) l.helloWaited?.(seconds);
       },
+      limited: (limit) => {
+        for (const l of listeners) l.limited?.(limit);
+      },
     };
     const deps = {
       policy: () => this.#policy,
@@ -94,6 +107,9 @@ export class Gateway {
       resolver: () => this.#resolver,
       recorder: this.recorder,
       connections: this.#connections,
+      limits: this.#limits,
+      proxyProtocolTrusted: () => this.#trusted,
+      auth: () => this.#auth,
       log: this.log.child({ component: 'proxy' }),
       events: this.tunnelEvents,
     };
@@ -198,8 +214,10 @@ export class Gateway {
   /** Re-reads the config file; an invalid one is refused and the running one kept. */
   async reload(): Promise<ReloadResult> {
     let next: LoadedConfig;
+    let auth: ProxyAuth | null;
     try {
       next = loadConfigFile(this.#options.configFile, this.#options.env ?? process.env);
+      auth = loadAuth(next); // the users file is re-read on every reload
     } catch (err) {
       const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
       this.log.warn({ problems }, 'config reload refused; keeping the running config');
@@ -223,6 +241,8 @@ export class Gateway {
     this.#tags = tags;
     this.#policy = policy;
     this.#resolver = makeResolver(next);
+    this.#trusted = compileTrusted(next);
+    this.#auth = auth;
     this.log.info({ configVersion: next.version, changed }, 'config reloaded');
     return { ok: true, version: next.version, changed };
   }
@@ -239,6 +259,19 @@ export class Gateway {
     })();
     return this.#stopping;
   }
+}
+
+function compileTrusted(loaded: LoadedConfig): CidrList | null {
+  const trusted = loaded.config.proxy.proxyProtocol.trusted;
+  if (trusted.length === 0) return null;
+  const parsed = CidrList.parse(trusted);
+  return 'list' in parsed ? parsed.list : null; // load.ts has already refused bad entries
+}
+
+/** Throws AcrEgressError (from ProxyUsers.load) when the users file is unreadable or invalid. */
+function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
+  const file = loaded.config.proxy.auth.usersFile;
+  return file === null ? null : new ProxyAuth(ProxyUsers.load(file));
 }
 
 function makeResolver(loaded: LoadedConfig): HostResolver {

@@ -8,6 +8,8 @@ export interface DecisionRecord {
   id: string;
   mode: RecordMode;
   client: string | null;
+  /** The authenticated proxy user; absent when proxy authentication is off. */
+  user?: string;
   host: string | null;
   port: number | null;
   sni: string | null;

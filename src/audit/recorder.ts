@@ -9,6 +9,8 @@ import type { DecisionStore } from './store.js';
 export interface RecordInput {
   mode: RecordMode;
   client: string | null;
+  /** The authenticated proxy user (proxy.auth.usersFile); recorded only when there is one. */
+  user?: string | null;
   host: string | null;
   port: number | null;
   sni?: string | null;
@@ -54,6 +56,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
     bytesDown: input.bytesDown ?? null,
     durationMs: input.startedAt === undefined ? null : now - input.startedAt,
   };
+  if (input.user != null) record.user = input.user;
   if (d.report) record.report = true;
   if (d.tagsUnenforced) record.tagsUnenforced = true;
   if (d.detail !== undefined) record.detail = d.detail;

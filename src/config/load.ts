@@ -128,6 +128,7 @@ export function buildConfig(
   const registries = resolveRegistries(config.registries, config.cloud as CloudName, problems);
   checkAllow(config.allow, problems);
   checkCidrs(config.proxy.clients, 'proxy.clients', problems);
+  checkCidrs(config.proxy.proxyProtocol.trusted, 'proxy.proxyProtocol.trusted', problems);
   checkCidrs(config.network.allowPrivate, 'network.allowPrivate', problems);
   checkListen(config.proxy.listen, 'proxy.listen', problems);
   checkListen(config.proxy.transparentListen, 'proxy.transparentListen', problems);

@@ -79,6 +79,28 @@ export const ConfigSchema = Type.Object(
           description:
             'let ClientHellos with Encrypted Client Hello through (their inner server name cannot be checked)',
         }),
+        allowPlainHttp: Type.Boolean({
+          default: false,
+          description: 'forward absolute-form http:// requests (plain_http_not_allowed otherwise)',
+        }),
+        maxHeaderBytes: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 16_384 }),
+        headersTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
+        proxyProtocol: Type.Object(
+          { trusted: Type.Array(Cidr, { default: [] }) },
+          { additionalProperties: false, default: {} },
+        ),
+        auth: Type.Object(
+          { usersFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }) },
+          { additionalProperties: false, default: {} },
+        ),
+        limits: Type.Object(
+          {
+            perClientConnections: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+            perClientRate: Type.Number({ minimum: 0, maximum: 1_000_000, default: 0 }),
+            maxTunnelSeconds: Type.Integer({ minimum: 0, maximum: 31_536_000, default: 0 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

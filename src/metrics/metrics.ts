@@ -17,6 +17,8 @@ export interface MetricsSources {
   defaultMetrics?: boolean;
   /** Distinct `rule` label values kept; later ones are counted as "other" (wildcard rules mint ids). */
   maxRuleLabels?: number;
+  /** Distinct proxy `user` label values kept; later ones are counted as "other". */
+  maxUserLabels?: number;
 }
 
 /** A TunnelEvents listener that also takes the two latency observations. */
@@ -85,6 +87,19 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
+  const limitHits = new Counter({
+    name: 'acr_egress_client_limit_hits_total',
+    help: 'Per-client limits that fired: connections and rate refuse a tunnel, lifetime ends one',
+    labelNames: ['limit'] as const,
+    registers,
+  });
+  for (const limit of ['connections', 'rate', 'lifetime']) limitHits.inc({ limit }, 0);
+  const userDecisions = new Counter({
+    name: 'acr_egress_user_decisions_total',
+    help: 'Decision records of authenticated proxy users, by user and decision',
+    labelNames: ['user', 'decision'] as const,
+    registers,
+  });
   registerTagMetrics(registers, sources.tags);
   registerDnsMetrics(registers, sources.dns);
 
@@ -98,8 +113,11 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     return rule;
   };
 
+  const userLabel = boundedLabels(sources.maxUserLabels ?? 100);
+
   const recordSink: RecordSink = (rec: DecisionRecord) => {
     decisions.inc({ decision: rec.decision, reason: rec.reason ?? NONE, rule: ruleLabel(rec.rule) });
+    if (rec.user !== undefined) userDecisions.inc({ user: userLabel(rec.user), decision: rec.decision });
     if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
       tunnelDuration.observe(rec.durationMs / 1000);
   };
@@ -118,8 +136,22 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     helloWaited(seconds) {
       helloWait.observe(seconds);
     },
+    limited(limit) {
+      limitHits.inc({ limit });
+    },
   };
   return { registry, recordSink, tunnelListener, text: () => registry.metrics(), contentType: registry.contentType };
+}
+
+/** Keeps the first `max` distinct values; later ones read "other", so a label cannot grow without bound. */
+function boundedLabels(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return 'other';
+    seen.add(value);
+    return value;
+  };
 }
 
 function registerTagMetrics(registers: Registry[], status: (() => TagsStatus | null) | undefined): void {

@@ -111,7 +111,7 @@ export interface RequestCheck {
 /** Stages 1-4: everything that can be decided before DNS. */
 export function checkRequest(
   policy: PolicySnapshot,
-  req: { client: string | null; host: string; port: number },
+  req: { client: string | null; user?: string | null; host: string; port: number },
 ): RequestCheck {
   let decision = allow(null);
   if (policy.clients !== null) {

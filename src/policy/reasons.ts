@@ -15,7 +15,10 @@ export const REASONS = {
   ip_not_in_service_tag: { status: 403, text: "the address is outside the rule's Azure service-tag ranges" },
   service_tags_unavailable: { status: 403, text: 'service-tag enforcement is on and no service-tag data is loaded' },
   upstream_unreachable: { status: 502, text: 'the destination could not be reached' },
-  too_many_connections: { status: 503, text: 'the gateway is at proxy.maxConnections' },
+  too_many_connections: { status: 503, text: 'the gateway or this client is at its connection limit' },
+  plain_http_not_allowed: { status: 403, text: 'plain http:// requests are off (proxy.allowPlainHttp)' },
+  rate_limited: { status: 429, text: 'this client opens tunnels faster than proxy.limits.perClientRate' },
+  proxy_auth_required: { status: 407, text: 'valid Proxy-Authorization credentials are required' },
 } as const;
 
 export type Reason = keyof typeof REASONS;

@@ -36,6 +36,25 @@ describe('createMetrics', () => {
     expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="none",rule="other"}')).toBe(2);
   });
 
+  it('counts decisions per proxy user, folding users past the bound into "other"', async () => {
+    const m = createMetrics({ defaultMetrics: false, maxUserLabels: 2 });
+    for (const user of ['a', 'b', 'c', 'd', 'a']) m.recordSink({ ...rec({}), user });
+    m.recordSink(rec({})); // no user: not counted here
+    const text = await m.text();
+    expect(value(text, 'acr_egress_user_decisions_total{user="a",decision="allowed"}')).toBe(2);
+    expect(value(text, 'acr_egress_user_decisions_total{user="other",decision="allowed"}')).toBe(2);
+  });
+
+  it('counts per-client limit hits by limit, each from zero', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.tunnelListener.limited?.('rate');
+    m.tunnelListener.limited?.('rate');
+    const text = await m.text();
+    expect(value(text, 'acr_egress_client_limit_hits_total{limit="rate"}')).toBe(2);
+    expect(value(text, 'acr_egress_client_limit_hits_total{limit="connections"}')).toBe(0);
+    expect(value(text, 'acr_egress_client_limit_hits_total{limit="lifetime"}')).toBe(0);
+  });
+
   it('counts open tunnels and bytes per direction from the tunnel listener', async () => {
     const m = createMetrics({ defaultMetrics: false });
     const l = m.tunnelListener;
