@@ -34,7 +34,7 @@ function invariants(buf: Buffer): void {
 }
 
 /** A generated header and what it says. */
-interface Header {
+export interface Header {
   bytes: Buffer;
   client: string | null;
   port: number | null;
@@ -207,7 +207,7 @@ function expectVerdict(c: { bytes: Buffer; ok: boolean; client: string | null; p
   );
 }
 
-const anyHeader = fc.oneof(v1Header, v2Header);
+export const anyHeader = fc.oneof(v1Header, v2Header);
 const junk = fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b));
 
 function expectHeader(h: Header, input: Buffer): void {
