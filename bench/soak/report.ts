@@ -161,7 +161,7 @@ export function renderSection(f: SoakFigures): string {
     '### Latest run',
     '',
     `Run ${f.startedAt.toISOString()}: ${f.seconds} s of churn, ${f.concurrency} concurrent clients, gateway ${f.gatewayFrom}; ` +
-      `figures taken ${f.settleSeconds} s after the load stopped. Each kind connects from its own loopback ` +
+      `figures taken once the fds settled (at most ${f.settleSeconds} s after the load stopped). Each kind connects from its own loopback ` +
       'address, so records are counted per kind from the audit log.',
     '',
     ...renderTables(f),
