@@ -5,7 +5,8 @@ import pino, { type Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigChecked } from './config/check.js';
+import type { LoadedConfig } from './config/load.js';
 import { isAcrEgressError } from './errors.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
@@ -104,25 +105,28 @@ export class Gateway {
   }
 
   static async create(options: GatewayOptions): Promise<Gateway> {
-    const loaded = loadConfigFile(options.configFile, options.env ?? process.env);
-    const log =
-      options.logger ?? pino({ level: loaded.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
+    let log = options.logger;
     let gateway: Gateway | undefined;
-    const serviceTags = new ServiceTagManager({
-      config: loaded,
-      log: log.child({ component: 'service-tags' }),
-      // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
-      onUpdate: (index) => gateway?.setTags(index),
-      fetchImpl: options.serviceTagFetch,
+    let serviceTags: ServiceTagManager | undefined;
+    // The same path `config validate` takes: a config serve would refuse, validate refuses too.
+    const { loaded, tags } = await loadConfigChecked(options.configFile, options.env ?? process.env, async (first) => {
+      log ??= pino({ level: first.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
+      serviceTags = new ServiceTagManager({
+        config: first,
+        log: log.child({ component: 'service-tags' }),
+        // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
+        onUpdate: (index) => gateway?.setTags(index),
+        fetchImpl: options.serviceTagFetch,
+        env: options.env,
+      });
+      if (options.tags === undefined && options.loadTags === undefined) return serviceTags.loadInitial();
+      const t = options.tags !== undefined ? options.tags : await options.loadTags!(first, log);
+      serviceTags.use(t);
+      return t;
     });
-    let tags: ServiceTagIndex | null;
-    if (options.tags !== undefined || options.loadTags !== undefined) {
-      tags = options.tags !== undefined ? options.tags : await options.loadTags!(loaded, log);
-      serviceTags.use(tags);
-    } else {
-      tags = await serviceTags.loadInitial();
-    }
-    gateway = new Gateway(options, loaded, tags, log, serviceTags);
+    // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
+    await serviceTags!.reconfigure(loaded);
+    gateway = new Gateway(options, loaded, tags, log!, serviceTags!);
     return gateway;
   }
 
@@ -199,7 +203,9 @@ export class Gateway {
   async reload(): Promise<ReloadResult> {
     let next: LoadedConfig;
     try {
-      next = loadConfigFile(this.#options.configFile, this.#options.env ?? process.env);
+      // Regions are checked against the data in use, as at start.
+      const env = this.#options.env ?? process.env;
+      next = (await loadConfigChecked(this.#options.configFile, env, async () => this.#tags)).loaded;
     } catch (err) {
       const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
       this.log.warn({ problems }, 'config reload refused; keeping the running config');

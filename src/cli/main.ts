@@ -1,6 +1,8 @@
 // The acr-egress command line: serve, check, config validate, tags.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfigChecked } from '../config/check.js';
 import { configPath, loadConfigFile } from '../config/load.js';
+import { ServiceTagManager } from '../service-tags/manager.js';
 import { loadInitialTags } from '../gateway.js';
 import { runCheck } from './check.js';
 import { LOGS_USAGE, runLogs } from './logs.js';
@@ -62,7 +64,10 @@ const commands: Record<string, Handler> = {
       throw new UsageError('usage: acr-egress config validate FILE');
     const file = positionals[1] as string;
     try {
-      const loaded = loadConfigFile(file);
+      // What serve does at start, short of listening: the same checks, the same service-tag data.
+      const { loaded } = await loadConfigChecked(file, process.env, (first) =>
+        new ServiceTagManager({ config: first, log: quietLog }).loadInitial(),
+      );
       io.out(
         `${file}: valid (version ${loaded.version}, ${loaded.registries.length} registr${loaded.registries.length === 1 ? 'y' : 'ies'})`,
       );

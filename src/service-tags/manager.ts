@@ -23,6 +23,8 @@ export interface ServiceTagManagerOptions {
   /** Called after each swap with the new data; not called by loadInitial, reconfigure or use. */
   onUpdate?: (index: ServiceTagIndex, file: ServiceTagsFile) => void;
   fetchImpl?: FetchLike;
+  /** Where HTTPS_PROXY/NO_PROXY come from when serviceTags.proxy is not set (default process.env). */
+  env?: NodeJS.ProcessEnv;
   now?: () => number;
   /** 0..1, for the jitter; injectable so schedule tests are deterministic. */
   random?: () => number;

@@ -1,5 +1,7 @@
 // Shapes of Microsoft's "Azure IP Ranges and Service Tags" JSON and of the index built from it.
 
+import type { RegionCatalog } from '../config/regions.js';
+
 export interface ServiceTagProperties {
   changeNumber: number;
   region: string;
@@ -50,6 +52,8 @@ export interface ServiceTagIndex {
   rangesOf(tagName: string): AddressRangeSet | undefined;
   /** Every tag whose ranges contain ip (for `tags lookup`). */
   tagsContaining(ip: string): string[];
+  /** The region names this file knows (config validation: unknown region, did you mean). */
+  regionCatalog(): RegionCatalog;
   /** The raw value of one tag (for counts, diffs). */
   value(tagName: string): ServiceTagValue | undefined;
 }

@@ -42,6 +42,8 @@ function policy(extra: Record<string, unknown> = {}, tags: typeof index | null =
       ...extra,
     },
     null,
+    new Map(),
+    { regions: null }, // the made-up regions of these tables are not Azure's
   );
   return compilePolicy(loaded, tags);
 }

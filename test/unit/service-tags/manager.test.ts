@@ -302,7 +302,7 @@ describe('ServiceTagManager.reconfigure', () => {
     await m.loadInitial();
     await m.reconfigure(
       buildConfig(
-        testConfig({ cloud: 'AzureChinaCloud', serviceTags: { enforce: true, source: s.source, cacheFile: null } }),
+        testConfig({ cloud: 'AzureChinaCloud', registries: [{ name: 'myregistry', regions: ['chinanorth'] }], serviceTags: { enforce: true, source: s.source, cacheFile: null } }),
         null,
       ),
     );

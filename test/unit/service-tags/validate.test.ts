@@ -72,7 +72,7 @@ describe('validateServiceTags', () => {
       text: serviceTagsJson(loopbackTags()),
       code: 'SERVICE_TAGS_WRONG_CLOUD',
       message: /needs "China"/,
-      config: { cloud: 'AzureChinaCloud' },
+      config: { cloud: 'AzureChinaCloud', registries: [{ name: 'myregistry', regions: ['chinanorth'] }] },
     },
     {
       name: 'refuses a lower change number than the one in use',
