@@ -302,7 +302,11 @@ describe('ServiceTagManager.reconfigure', () => {
     await m.loadInitial();
     await m.reconfigure(
       buildConfig(
-        testConfig({ cloud: 'AzureChinaCloud', registries: [{ name: 'myregistry', regions: ['chinanorth'] }], serviceTags: { enforce: true, source: s.source, cacheFile: null } }),
+        testConfig({
+          cloud: 'AzureChinaCloud',
+          registries: [{ name: 'myregistry', regions: ['chinanorth'] }],
+          serviceTags: { enforce: true, source: s.source, cacheFile: null },
+        }),
         null,
       ),
     );
