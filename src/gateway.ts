@@ -9,6 +9,7 @@ import { loadConfigChecked } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
 import { isAcrEgressError } from './errors.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
+import { ruleTagNeeds } from './policy/tag-needs.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
 import { parseListen } from './net/listen.js';
@@ -113,6 +114,7 @@ export class Gateway {
       log ??= pino({ level: first.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
       serviceTags = new ServiceTagManager({
         config: first,
+        needs: ruleTagNeeds,
         log: log.child({ component: 'service-tags' }),
         // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
         onUpdate: (index) => gateway?.setTags(index),
@@ -264,5 +266,5 @@ function makeResolver(loaded: LoadedConfig): HostResolver {
  * file, else the cache file, validated like a download. A URL source is only read by a refresh.
  */
 export async function loadInitialTags(loaded: LoadedConfig, log: Logger): Promise<ServiceTagIndex | null> {
-  return new ServiceTagManager({ config: loaded, log }).loadInitial();
+  return new ServiceTagManager({ config: loaded, needs: ruleTagNeeds, log }).loadInitial();
 }

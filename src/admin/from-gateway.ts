@@ -49,6 +49,7 @@ function indexOnlyFacade(gateway: Gateway): TagsFacade {
       stale: index === null,
       ageSeconds: null,
       tags: {},
+      missing: [],
       failures: 0,
       consecutiveFailures: 0,
     };

@@ -166,6 +166,9 @@ export const TagsStatusSchema = Type.Object({
   stale: Type.Boolean(),
   ageSeconds: Nullable(Type.Integer()),
   tags: Type.Record(Type.String(), Type.Integer(), { description: 'prefix count per tag the rules use' }),
+  missing: Type.Array(Type.Object({ rule: Type.String(), tag: Type.String() }), {
+    description: 'tags a rule needs that the data lacks: that rule is blocked (unchecked with when-available)',
+  }),
   failures: Type.Integer(),
   consecutiveFailures: Type.Integer(),
 });

@@ -2,6 +2,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfigChecked } from '../config/check.js';
 import { configPath, loadConfigFile } from '../config/load.js';
+import { ruleTagNeeds } from '../policy/tag-needs.js';
 import { ServiceTagManager } from '../service-tags/manager.js';
 import { loadInitialTags } from '../gateway.js';
 import { runCheck } from './check.js';
@@ -66,7 +67,7 @@ const commands: Record<string, Handler> = {
     try {
       // What serve does at start, short of listening: the same checks, the same service-tag data.
       const { loaded } = await loadConfigChecked(file, process.env, (first) =>
-        new ServiceTagManager({ config: first, log: quietLog }).loadInitial(),
+        new ServiceTagManager({ config: first, needs: ruleTagNeeds, log: quietLog }).loadInitial(),
       );
       io.out(
         `${file}: valid (version ${loaded.version}, ${loaded.registries.length} registr${loaded.registries.length === 1 ? 'y' : 'ies'})`,

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { configPath, loadConfigFile } from '../config/load.js';
+import { ruleTagNeeds } from '../policy/tag-needs.js';
 import { diffServiceTags } from '../service-tags/diff.js';
 import type { FetchLike } from '../service-tags/fetch.js';
 import { ServiceTagManager } from '../service-tags/manager.js';
@@ -76,7 +77,7 @@ function usage(io: Io, message: string): number {
 
 function manager(values: Values, log: Logger, deps: TagsDeps): ServiceTagManager {
   const config = loadConfigFile(configPath(values.config));
-  return new ServiceTagManager({ config, log, fetchImpl: deps.fetchImpl, now: deps.now });
+  return new ServiceTagManager({ config, needs: ruleTagNeeds, log, fetchImpl: deps.fetchImpl, now: deps.now });
 }
 
 async function update(io: Io, values: Values, log: Logger, deps: TagsDeps): Promise<number> {

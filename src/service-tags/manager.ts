@@ -13,12 +13,14 @@ import { diffUsedTags, type UsedTagChange } from './changes.js';
 import type { FetchLike } from './fetch.js';
 import { jitter, nextDelay, RefreshTimer } from './schedule.js';
 import { classifySource, downloadServiceTags, readSourceFile, type Obtained } from './source.js';
-import type { ServiceTagIndex, ServiceTagsFile, TagsStatus } from './types.js';
+import type { ServiceTagIndex, ServiceTagsFile, TagNeeds, TagsStatus } from './types.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
-import { usedTagCounts, validateServiceTags } from './validate.js';
+import { missingTags, usedTagCounts, validateServiceTags } from './validate.js';
 
 export interface ServiceTagManagerOptions {
   config: LoadedConfig;
+  /** The tags each rule of a config needs (the policy's rules; see policy/tag-needs.ts). */
+  needs: TagNeeds;
   log: Logger;
   /** Called after each swap with the new data; not called by loadInitial, reconfigure or use. */
   onUpdate?: (index: ServiceTagIndex, file: ServiceTagsFile) => void;
@@ -55,6 +57,7 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 
 export class ServiceTagManager {
   #config: LoadedConfig;
+  readonly #needs: TagNeeds;
   readonly #log: Logger;
   readonly #onUpdate: (index: ServiceTagIndex, file: ServiceTagsFile) => void;
   readonly #fetch: FetchLike | undefined;
@@ -76,6 +79,7 @@ export class ServiceTagManager {
 
   constructor(options: ServiceTagManagerOptions) {
     this.#config = options.config;
+    this.#needs = options.needs;
     this.#log = options.log;
     this.#onUpdate = options.onUpdate ?? (() => undefined);
     this.#fetch = options.fetchImpl;
@@ -124,6 +128,7 @@ export class ServiceTagManager {
         { path, changeNumber: valid.index.changeNumber, prefixes: valid.index.prefixCount, age: this.#ageSeconds() },
         'service tags loaded',
       );
+      this.#warnMissing();
       return true;
     } catch (err) {
       const missing = (err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT';
@@ -244,7 +249,7 @@ export class ServiceTagManager {
       this.#log.info({ changeNumber: before!.index.changeNumber, source: got.origin }, 'service tags unchanged');
       return { changed: false, changes: [], ...(cacheError === undefined ? {} : { cacheError }) };
     }
-    const changes = diffUsedTags(config, before?.index ?? null, valid.index);
+    const changes = diffUsedTags(this.#needs(config), before?.index ?? null, valid.index);
     // The caller swaps first: if that throws, the data in use has not changed here either.
     this.#onUpdate(valid.index, valid.file);
     this.#data = { index: valid.index, origin: got.origin, dataTime: got.dataTime, hash };
@@ -261,6 +266,7 @@ export class ServiceTagManager {
       },
       changes.length > 0 ? 'service tags updated: used tags changed' : 'service tags updated',
     );
+    this.#warnMissing();
     return { changed: true, changes, ...(cacheError === undefined ? {} : { cacheError }) };
   }
 
@@ -341,6 +347,20 @@ export class ServiceTagManager {
     if (this.#started) this.#timer.arm(0);
   }
 
+  /** Tags the rules need that the data in use lacks, each with its rule. */
+  missing(): Array<{ rule: string; tag: string }> {
+    return this.#data === null ? [] : missingTags(this.#needs(this.#config), this.#data.index);
+  }
+
+  /** One warning per rule the data cannot serve: that rule is blocked, the others keep their ranges. */
+  #warnMissing(): void {
+    for (const { rule, tag } of this.missing())
+      this.#log.warn(
+        { rule, tag, changeNumber: this.#data?.index.changeNumber, enforce: this.#config.config.serviceTags.enforce },
+        'service-tag data lacks a tag this rule needs: the rule is blocked (unchecked with when-available); other rules keep their ranges',
+      );
+  }
+
   status(): TagsStatus {
     const d = this.#data;
     return {
@@ -354,7 +374,8 @@ export class ServiceTagManager {
       lastErrorAt: iso(this.#lastErrorAt),
       stale: this.#stale(),
       ageSeconds: this.#ageSeconds(),
-      tags: d === null ? {} : usedTagCounts(this.#config, d.index),
+      tags: d === null ? {} : usedTagCounts(this.#needs(this.#config), d.index),
+      missing: this.missing(),
       failures: this.#failures,
       consecutiveFailures: this.#consecutive,
     };

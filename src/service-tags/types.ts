@@ -32,6 +32,15 @@ export interface TagSelector {
   readonly regions?: readonly string[];
 }
 
+/** The tags one rule needs (computed by the policy from the config and handed to the manager). */
+export interface RuleTagNeed {
+  readonly rule: string;
+  readonly selectors: readonly TagSelector[];
+}
+
+/** A config's needs: the policy's compileRules, passed in so that service-tags never imports the policy. */
+export type TagNeeds = (loaded: import('../config/load.js').LoadedConfig) => readonly RuleTagNeed[];
+
 /** A compiled set of address ranges (one or more tags), answering membership by binary search. */
 export interface AddressRangeSet {
   /** True when the (already canonical) IPv4 or IPv6 address string lies inside the set. */
@@ -79,6 +88,8 @@ export interface TagsStatus {
   ageSeconds: number | null;
   /** Prefix counts of the tags the configured rules use. */
   tags: Record<string, number>;
+  /** Tags a rule needs that the data lacks: that rule is blocked (or unchecked with when-available). */
+  missing: Array<{ rule: string; tag: string }>;
   /** Failed refreshes (or unusable local files) since start, and in a row now (drives the back-off). */
   failures: number;
   consecutiveFailures: number;

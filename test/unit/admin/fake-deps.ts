@@ -43,6 +43,7 @@ export function tagsStatus(over: Partial<TagsStatus> = {}): TagsStatus {
     lastSuccessAt: '2026-01-01T00:00:00.000Z',
     nextRefreshAt: '2026-01-02T00:00:00.000Z',
     lastError: null,
+    missing: [],
     lastErrorAt: null,
     stale: false,
     ageSeconds: 60,
