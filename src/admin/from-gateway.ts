@@ -42,6 +42,8 @@ function indexOnlyFacade(gateway: Gateway): TagsFacade {
       cloud: index?.cloud ?? null,
       source: gateway.config.config.serviceTags.source,
       loadedAt: null,
+      publishedAt: null,
+      ageFrom: null,
       lastSuccessAt: null,
       nextRefreshAt: null,
       lastError: null,

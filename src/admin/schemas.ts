@@ -159,6 +159,8 @@ export const TagsStatusSchema = Type.Object({
   cloud: Nullable(Type.String()),
   source: Nullable(Type.String()),
   loadedAt: Nullable(Type.String()),
+  publishedAt: Nullable(Type.String()),
+  ageFrom: Nullable(Type.String()),
   lastSuccessAt: Nullable(Type.String()),
   nextRefreshAt: Nullable(Type.String()),
   lastError: Nullable(Type.String()),

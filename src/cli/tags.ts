@@ -154,7 +154,8 @@ async function show(io: Io, values: Values, log: Logger, deps: TagsDeps): Promis
   io.out(`change ${s.changeNumber}, cloud ${s.cloud}, ${index.tagCount} tags, ${index.prefixCount} prefixes`);
   io.out(`source: ${s.source}`);
   const stale = s.stale ? `  STALE: older than serviceTags.maxAgeDays (${maxAgeDays})` : '';
-  io.out(`data time: ${s.loadedAt} (age ${formatAge(s.ageSeconds ?? 0)})${stale}`);
+  const from = s.publishedAt !== null ? 'published' : 'data time';
+  io.out(`${from}: ${s.loadedAt} (age ${formatAge(s.ageSeconds ?? 0)}, from the ${s.ageFrom})${stale}`);
   io.out('tags in use (prefixes):');
   for (const [tag, count] of Object.entries(s.tags)) io.out(`  ${tag}: ${count}`);
   return 0;

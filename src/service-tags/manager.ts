@@ -12,7 +12,7 @@ import { storeCache } from './cache.js';
 import { diffUsedTags, type UsedTagChange } from './changes.js';
 import type { FetchLike } from './fetch.js';
 import { jitter, nextDelay, RefreshTimer } from './schedule.js';
-import { classifySource, downloadServiceTags, readSourceFile, type Obtained } from './source.js';
+import { classifySource, downloadServiceTags, readSourceFile, type DateFrom, type Obtained } from './source.js';
 import type { ServiceTagIndex, ServiceTagsFile, TagNeeds, TagsStatus } from './types.js';
 import { DEFAULT_USER_AGENT } from './user-agent.js';
 import { missingTags, usedTagCounts, validateServiceTags } from './validate.js';
@@ -46,8 +46,9 @@ interface Attempt {
 interface InUse {
   index: ServiceTagIndex;
   origin: string;
-  /** See Obtained.dataTime: file mtime, or download time; the age is measured from it. */
+  /** See Obtained.dataTime: the publication date where known; the age is measured from it. */
   dataTime: number;
+  dateFrom: DateFrom | 'injected';
   /** sha256 of the bytes, to tell a re-download of the same file; null when unknown. */
   hash: string | null;
 }
@@ -121,7 +122,7 @@ export class ServiceTagManager {
       const got = await readSourceFile(path);
       const valid = validateServiceTags(got.body, this.#config, { current: null, origin: path });
       const hash = sha256(got.body);
-      this.#data = { index: valid.index, origin: path, dataTime: got.dataTime, hash };
+      this.#data = { index: valid.index, origin: path, dataTime: got.dataTime, dateFrom: got.dateFrom, hash };
       if (isCache) this.#cacheHash = hash;
       else this.#lastSuccessAt = this.#now();
       this.#log.info(
@@ -141,7 +142,7 @@ export class ServiceTagManager {
 
   /** Data injected by the caller (tests, GatewayOptions.tags): trusted as is, not validated. */
   use(index: ServiceTagIndex | null, origin = 'injected'): void {
-    this.#data = index === null ? null : { index, origin, dataTime: this.#now(), hash: null };
+    this.#data = index === null ? null : { index, origin, dataTime: this.#now(), dateFrom: 'injected', hash: null };
   }
 
   start(): void {
@@ -245,14 +246,25 @@ export class ServiceTagManager {
     if (cacheError !== undefined)
       this.#log.error({ err: cacheError }, 'service-tag cache not written; the data in memory is unaffected');
     if (valid === null) {
-      this.#data = { ...before!, origin: got.origin, dataTime: got.dataTime };
+      this.#data = { ...before!, origin: got.origin, dataTime: got.dataTime, dateFrom: got.dateFrom };
       this.#log.info({ changeNumber: before!.index.changeNumber, source: got.origin }, 'service tags unchanged');
       return { changed: false, changes: [], ...(cacheError === undefined ? {} : { cacheError }) };
     }
     const changes = diffUsedTags(this.#needs(config), before?.index ?? null, valid.index);
     // The caller swaps first: if that throws, the data in use has not changed here either.
+    // The change number cross-checks the date: a newer change published earlier is worth a look.
+    if (before !== null && valid.index.changeNumber > before.index.changeNumber && got.dataTime < before.dataTime)
+      this.#log.warn(
+        {
+          from: before.index.changeNumber,
+          to: valid.index.changeNumber,
+          publishedAt: iso(got.dataTime),
+          before: iso(before.dataTime),
+        },
+        'service-tag change number went up but the publication date went back; the age uses the new date',
+      );
     this.#onUpdate(valid.index, valid.file);
-    this.#data = { index: valid.index, origin: got.origin, dataTime: got.dataTime, hash };
+    this.#data = { index: valid.index, origin: got.origin, dataTime: got.dataTime, dateFrom: got.dateFrom, hash };
     this.#log.info(
       {
         from: before?.index.changeNumber ?? null,
@@ -368,6 +380,8 @@ export class ServiceTagManager {
       cloud: d?.index.cloud ?? null,
       source: d?.origin ?? null,
       loadedAt: iso(d?.dataTime ?? null),
+      publishedAt: d?.dateFrom === 'file name' ? iso(d.dataTime) : null,
+      ageFrom: d?.dateFrom ?? null,
       lastSuccessAt: iso(this.#lastSuccessAt),
       nextRefreshAt: iso(this.#timer.dueAt),
       lastError: this.#lastError,

@@ -74,8 +74,12 @@ export interface TagsStatus {
   cloud: string | null;
   /** Where the data in use came from (URL, file path, or the cache file). */
   source: string | null;
-  /** ISO time the data in use was loaded (or null). */
+  /** ISO time the data in use dates from: its publication date where known (see ageFrom), or null. */
   loadedAt: string | null;
+  /** ISO publication date of the data in use (from the file name, or the cache file dated with it); null when unknown. */
+  publishedAt: string | null;
+  /** What the age is measured from: 'file name', 'file time', 'download time', 'injected'. */
+  ageFrom: string | null;
   /** ISO time of the last successful refresh (download or file read). */
   lastSuccessAt: string | null;
   nextRefreshAt: string | null;
@@ -84,7 +88,7 @@ export interface TagsStatus {
   lastErrorAt: string | null;
   /** True when the data in use is older than serviceTags.maxAgeDays (or none is loaded). */
   stale: boolean;
-  /** Age of the data in use in seconds (from loadedAt of the file it came from), or null. */
+  /** Age of the data in use in seconds, from its publication date where known (loadedAt), or null. */
   ageSeconds: number | null;
   /** Prefix counts of the tags the configured rules use. */
   tags: Record<string, number>;

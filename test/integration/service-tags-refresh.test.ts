@@ -104,7 +104,7 @@ describe('a running gateway follows the refreshed service tags', () => {
 
   beforeAll(async () => {
     fake.setMode('ok');
-    fake.publish(V1, '20251106');
+    fake.publish(V1);
     cache = join(tempDir(), 'data', 'service-tags.json');
     gw = await startGateway(gatewayConfig({ source: fake.detailsUrl(), cacheFile: cache }));
   });
@@ -118,7 +118,7 @@ describe('a running gateway follows the refreshed service tags', () => {
     expect(result.ok).toBe(true);
     const status = gw.gateway.serviceTags.status();
     expect(status).toMatchObject({ changeNumber: 1, cloud: 'Public', lastError: null, stale: false });
-    expect(status.source).toMatch(/\/download\/.*\/ServiceTags_Public_20251106\.json$/);
+    expect(status.source).toMatch(/\/download\/.*\/ServiceTags_Public_\d{8}\.json$/);
     expect(fake.requests.map((r) => r.path)).toEqual(expect.arrayContaining(['/en-us/download/details.aspx?id=56519']));
     expect(fake.requests.every((r) => /^acr-egress\/\d+\.\d+\.\d+$/.test(r.userAgent ?? ''))).toBe(true);
     expect(readFileSync(cache, 'utf8')).toBe(V1);
@@ -190,7 +190,7 @@ describe('a bad source never changes the data in use', () => {
     {
       name: 'a connection closed before the promised length',
       mode: 'cut',
-      error: /GET http:\/\/127\.0\.0\.1:\d+\/download\/.*ServiceTags_Public_20251106\.json: /,
+      error: /GET http:\/\/127\.0\.0\.1:\d+\/download\/.*ServiceTags_Public_\d{8}\.json: /,
     },
     {
       name: 'valid JSON of the wrong shape',

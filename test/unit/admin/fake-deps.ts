@@ -40,6 +40,8 @@ export function tagsStatus(over: Partial<TagsStatus> = {}): TagsStatus {
     cloud: 'Public',
     source: '/tmp/tags.json',
     loadedAt: '2026-01-01T00:00:00.000Z',
+    publishedAt: '2026-01-01T00:00:00.000Z',
+    ageFrom: 'file name',
     lastSuccessAt: '2026-01-01T00:00:00.000Z',
     nextRefreshAt: '2026-01-02T00:00:00.000Z',
     lastError: null,
