@@ -18,6 +18,7 @@ import { HostResolver } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
 import { ServiceTagManager } from './service-tags/manager.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
+import { allowLine, tagsLine } from './start-lines.js';
 
 export interface GatewayOptions {
   configFile: string;
@@ -192,6 +193,8 @@ export class Gateway {
       },
       'proxy listening',
     );
+    this.log.info(allowLine(this.#loaded));
+    this.log.info({ enforce: this.#loaded.config.serviceTags.enforce }, tagsLine(this.#loaded, this.#tags !== null));
     return this.#proxyAddress;
   }
 

@@ -5,6 +5,7 @@ import { configPath, loadConfigFile } from '../config/load.js';
 import { ruleTagNeeds } from '../policy/tag-needs.js';
 import { ServiceTagManager } from '../service-tags/manager.js';
 import { loadInitialTags } from '../gateway.js';
+import { allowLine } from '../start-lines.js';
 import { runCheck } from './check.js';
 import { LOGS_USAGE, runLogs } from './logs.js';
 import { processIo, reportError, type Io } from './output.js';
@@ -70,7 +71,7 @@ const commands: Record<string, Handler> = {
         new ServiceTagManager({ config: first, needs: ruleTagNeeds, log: quietLog }).loadInitial(),
       );
       io.out(
-        `${file}: valid (version ${loaded.version}, ${loaded.registries.length} registr${loaded.registries.length === 1 ? 'y' : 'ies'})`,
+        `${file}: valid (version ${loaded.version}, ${loaded.registries.length} registr${loaded.registries.length === 1 ? 'y' : 'ies'}); ${allowLine(loaded)}`,
       );
       return 0;
     } catch (err) {

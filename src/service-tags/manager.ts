@@ -315,7 +315,9 @@ export class ServiceTagManager {
     if (this.#data === null) {
       this.#log.warn(
         { enforce: st.enforce },
-        'NO SERVICE-TAG DATA: tunnels that need service tags are not range-checked or are blocked',
+        st.enforce === true
+          ? 'NO SERVICE-TAG DATA: blocking everything that needs service tags until data arrives'
+          : 'NO SERVICE-TAG DATA: service-tag ranges are not enforced until data arrives',
       );
       return;
     }
