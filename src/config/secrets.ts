@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 export const EXAMPLE_TOKENS: readonly string[] = ['REPLACE-ME-with-a-random-token-of-32-or-more-characters'];
 
 /** Words that mark a placeholder, whatever surrounds them. */
-const EXAMPLE_WORDS = /replace[-_ ]?me|change[-_ ]?me|placeholder|example|your[-_ ]?token|secret[-_ ]?token|x{8,}/i;
+const EXAMPLE_WORDS = /replace[-_ ]?me|change[-_ ]?me|placeholder|example|your[-_ ]?token/i;
 
 export function isExampleToken(token: string): boolean {
   return EXAMPLE_TOKENS.includes(token) || EXAMPLE_WORDS.test(token);
