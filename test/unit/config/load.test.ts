@@ -113,8 +113,10 @@ describe('valid configs', () => {
 
   it('loads the shipped default config on a fresh machine', () => {
     const loaded = loadConfigFile('config/acr-egress.yaml', {});
-    expect(loaded.registries[0]?.name).toBe('myregistry');
+    expect(loaded.registries).toEqual([]); // ACR_REGISTRY unset: only MCR
+    expect(loaded.config.mcr).toBe(true);
     expect(loaded.config.serviceTags.enforce).toBe('when-available');
+    expect(loaded.config.serviceTags.cacheFile).toBe(join(process.cwd(), 'data', 'service-tags.json'));
   });
 
   it('picks --config, then ACR_EGRESS_CONFIG, then the default', () => {
