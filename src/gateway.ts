@@ -99,6 +99,7 @@ export class Gateway {
       connections: this.#connections,
       log: this.log.child({ component: 'proxy' }),
       events: this.tunnelEvents,
+      parent: () => this.#loaded.parent,
     };
     this.#proxy = new ProxyServer(deps);
     if (loaded.config.proxy.transparentListen !== null) {

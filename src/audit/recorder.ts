@@ -17,6 +17,8 @@ export interface RecordInput {
   startedAt?: number;
   bytesUp?: number | null;
   bytesDown?: number | null;
+  /** 'parent' when proxy.parent carried the tunnel. */
+  via?: 'parent';
 }
 
 export type RecordSink = (record: DecisionRecord) => void;
@@ -57,6 +59,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
   if (d.report) record.report = true;
   if (d.tagsUnenforced) record.tagsUnenforced = true;
   if (d.detail !== undefined) record.detail = d.detail;
+  if (input.via !== undefined) record.via = input.via;
   return record;
 }
 

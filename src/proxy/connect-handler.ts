@@ -5,7 +5,8 @@ import { block, checkRequest, checkSni, refuse, chain, type Decision } from '../
 import { parseAuthority } from '../net/authority.js';
 import { chooseDestination } from './destination.js';
 import { readClientHello } from './hello-reader.js';
-import { dialVetted, runTunnel } from './tunnel.js';
+import { dialViaParent } from './parent.js';
+import { dialVetted, runTunnel, type Dialed } from './tunnel.js';
 import { CONNECT_ESTABLISHED, refuseSocket } from './responses.js';
 import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
 
@@ -47,12 +48,20 @@ export async function handleConnect(
   let decision = request.decision;
   if (!decision.allowed) return finishBlocked(decision);
 
-  const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
-  deps.events?.decided?.((performance.now() - t0) / 1000);
-  ctx.ip = dest.ip;
-  decision = chain(decision, dest.decision);
-  if (!dest.ok || !decision.allowed) return finishBlocked(decision);
-  const dialed = await dialVetted(deps, socket, dest.ip, authority.port, decision.rule);
+  // With proxy.parent the parent resolves the name: no address to check here (parent.ts).
+  const parent = deps.parent?.() ?? null;
+  let dialed: Dialed;
+  if (parent === null) {
+    const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
+    deps.events?.decided?.((performance.now() - t0) / 1000);
+    ctx.ip = dest.ip;
+    decision = chain(decision, dest.decision);
+    if (!dest.ok || !decision.allowed) return finishBlocked(decision);
+    dialed = await dialVetted(deps, socket, dest.ip, authority.port, decision.rule);
+  } else {
+    ctx.via = 'parent';
+    dialed = await dialViaParent(deps, socket, parent, ctx.host, authority.port, decision.rule);
+  }
   if (!dialed.ok) return finishBlocked(dialed.decision);
   socket.write(CONNECT_ESTABLISHED);
 

@@ -1,5 +1,6 @@
 // What the proxy needs from the rest of the gateway, and the per-connection state it keeps.
 import type { Logger } from 'pino';
+import type { ParentProxy } from '../config/parent.js';
 import type { Recorder } from '../audit/recorder.js';
 import type { Decision } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
@@ -33,6 +34,8 @@ export interface ProxyDeps {
   readonly connections: ConnectionTracker;
   readonly log: Logger;
   readonly events?: TunnelEvents;
+  /** The parent proxy allowed tunnels go through (proxy.parent); absent or null = direct. */
+  readonly parent?: () => ParentProxy | null;
 }
 
 /** Per-connection state, one typed object rather than properties glued onto sockets. */
@@ -45,6 +48,8 @@ export interface ConnectionContext {
   sni: string | null;
   ip: string | null;
   decision: Decision | null;
+  /** 'parent' when the tunnel went through proxy.parent (no address was checked). */
+  via?: 'parent';
 }
 
 /** `::ffff:10.0.0.5` -> `10.0.0.5`: clients are recorded and matched as IPv4 when they are. */
@@ -72,5 +77,6 @@ export function recordConnection(
     startedAt: ctx.startedAt,
     bytesUp,
     bytesDown,
+    via: ctx.via,
   });
 }

@@ -5,7 +5,8 @@ import { chain, checkRequest, checkSni, refuse, type Decision } from '../policy/
 import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
 import { chooseDestination } from './destination.js';
 import { readClientHello } from './hello-reader.js';
-import { dialVetted, runTunnel } from './tunnel.js';
+import { dialViaParent } from './parent.js';
+import { dialVetted, runTunnel, type Dialed } from './tunnel.js';
 
 export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstreamPort: number): Promise<void> {
   socket.on('error', () => undefined);
@@ -54,12 +55,19 @@ export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstrea
   if (!decision.allowed) return blocked(decision);
   if (request.host === null) return blocked(refuse('bad_request', 'SNI is not a host name'));
 
-  const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
-  ctx.ip = dest.ip;
-  decision = chain(decision, dest.decision);
-  if (!dest.ok || !decision.allowed) return blocked(decision);
-
-  const dialed = await dialVetted(deps, socket, dest.ip, upstreamPort, decision.rule);
+  // With proxy.parent the parent resolves the name: no address to check here (parent.ts).
+  const parent = deps.parent?.() ?? null;
+  let dialed: Dialed;
+  if (parent === null) {
+    const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
+    ctx.ip = dest.ip;
+    decision = chain(decision, dest.decision);
+    if (!dest.ok || !decision.allowed) return blocked(decision);
+    dialed = await dialVetted(deps, socket, dest.ip, upstreamPort, decision.rule);
+  } else {
+    ctx.via = 'parent';
+    dialed = await dialViaParent(deps, socket, parent, request.host, upstreamPort, decision.rule);
+  }
   if (!dialed.ok) return blocked(dialed.decision);
   ctx.decision = decision;
   await runTunnel(deps, ctx, socket, dialed, hello.buffered);
