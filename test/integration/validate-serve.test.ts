@@ -76,3 +76,24 @@ describe('config validate and serve agree', () => {
     expect({ validate: code === 0, serve: served }, out.join('\n')).toEqual({ validate: valid, serve: valid });
   });
 });
+
+describe('reload runs the same checks', () => {
+  it('refuses a region typo with its suggestion and keeps the running config', async () => {
+    const file = join(dir, 'reload.json');
+    writeFileSync(file, JSON.stringify(base));
+    const g = await Gateway.create({ configFile: file, logger: pino({ level: 'silent' }), env: {} });
+    const version = g.config.version;
+    writeFileSync(
+      file,
+      JSON.stringify({ ...base, registries: [{ name: 'myregistry', regions: ['eastus', 'westeurop'] }] }),
+    );
+    const r = await g.reload();
+    expect(r).toMatchObject({ ok: false });
+    // Checked against the data in use (the test file knows eastus and westus only, too far for a suggestion).
+    expect(!r.ok && r.problems).toContain(
+      'registries[0].regions[1]: `westeurop`: unknown Azure region (service-tag data, change 1)',
+    );
+    expect(g.config.version).toBe(version);
+    await g.stop();
+  });
+});
