@@ -5,17 +5,15 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { SERVICE_TAG_CLOUD, type CloudName } from '../config/cloud.js';
 import type { LoadedConfig } from '../config/load.js';
 import { AcrEgressError, isAcrEgressError } from '../errors.js';
 import { storeCache } from './cache.js';
 import { diffUsedTags, type UsedTagChange } from './changes.js';
-import { createEgress } from './egress.js';
+import { downloadForConfig } from './download.js';
 import type { FetchLike } from './fetch.js';
 import { jitter, nextDelay, RefreshTimer } from './schedule.js';
-import { classifySource, downloadServiceTags, readSourceFile, type DateFrom, type Obtained } from './source.js';
+import { classifySource, readSourceFile, type DateFrom, type Obtained } from './source.js';
 import type { ServiceTagIndex, ServiceTagsFile, TagNeeds, TagsStatus } from './types.js';
-import { DEFAULT_USER_AGENT } from './user-agent.js';
 import { missingTags, usedTagCounts, validateServiceTags } from './validate.js';
 
 export interface ServiceTagManagerOptions {
@@ -54,8 +52,6 @@ interface InUse {
   hash: string | null;
 }
 
-/** A proxy URL without its credentials (HTTPS_PROXY may carry user:password), for the log. */
-const redactUrl = (url: string): string => url.replace(/\/\/[^@/]*@/, '//***@');
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -204,40 +200,6 @@ export class ServiceTagManager {
     return { ok: true, ...outcome, status: this.status() };
   }
 
-  /** Downloads through the gateway's own egress (dns.servers, serviceTags.proxy or HTTPS_PROXY), unless a fetch is injected. */
-  async #download(url: string, signal: AbortSignal): Promise<Obtained> {
-    const { config } = this.#config;
-    const st = config.serviceTags;
-    const egress =
-      this.#fetch === undefined
-        ? createEgress({
-            proxy: st.proxy,
-            dnsServers: config.dns.servers,
-            dnsTimeoutMs: config.dns.timeoutMs,
-            env: this.#env,
-          })
-        : null;
-    if (egress?.proxy != null)
-      this.#log.info({ proxy: redactUrl(egress.proxy) }, 'service-tag download through a proxy');
-    try {
-      return await downloadServiceTags(
-        url,
-        SERVICE_TAG_CLOUD[config.cloud as CloudName],
-        {
-          timeoutMs: st.fetchTimeoutMs,
-          maxBytes: st.maxBytes,
-          userAgent: st.userAgent ?? DEFAULT_USER_AGENT,
-          log: this.#log,
-          fetchImpl: this.#fetch ?? egress!.fetch,
-          signal,
-        },
-        this.#now,
-      );
-    } finally {
-      await egress?.close().catch(() => undefined);
-    }
-  }
-
   /** One fetch-validate-swap; throws the reason when the data in use is kept. */
   async #attempt(force: boolean, signal: AbortSignal, generation: number): Promise<Attempt> {
     const config = this.#config;
@@ -245,7 +207,16 @@ export class ServiceTagManager {
     const src = classifySource(st.source);
     if (src.kind === 'none')
       throw new AcrEgressError('SERVICE_TAGS_NO_SOURCE', 'serviceTags.source is null: nothing to refresh from');
-    const got: Obtained = src.kind === 'file' ? await readSourceFile(src.path) : await this.#download(src.url, signal);
+    const got: Obtained =
+      src.kind === 'file'
+        ? await readSourceFile(src.path)
+        : await downloadForConfig(src.url, config, {
+            fetchImpl: this.#fetch,
+            env: this.#env,
+            log: this.#log,
+            signal,
+            now: this.#now,
+          });
     const hash = sha256(got.body);
     const before = this.#data;
     const same = before !== null && before.hash === hash;
