@@ -2,8 +2,9 @@
 # acr-egress: egress gateway for Azure Container Registry and MCR.
 #   docker build -t acr-egress .
 #   docker run -p 3128:3128 -e ACR_REGISTRY=myregistry acr-egress
-# Node is pinned to the version the tests run on; bump it together with .ci and package.json engines.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node 24 LTS, pinned to the version .ci/run tests on (NODE24_VERSION); bump them together, and keep
+# package.json engines to the lines .ci/run tests.
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # ---- build: dev dependencies and the TypeScript compiler ----------------------------------------
 FROM ${NODE_IMAGE} AS build

@@ -3,13 +3,13 @@
 // Run: node --expose-gc --import tsx bench/policy.bench.ts [--json] [--iterations N] [tags.json]
 // Prints a markdown table (or JSON rows with --json); asserts nothing but that the decisions are right.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildConfig } from '../src/config/load.js';
 import { evaluate } from '../src/policy/decide.js';
 import { compileRules } from '../src/policy/rules.js';
 import { compilePolicy } from '../src/policy/snapshot.js';
 import { loadServiceTagsFile } from '../src/service-tags/load-file.js';
+import { serviceTagPath } from '../test/helpers/service-tag-fixtures.js';
 
 export interface PolicyRow {
   what: string;
@@ -17,7 +17,8 @@ export interface PolicyRow {
   unit: 'ns' | 'µs' | 'ms' | 'MB';
 }
 
-const DEFAULT_FILE = fileURLToPath(new URL('../../shared/testdata/ServiceTags_Public_20251106.json', import.meta.url));
+// The real file the tests carry (test/fixtures/service-tags), decompressed to a temporary copy.
+const DEFAULT_FILE = serviceTagPath('ServiceTags_Public_20251106.json');
 const { values, positionals } = parseArgs({
   options: { json: { type: 'boolean', default: false }, iterations: { type: 'string', default: '200000' } },
   allowPositionals: true,

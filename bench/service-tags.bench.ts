@@ -3,11 +3,12 @@
 // NODE_OPTIONS for a steadier heap figure). Prints a markdown table; asserts nothing.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { buildServiceTagIndex } from '../src/service-tags/index.js';
 import { parseServiceTags } from '../src/service-tags/parse.js';
+import { serviceTagPath } from '../test/helpers/service-tag-fixtures.js';
 
-const DEFAULT_FILE = fileURLToPath(new URL('../../shared/testdata/ServiceTags_Public_20251106.json', import.meta.url));
+// The real file the tests carry (test/fixtures/service-tags), decompressed to a temporary copy.
+const DEFAULT_FILE = serviceTagPath('ServiceTags_Public_20251106.json');
 const path = process.argv[2] ?? DEFAULT_FILE;
 const ITERATIONS = 1_000_000;
 

@@ -1,17 +1,22 @@
 // The running gateway: holds the current config and policy snapshot, owns the listeners, and swaps
 // snapshots atomically on reload or new service tags. Tunnels keep the snapshot they started with.
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
 import { loadConfigChecked } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
+import { ProxyUsers } from './auth/users-file.js';
 import { isAcrEgressError } from './errors.js';
+import { componentLog, createOperationalLog } from './log.js';
+import { CidrList } from './net/address.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import { ruleTagNeeds } from './policy/tag-needs.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
+import { ClientLimits } from './proxy/client-limits.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
+import { ProxyAuth } from './proxy/proxy-auth.js';
 import { parseListen } from './net/listen.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { HostResolver } from './proxy/resolver.js';
@@ -19,18 +24,17 @@ import { TransparentServer } from './proxy/transparent-server.js';
 import { ServiceTagManager } from './service-tags/manager.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
 import { allowLine, tagsLine } from './start-lines.js';
+import { VERSION } from './version.js';
 
 export interface GatewayOptions {
   configFile: string;
   env?: NodeJS.ProcessEnv;
-  /** Operational log (not the audit log); defaults to pino on stderr at log.level. */
+  /** Operational log (not the audit log); defaults to pino at log.level on logDestination. */
   logger?: Logger;
+  /** Where the default operational log writes; stderr unless given. */
+  logDestination?: DestinationStream;
   /** Service tags to start with (trusted, not validated); by default the manager's loadInitial. */
   tags?: ServiceTagIndex | null;
-  /** Loads tags for a config at start and when its source changes, instead of the manager. */
-  loadTags?: (loaded: LoadedConfig, log: Logger) => Promise<ServiceTagIndex | null>;
-  /** Passed to the service-tag manager (tests point it at a fake download site). */
-  serviceTagFetch?: ConstructorParameters<typeof ServiceTagManager>[0]['fetchImpl'];
 }
 
 export type ReloadResult = { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
@@ -48,6 +52,10 @@ export class Gateway {
   #proxyAddress: AddressInfo | null = null;
   #transparent: TransparentServer | null = null;
   #connections = new ConnectionTracker();
+  #limits = new ClientLimits();
+  /** Compiled from the config at load and reload, never per connection. */
+  #trusted: CidrList | null;
+  #auth: ProxyAuth | null;
   #transparentAddress: AddressInfo | null = null;
   #options: GatewayOptions;
   #tunnelsActive = 0;
@@ -70,9 +78,11 @@ export class Gateway {
     this.log = log;
     this.#policy = compilePolicy(loaded, tags);
     this.#resolver = makeResolver(loaded);
-    this.#audit = createAuditLog(loaded.config.log.file);
+    this.#trusted = compileTrusted(loaded);
+    this.#auth = loadAuth(loaded);
+    this.#audit = createAuditLog(loaded.config.log.file, { log: componentLog(log, 'audit') });
     this.store = new DecisionStore(loaded.config.log.recent);
-    this.recorder = new Recorder(this.#audit, this.store);
+    this.recorder = new Recorder(this.#audit, this.store, { failClosed: loaded.config.log.failClosed });
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -90,6 +100,9 @@ export class Gateway {
       helloWaited: (seconds) => {
         for (const l of listeners) l.helloWaited?.(seconds);
       },
+      limited: (limit) => {
+        for (const l of listeners) l.limited?.(limit);
+      },
     };
     const deps = {
       policy: () => this.#policy,
@@ -97,7 +110,10 @@ export class Gateway {
       resolver: () => this.#resolver,
       recorder: this.recorder,
       connections: this.#connections,
-      log: this.log.child({ component: 'proxy' }),
+      limits: this.#limits,
+      proxyProtocolTrusted: () => this.#trusted,
+      auth: () => this.#auth,
+      log: componentLog(this.log, 'proxy'),
       events: this.tunnelEvents,
       parent: () => this.#loaded.parent,
     };
@@ -108,25 +124,26 @@ export class Gateway {
   }
 
   static async create(options: GatewayOptions): Promise<Gateway> {
-    let log = options.logger;
+    let log: Logger | undefined;
     let gateway: Gateway | undefined;
     let serviceTags: ServiceTagManager | undefined;
     // The same path `config validate` takes: a config serve would refuse, validate refuses too.
     const { loaded, tags } = await loadConfigChecked(options.configFile, options.env ?? process.env, async (first) => {
-      log ??= pino({ level: first.config.log.level, base: { component: 'gateway' } }, pino.destination(2));
+      log = componentLog(
+        options.logger ?? createOperationalLog(first.config.log.level, options.logDestination),
+        'gateway',
+      );
       serviceTags = new ServiceTagManager({
         config: first,
         needs: ruleTagNeeds,
-        log: log.child({ component: 'service-tags' }),
+        log: componentLog(log, 'service-tags'),
         // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
         onUpdate: (index) => gateway?.setTags(index),
-        fetchImpl: options.serviceTagFetch,
         env: options.env,
       });
-      if (options.tags === undefined && options.loadTags === undefined) return serviceTags.loadInitial();
-      const t = options.tags !== undefined ? options.tags : await options.loadTags!(first, log);
-      serviceTags.use(t);
-      return t;
+      if (options.tags === undefined) return serviceTags.loadInitial();
+      serviceTags.use(options.tags);
+      return options.tags;
     });
     // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
     await serviceTags!.reconfigure(loaded);
@@ -187,6 +204,7 @@ export class Gateway {
     }
     this.log.info(
       {
+        version: VERSION,
         listen: this.#proxyAddress,
         configVersion: this.#loaded.version,
         mode: this.#policy.mode,
@@ -208,35 +226,36 @@ export class Gateway {
   /** Re-reads the config file; an invalid one is refused and the running one kept. */
   async reload(): Promise<ReloadResult> {
     let next: LoadedConfig;
+    let auth: ProxyAuth | null;
     try {
       // Regions are checked against the data in use, as at start.
       const env = this.#options.env ?? process.env;
       next = (await loadConfigChecked(this.#options.configFile, env, async () => this.#tags)).loaded;
+      auth = loadAuth(next); // the users file is re-read on every reload
     } catch (err) {
       const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
       this.log.warn({ problems }, 'config reload refused; keeping the running config');
       return { ok: false, problems };
     }
     const changed = next.version !== this.#loaded.version;
-    const sourceChanged =
-      next.config.serviceTags.source !== this.#loaded.config.serviceTags.source ||
-      next.config.cloud !== this.#loaded.config.cloud;
-    let tags = this.#tags;
-    if (this.#options.loadTags !== undefined) {
-      await this.serviceTags.reconfigure(next);
-      if (sourceChanged) tags = await this.#options.loadTags(next, this.log);
-      this.serviceTags.use(tags);
-    } else {
-      await this.serviceTags.reconfigure(next);
-      tags = this.serviceTags.index;
-    }
+    await this.serviceTags.reconfigure(next);
+    const tags = this.serviceTags.index;
     const policy = compilePolicy(next, tags);
+    if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
+    this.recorder.failClosed = next.config.log.failClosed;
     this.#loaded = next;
     this.#tags = tags;
     this.#policy = policy;
     this.#resolver = makeResolver(next);
+    this.#trusted = compileTrusted(next);
+    this.#auth = auth;
     this.log.info({ configVersion: next.version, changed }, 'config reloaded');
     return { ok: true, version: next.version, changed };
+  }
+
+  /** Reopens log.file by its path (SIGHUP, SIGUSR2): after logrotate renames it, records go to a new file. */
+  reopenAuditLog(): void {
+    this.#audit.reopen();
   }
 
   /** Stops accepting, drains open tunnels up to proxy.drainTimeoutMs, flushes the audit log. */
@@ -251,6 +270,19 @@ export class Gateway {
     })();
     return this.#stopping;
   }
+}
+
+function compileTrusted(loaded: LoadedConfig): CidrList | null {
+  const trusted = loaded.config.proxy.proxyProtocol.trusted;
+  if (trusted.length === 0) return null;
+  const parsed = CidrList.parse(trusted);
+  return 'list' in parsed ? parsed.list : null; // load.ts has already refused bad entries
+}
+
+/** Throws AcrEgressError (from ProxyUsers.load) when the users file is unreadable or invalid. */
+function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
+  const file = loaded.config.proxy.auth.usersFile;
+  return file === null ? null : new ProxyAuth(ProxyUsers.load(file));
 }
 
 function makeResolver(loaded: LoadedConfig): HostResolver {

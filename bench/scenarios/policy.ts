@@ -58,7 +58,7 @@ export async function runPolicy(ctx: BenchContext, o: PolicyOptions): Promise<Sc
   const tags = o.quick ? skipped : await tableOf(ctx, 'service-tags.bench.ts');
   const store = o.quick ? skipped : await tableOf(ctx, 'decision-store.bench.ts');
   const body = [
-    `The full public service-tag file (\`ServiceTags_Public_20251106.json\` from ../shared/testdata), a config with one registry in two regions, data endpoints, blob storage and MCR; ${o.iterations.toLocaleString('en')} iterations per timed row after a warm-up (Node ${parsed.node}). Squid's ACL evaluation is not comparable and is not timed.`,
+    `The full public service-tag file (\`ServiceTags_Public_20251106.json\` from test/fixtures/service-tags), a config with one registry in two regions, data endpoints, blob storage and MCR; ${o.iterations.toLocaleString('en')} iterations per timed row after a warm-up (Node ${parsed.node}). Squid's ACL evaluation is not comparable and is not timed.`,
     '',
     table(
       ['measure (bench/policy.bench.ts)', 'value'],

@@ -3,6 +3,7 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import { componentLog } from '../log.js';
 import { DEFAULT_USER_AGENT } from '../service-tags/user-agent.js';
 import { errorHandler, formatSchemaErrors, notFoundHandler, sendError } from './answers.js';
 import type { AdminApp } from './app-types.js';
@@ -32,7 +33,7 @@ export const REDACT_PATHS = [
 const version = DEFAULT_USER_AGENT.slice(DEFAULT_USER_AGENT.indexOf('/') + 1);
 
 export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): AdminApp {
-  const log = deps.log.child({ component: 'admin' }, { redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  const log = componentLog(deps.log, 'admin', { redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // The access log below replaces Fastify's: one line per request, with the token's name.

@@ -33,38 +33,13 @@ export function tagsFacade(manager: TagManagerLike): TagsFacade {
   };
 }
 
-/** Without a manager: what can be told from the index alone. */
-function indexOnlyFacade(gateway: Gateway): TagsFacade {
-  const status = (): TagsStatus => {
-    const index = gateway.tags;
-    return {
-      changeNumber: index?.changeNumber ?? null,
-      cloud: index?.cloud ?? null,
-      source: gateway.config.config.serviceTags.source,
-      loadedAt: null,
-      publishedAt: null,
-      ageFrom: null,
-      lastSuccessAt: null,
-      nextRefreshAt: null,
-      lastError: null,
-      lastErrorAt: null,
-      stale: index === null,
-      ageSeconds: null,
-      tags: {},
-      missing: [],
-      failures: 0,
-      consecutiveFailures: 0,
-    };
-  };
-  return { status, refresh: async () => status(), lookup: (ip) => gateway.tags?.tagsContaining(ip) ?? [] };
-}
-
 /** A registry over the gateway's resolver, tunnels and service tags; not yet attached. */
 export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
   return createMetrics({
     tags: () => tags.status(),
     dns: () => ({ hits: gateway.resolver.hits, misses: gateway.resolver.misses }),
     tunnelsActive: () => gateway.tunnelsActive,
+    audit: () => gateway.recorder.auditStatus(),
   });
 }
 
@@ -76,8 +51,7 @@ export function attachMetrics(gateway: Gateway, metrics: Metrics): void {
 }
 
 export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra = {}): AdminDeps {
-  const manager = (gateway as { serviceTags?: TagManagerLike }).serviceTags;
-  const tags = extra.tags ?? (manager !== undefined ? tagsFacade(manager) : indexOnlyFacade(gateway));
+  const tags = extra.tags ?? tagsFacade(gateway.serviceTags);
   let metrics = extra.metrics;
   if (metrics === undefined) {
     metrics = metricsForGateway(gateway, tags);
@@ -98,6 +72,8 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
         );
       }
       if (gateway.stopping) reasons.push('stopping: draining connections');
+      if (gateway.recorder.failClosed && !gateway.recorder.available())
+        reasons.push('the audit log cannot be written and log.failClosed is true: new tunnels are refused');
       reasons.push(...(extra.notReady?.() ?? []).filter((r) => r !== ''));
       return { ok: reasons.length === 0, reasons };
     },

@@ -20,6 +20,12 @@ export function describePolicy(policy: PolicySnapshot, deps: Pick<AdminDeps, 'co
     clients: [...config.proxy.clients],
     allowPrivate: [...config.network.allowPrivate],
     serviceTags: policy.tags === null ? null : { changeNumber: policy.tags.changeNumber, cloud: policy.tags.cloud },
+    clientGroups: config.clientGroups.map((g, i) => ({
+      name: g.name,
+      cidrs: [...g.cidrs],
+      users: [...g.users],
+      rules: [...(policy.groups?.list[i]?.rules ?? [])].map((r) => r.id),
+    })),
     rules: policy.rules.list.map((rule) => {
       const bound = policy.tags?.forRule(rule);
       return {
@@ -42,6 +48,7 @@ interface CheckInput {
   sni?: string | null;
   ip?: string;
   client?: string;
+  user?: string;
   resolve?: boolean;
 }
 
@@ -55,6 +62,7 @@ async function decide(
   if (input.resolve !== true || input.ip !== undefined) {
     const { decision, host } = evaluate(policy, {
       client: input.client ?? null,
+      user: input.user ?? null,
       host: input.host,
       port,
       sni: input.sni,
@@ -62,7 +70,7 @@ async function decide(
     });
     return { decision, host, ip: input.ip ?? null };
   }
-  const req = checkRequest(policy, { client: input.client ?? null, host: input.host, port });
+  const req = checkRequest(policy, { client: input.client ?? null, user: input.user ?? null, host: input.host, port });
   if (!req.decision.allowed || req.host === null) return { decision: req.decision, host: req.host, ip: null };
   // Like the proxy: resolve, then the first address the policy accepts (or the first refusal).
   const dest = await chooseDestination(
@@ -117,6 +125,7 @@ export function registerPolicyRoutes(app: AdminApp, deps: AdminDeps): void {
       return makeRecord({
         mode: 'check',
         client: body.client ?? null,
+        user: body.user ?? null,
         host: host ?? body.host,
         port: body.port ?? 443,
         sni: body.sni ?? null,

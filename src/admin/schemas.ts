@@ -28,6 +28,7 @@ export const DecisionRecordSchema = Type.Object(
     id: Type.String({ description: 'ULID; ascends with the order records were written' }),
     mode: StringEnum(['connect', 'transparent', 'http', 'check'] as const),
     client: Nullable(Type.String()),
+    user: Type.Optional(Nullable(Type.String({ description: 'the proxy user; null without proxy authentication' }))),
     host: Nullable(Type.String()),
     port: Nullable(Type.Integer()),
     sni: Nullable(Type.String()),
@@ -43,7 +44,7 @@ export const DecisionRecordSchema = Type.Object(
     bytesDown: Nullable(Type.Integer()),
     durationMs: Nullable(Type.Integer()),
   },
-  { description: 'a decision record (CONTRACT.md)' },
+  { description: 'a decision record (docs/interface.md)' },
 );
 
 const time = (what: string) =>
@@ -126,6 +127,15 @@ export const PolicySchema = Type.Object({
   clients: Type.Array(Type.String(), { description: 'proxy.clients; empty: anyone who can reach the proxy' }),
   allowPrivate: Type.Array(Type.String()),
   serviceTags: Nullable(Type.Object({ changeNumber: Type.Integer(), cloud: Type.String() })),
+  clientGroups: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      cidrs: Type.Array(Type.String()),
+      users: Type.Array(Type.String()),
+      rules: Type.Array(Type.String(), { description: 'ids of the rules the group may use' }),
+    }),
+    { description: 'clientGroups in order (the first that matches a client applies); empty: no groups' },
+  ),
   rules: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -149,6 +159,9 @@ export const CheckBody = Type.Object(
     ),
     ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'destination address to check' })),
     client: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'client address' })),
+    user: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 256, description: 'proxy user, for client groups that match by user' }),
+    ),
     resolve: Type.Optional(Type.Boolean({ description: 'without ip: resolve the host and check its addresses' })),
   },
   { additionalProperties: false },

@@ -8,6 +8,8 @@ export interface DecisionRecord {
   id: string;
   mode: RecordMode;
   client: string | null;
+  /** The proxy user the client authenticated as; null without proxy authentication. */
+  user?: string | null;
   host: string | null;
   port: number | null;
   sni: string | null;

@@ -1,14 +1,17 @@
-// Where decision records go: the audit log, the recent store and the metrics, from one call.
+// Where decision records go: the audit log, the recent store and the metrics, from one call; and
+// whether new tunnels may open while the audit log cannot be written (log.failClosed).
 import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
-import type { Decision } from '../policy/decide.js';
-import type { AuditLog } from './audit-log.js';
+import { refuse, type Decision } from '../policy/decide.js';
+import type { AuditLog, AuditLogStatus } from './audit-log.js';
 import type { DecisionRecord, RecordMode } from './record.js';
 import type { DecisionStore } from './store.js';
 
 export interface RecordInput {
   mode: RecordMode;
   client: string | null;
+  /** The authenticated proxy user, when there is one. */
+  user?: string | null;
   host: string | null;
   port: number | null;
   sni?: string | null;
@@ -44,6 +47,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
     id: nextId(now),
     mode: input.mode,
     client: input.client,
+    user: input.user ?? null,
     host: input.host,
     port: input.port,
     sni: input.sni ?? null,
@@ -56,6 +60,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
     bytesDown: input.bytesDown ?? null,
     durationMs: input.startedAt === undefined ? null : now - input.startedAt,
   };
+  if (input.user != null) record.user = input.user;
   if (d.report) record.report = true;
   if (d.tagsUnenforced) record.tagsUnenforced = true;
   if (d.detail !== undefined) record.detail = d.detail;
@@ -68,9 +73,23 @@ export class Recorder {
   #store: DecisionStore;
   #sinks: RecordSink[] = [];
 
-  constructor(log: AuditLog, store: DecisionStore) {
+  /** log.failClosed: refuse new tunnels while the audit log cannot be written (see auditGate). */
+  failClosed: boolean;
+
+  constructor(log: AuditLog, store: DecisionStore, options: { failClosed?: boolean } = {}) {
     this.#log = log;
     this.#store = store;
+    this.failClosed = options.failClosed ?? false;
+  }
+
+  /** False while the audit log cannot be written (records wait in a bounded queue). */
+  available(): boolean {
+    return this.#log.available();
+  }
+
+  /** Write errors, dropped and queued records: for metrics and readiness. */
+  auditStatus(): AuditLogStatus {
+    return this.#log.status();
   }
 
   get store(): DecisionStore {
@@ -90,7 +109,18 @@ export class Recorder {
     return rec;
   }
 
-  flush(): Promise<void> {
-    return this.#log.flush();
+  /** Resolves true once every record so far is written, false if that took longer than timeoutMs. */
+  flush(timeoutMs?: number): Promise<boolean> {
+    return this.#log.flush(timeoutMs);
   }
+}
+
+const UNAUDITED = refuse('audit_unavailable', 'the audit log cannot be written and log.failClosed is true');
+
+/**
+ * The one fail-closed check, made by the proxy before it dials: a refusal while the audit log
+ * cannot be written and log.failClosed is on, else null. Reads two fields; no I/O.
+ */
+export function auditGate(deps: { readonly recorder: Pick<Recorder, 'failClosed' | 'available'> }): Decision | null {
+  return deps.recorder.failClosed && !deps.recorder.available() ? UNAUDITED : null;
 }

@@ -1,14 +1,16 @@
 // `acr-egress logs`: the recent decisions of a running gateway through its admin API, as a table
 // (oldest first, like tail) or JSON lines; --follow then prints new ones as they happen.
-import { parseArgs } from 'node:util';
 import type { DecisionRecord } from '../audit/record.js';
-import type { Io } from './output.js';
+import { parseCommandArgs, usageError, type Command } from './command.js';
+import { reportError, type Io } from './output.js';
 
 export const LOGS_USAGE = `  logs [--blocked|--allowed] [--reason R] [--host H] [--client C] [--rule R] [--since 1h] [--until T]
        [--limit N] [--follow] [--json] [--url URL] [--token T]
                                              recent decisions from a running gateway's admin API
                                              (URL: --url, $ACR_EGRESS_ADMIN_URL, http://127.0.0.1:9128;
                                              token: --token or $ACR_EGRESS_ADMIN_TOKEN)`;
+
+export const logsCommand: Command = { name: 'logs', usage: LOGS_USAGE, run: (io, argv) => runLogs(io, argv) };
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9128';
 
@@ -40,10 +42,9 @@ class ApiError extends Error {}
 export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Promise<number> {
   let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
   try {
-    const parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
-    values = parsed.values;
+    values = parseCommandArgs('logs', { args: argv, options: OPTIONS, allowPositionals: false }).values;
   } catch (err) {
-    return usage(io, (err as Error).message);
+    return reportError(io, err, 2);
   }
   if (values.blocked && values.allowed) return usage(io, 'give --blocked or --allowed, not both');
   const limit = values.limit === undefined ? 100 : Number(values.limit);
@@ -81,8 +82,7 @@ export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Prom
 }
 
 function usage(io: Io, message: string): number {
-  io.err(`acr-egress logs: ${message}\nusage:\n${LOGS_USAGE}`);
-  return 2;
+  return reportError(io, usageError(`logs: ${message}: try acr-egress logs --help`));
 }
 
 function causeOf(err: unknown): string {

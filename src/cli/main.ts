@@ -1,107 +1,65 @@
-// The acr-egress command line: serve, check, config validate, tags.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfigChecked } from '../config/check.js';
-import { configPath, loadConfigFile } from '../config/load.js';
-import { ruleTagNeeds } from '../policy/tag-needs.js';
-import { ServiceTagManager } from '../service-tags/manager.js';
-import { loadInitialTags } from '../gateway.js';
-import { allowLine } from '../start-lines.js';
-import { runCheck } from './check.js';
-import { LOGS_USAGE, runLogs } from './logs.js';
+// The acr-egress command line: finds the command in the table, answers --help and --version, and
+// turns every usage mistake into exit 2 with one line that says what to type instead.
+import { VERSION } from '../version.js';
+import { usageError, wantsHelp, type Command } from './command.js';
+import { COMMANDS } from './commands.js';
 import { processIo, reportError, type Io } from './output.js';
-import { runServe } from './serve.js';
-import { runTags, TAGS_USAGE } from './tags.js';
-import pino from 'pino';
 
-const USAGE = `usage: acr-egress <command> [options]
-
-  serve [--config FILE]                      run the proxy and the admin API
-  check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--config FILE] [--json]
-                                             evaluate the policy for one request (no connection)
-  config validate FILE                       check a config file; every problem with its path
-${TAGS_USAGE}
-${LOGS_USAGE}
-
-The config file is --config, else $ACR_EGRESS_CONFIG, else config/acr-egress.yaml.`;
-
-type Handler = (io: Io, argv: string[]) => Promise<number>;
-
-type Values = Record<string, string | boolean | undefined>;
-
-function parse(argv: string[], options: ParseArgsConfig['options']): { values: Values; positionals: string[] } {
-  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-  return { values: values as Values, positionals };
+function commandUsage(command: Command): string {
+  return `usage: acr-egress ${command.name} ...\n\n${command.usage}`;
 }
 
-const quietLog = pino({ level: 'silent' });
+export function usage(commands: readonly Command[] = COMMANDS): string {
+  return `usage: acr-egress <command> [options]
 
-const commands: Record<string, Handler> = {
-  async serve(io, argv) {
-    const { values, positionals } = parse(argv, { config: { type: 'string' } });
-    if (positionals.length > 0) throw new UsageError(`serve takes no arguments (got ${positionals.join(' ')})`);
-    return runServe(io, configPath(values.config as string | undefined));
-  },
-  async check(io, argv) {
-    const { values, positionals } = parse(argv, {
-      config: { type: 'string' },
-      sni: { type: 'string' },
-      ip: { type: 'string' },
-      client: { type: 'string' },
-      json: { type: 'boolean', default: false },
-    });
-    if (positionals.length !== 1) throw new UsageError('check needs exactly one HOST[:PORT]');
-    const loaded = loadConfigFile(configPath(values.config as string | undefined));
-    const tags = values.ip !== undefined ? await loadInitialTags(loaded, quietLog) : null;
-    return runCheck(io, loaded, tags, {
-      target: positionals[0] as string,
-      sni: values.sni as string | undefined,
-      ip: values.ip as string | undefined,
-      client: values.client as string | undefined,
-      json: values.json === true,
-    });
-  },
-  async config(io, argv) {
-    const { positionals } = parse(argv, {});
-    if (positionals[0] !== 'validate' || positionals.length !== 2)
-      throw new UsageError('usage: acr-egress config validate FILE');
-    const file = positionals[1] as string;
-    try {
-      // What serve does at start, short of listening: the same checks, the same service-tag data.
-      const { loaded } = await loadConfigChecked(file, process.env, (first) =>
-        new ServiceTagManager({ config: first, needs: ruleTagNeeds, log: quietLog }).loadInitial(),
-      );
-      io.out(
-        `${file}: valid (version ${loaded.version}, ${loaded.registries.length} registr${loaded.registries.length === 1 ? 'y' : 'ies'}); ${allowLine(loaded)}`,
-      );
-      return 0;
-    } catch (err) {
-      return reportError(io, err, 2);
-    }
-  },
-  tags: (io, argv) => runTags(io, argv),
-  logs: (io, argv) => runLogs(io, argv),
-};
+${commands.map((c) => c.usage).join('\n')}
 
-class UsageError extends Error {}
+  acr-egress --version                       print the version
+  acr-egress <command> --help                usage of one command
 
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+The config file is --config, else $ACR_EGRESS_CONFIG, else config/acr-egress.yaml.`;
+}
+
+/** Edit distance, to suggest "check" for "chek". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+function unknownCommand(name: string, rest: readonly string[], commands: readonly Command[]): Error {
+  if (name.startsWith('-')) return usageError(`unknown option ${name}: try acr-egress --help`);
+  const near = commands.find((c) => distance(c.name, name) <= 2);
+  const instead = near ? ['acr-egress', near.name, ...rest].join(' ') : 'acr-egress --help';
+  return usageError(`unknown command "${name}": try ${instead}`);
+}
+
+export async function main(argv: string[], io: Io = processIo, commands = COMMANDS): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? io.err : io.out)(USAGE);
-    return name === undefined ? 2 : 0;
-  }
-  const handler = commands[name];
-  if (handler === undefined) {
-    io.err(`acr-egress: unknown command "${name}"\n\n${USAGE}`);
-    return 2;
-  }
   try {
-    return await handler(io, rest);
-  } catch (err) {
-    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.err(`acr-egress ${name}: ${(err as Error).message}`);
-      return 2;
+    if (name === '--version' || name === '-V') {
+      io.out(VERSION);
+      return 0;
     }
+    if (name === '--help' || name === '-h' || name === 'help') {
+      const command = commands.find((c) => c.name === rest[0]);
+      io.out(command ? commandUsage(command) : usage(commands));
+      return 0;
+    }
+    if (name === undefined) throw usageError('a command is needed: try acr-egress --help');
+    const command = commands.find((c) => c.name === name);
+    if (command === undefined) throw unknownCommand(name, rest, commands);
+    if (wantsHelp(rest)) {
+      io.out(commandUsage(command));
+      return 0;
+    }
+    return await command.run(io, rest);
+  } catch (err) {
     return reportError(io, err, 2);
   }
 }

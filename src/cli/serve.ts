@@ -1,10 +1,28 @@
 // `acr-egress serve`: runs the proxy listeners and the admin API until SIGTERM/SIGINT (graceful
-// drain, readiness false while draining); SIGHUP reloads the config.
+// drain, readiness false while draining); SIGHUP reloads the config and reopens log.file; SIGUSR2
+// only reopens log.file.
 import { adminDepsFromGateway } from '../admin/from-gateway.js';
 import { startAdmin, type RunningAdmin } from '../admin/start.js';
 import { rebuildFromLog } from '../audit/tail.js';
 import { Gateway } from '../gateway.js';
+import { configPath } from '../config/load.js';
+import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  usage: `  serve [--config FILE]                      run the proxy and the admin API`,
+  async run(io, argv) {
+    const { values, positionals } = parseCommandArgs('serve', {
+      args: argv,
+      options: { config: { type: 'string' } },
+      allowPositionals: true,
+    });
+    if (positionals.length > 0)
+      throw usageError(`serve takes no arguments (got ${positionals.join(' ')}): try acr-egress serve --config FILE`);
+    return runServe(io, configPath(values.config));
+  },
+};
 
 export async function runServe(io: Io, configFile: string): Promise<number> {
   let gateway: Gateway;
@@ -40,8 +58,14 @@ export async function runServe(io: Io, configFile: string): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    // logrotate renames log.file and sends either signal: the next record opens a new file at the path.
     process.on('SIGHUP', () => {
+      gateway.reopenAuditLog();
       void gateway.reload();
+    });
+    process.on('SIGUSR2', () => {
+      gateway.log.info({ signal: 'SIGUSR2' }, 'reopening the audit log');
+      gateway.reopenAuditLog();
     });
   });
 }

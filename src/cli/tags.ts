@@ -1,7 +1,6 @@
 // `acr-egress tags update|lookup|diff|show`: the service-tag data from the command line, through the
 // same manager (fetch, validation, cache) the running gateway uses.
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { ruleTagNeeds } from '../policy/tag-needs.js';
@@ -11,6 +10,7 @@ import { ServiceTagManager } from '../service-tags/manager.js';
 import { parseServiceTags } from '../service-tags/parse.js';
 import { readSourceFile } from '../service-tags/source.js';
 import type { ServiceTagsFile, TagsStatus } from '../service-tags/types.js';
+import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 
 export const TAGS_USAGE = `  tags update [--config FILE] [--force] [--verbose]
@@ -28,11 +28,11 @@ export interface TagsDeps {
 
 type Values = { config?: string; force?: boolean; json?: boolean; verbose?: boolean };
 
+export const tagsCommand: Command = { name: 'tags', usage: TAGS_USAGE, run: (io, argv) => runTags(io, argv) };
+
 export async function runTags(io: Io, argv: string[], deps: TagsDeps = {}): Promise<number> {
-  let values: Values;
-  let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
+    const { values, positionals } = parseCommandArgs('tags', {
       args: argv,
       options: {
         config: { type: 'string' },
@@ -41,38 +41,34 @@ export async function runTags(io: Io, argv: string[], deps: TagsDeps = {}): Prom
         verbose: { type: 'boolean' },
       },
       allowPositionals: true,
-      strict: true,
-    }));
-  } catch (err) {
-    return usage(io, (err as Error).message);
-  }
-  const [sub, ...args] = positionals;
-  const log = deps.log ?? (values.verbose ? pino({ level: 'info' }, pino.destination(2)) : pino({ level: 'silent' }));
-  try {
+    });
+    const [sub, ...args] = positionals;
+    const log = deps.log ?? (values.verbose ? pino({ level: 'info' }, pino.destination(2)) : pino({ level: 'silent' }));
     switch (sub) {
       case 'update':
-        return args.length === 0 ? await update(io, values, log, deps) : usage(io, 'tags update takes no arguments');
+        if (args.length !== 0) throw usageError('tags update takes no arguments: try acr-egress tags update');
+        return await update(io, values, log, deps);
       case 'lookup':
-        return args.length === 1
-          ? await lookup(io, values, args[0]!, log)
-          : usage(io, 'usage: acr-egress tags lookup IP [--config FILE]');
+        if (args.length !== 1)
+          throw usageError(`tags lookup takes one IP (got ${args.length}): try acr-egress tags lookup 20.42.66.1`);
+        return await lookup(io, values, args[0]!, log);
       case 'show':
-        return args.length === 0 ? await show(io, values, log, deps) : usage(io, 'tags show takes no arguments');
+        if (args.length !== 0) throw usageError('tags show takes no arguments: try acr-egress tags show');
+        return await show(io, values, log, deps);
       case 'diff':
-        return args.length === 2
-          ? await diff(io, args[0]!, args[1]!, values.json === true)
-          : usage(io, 'usage: acr-egress tags diff OLD NEW [--json]');
+        if (args.length !== 2)
+          throw usageError(
+            `tags diff takes two files (got ${args.length}): try acr-egress tags diff OLD.json NEW.json`,
+          );
+        return await diff(io, args[0]!, args[1]!, values.json === true);
       default:
-        return usage(io, `unknown tags command "${sub ?? ''}"`);
+        throw usageError(
+          `${sub === undefined ? 'tags needs a subcommand' : `unknown tags subcommand "${sub}"`}: try acr-egress tags show (or acr-egress tags --help)`,
+        );
     }
   } catch (err) {
     return reportError(io, err, 1);
   }
-}
-
-function usage(io: Io, message: string): number {
-  io.err(`acr-egress tags: ${message}\n\n${TAGS_USAGE}`);
-  return 2;
 }
 
 function manager(values: Values, log: Logger, deps: TagsDeps): ServiceTagManager {
@@ -117,7 +113,8 @@ async function update(io: Io, values: Values, log: Logger, deps: TagsDeps): Prom
 }
 
 async function lookup(io: Io, values: Values, ip: string, log: Logger): Promise<number> {
-  if (isIP(ip) === 0) return usage(io, `"${ip}" is not an IP address`);
+  if (isIP(ip) === 0)
+    throw usageError(`tags lookup takes an IP address, not "${ip}": try acr-egress tags lookup 20.42.66.1`);
   const tags = manager(values, log, {});
   if ((await tags.loadInitial()) === null) return noData(io, tags.status());
   const found = tags.lookup(ip);

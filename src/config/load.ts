@@ -9,6 +9,7 @@ import { AcrEgressError } from '../errors.js';
 import { normalizeHost } from '../net/host.js';
 import { CidrList, classifyAddress, parseIp } from '../net/address.js';
 import { SERVICE_TAG_DOWNLOAD_PAGE, type CloudName } from './cloud.js';
+import { checkClientGroups } from './client-groups.js';
 import { cloudSourceProblem } from './cloud-source.js';
 import { substituteEnv } from './env.js';
 import { checkParent, type ParentProxy } from './parent.js';
@@ -208,9 +209,13 @@ export function buildConfig(
   if (shapeOk('allow')) checkAllow(config.allow, problems);
   if (shapeOk('proxy')) {
     checkCidrs(config.proxy.clients, 'proxy.clients', problems);
+    checkCidrs(config.proxy.proxyProtocol.trusted, 'proxy.proxyProtocol.trusted', problems);
     checkListen(config.proxy.listen, 'proxy.listen', problems);
     checkListen(config.proxy.transparentListen, 'proxy.transparentListen', problems);
   }
+  if (shapeOk('clientGroups') && shapeOk('registries') && shapeOk('mcr') && shapeOk('allow'))
+    checkClientGroups(config, registries, problems);
+  if (shapeOk('admin')) checkListen(config.admin.listen, 'admin.listen', problems);
   if (shapeOk('network')) checkCidrs(config.network.allowPrivate, 'network.allowPrivate', problems);
   if (shapeOk('dns')) {
     for (const [name, addrs] of Object.entries(config.dns.overrides)) {

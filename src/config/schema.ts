@@ -52,6 +52,23 @@ export const RegistryFromFile = Type.Object(
 
 export const RegistryEntry = Type.Union([RegistryByName, RegistryFromEndpoints, RegistryFromFile]);
 
+/** A client group: who (by address and/or proxy user) may use which of the configured rules. */
+export const ClientGroupSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+      description: 'shown in refusals',
+      explain: 'is not a group name: up to 64 letters, digits, _ . -, starting with a letter or digit',
+    }),
+    cidrs: Type.Array(Cidr, { default: [] }),
+    users: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { default: [], uniqueItems: true }),
+    registries: Type.Array(Type.String({ minLength: 1 }), { default: [], uniqueItems: true }),
+    mcr: Type.Boolean({ default: false }),
+    allow: Type.Array(Type.String({ minLength: 1 }), { default: [], uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+
 export const EnforceMode = Type.Union([Type.Literal(true), Type.Literal(false), Type.Literal('when-available')]);
 
 export const ConfigSchema = Type.Object(
@@ -93,6 +110,28 @@ export const ConfigSchema = Type.Object(
           description:
             'let ClientHellos with Encrypted Client Hello through (their inner server name cannot be checked)',
         }),
+        allowPlainHttp: Type.Boolean({
+          default: false,
+          description: 'forward absolute-form http:// requests (plain_http_not_allowed otherwise)',
+        }),
+        maxHeaderBytes: Type.Integer({ minimum: 256, maximum: 1_048_576, default: 16_384 }),
+        headersTimeoutMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 10_000 }),
+        proxyProtocol: Type.Object(
+          { trusted: Type.Array(Cidr, { default: [] }) },
+          { additionalProperties: false, default: {} },
+        ),
+        auth: Type.Object(
+          { usersFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }) },
+          { additionalProperties: false, default: {} },
+        ),
+        limits: Type.Object(
+          {
+            perClientConnections: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+            perClientRate: Type.Number({ minimum: 0, maximum: 1_000_000, default: 0 }),
+            maxTunnelSeconds: Type.Integer({ minimum: 0, maximum: 31_536_000, default: 0 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -105,6 +144,7 @@ export const ConfigSchema = Type.Object(
     registries: Type.Array(RegistryEntry, { default: [] }),
     mcr: Type.Boolean({ default: true }),
     allow: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    clientGroups: Type.Array(ClientGroupSchema, { default: [] }),
     mode: Type.Union([Type.Literal('enforce'), Type.Literal('report')], { default: 'enforce' }),
     serviceTags: Type.Object(
       {
@@ -180,6 +220,10 @@ export const ConfigSchema = Type.Object(
         ),
         file: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
         recent: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 50_000 }),
+        failClosed: Type.Boolean({
+          default: false,
+          description: 'refuse new tunnels (503 audit_unavailable) while the audit log cannot be written',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -191,3 +235,4 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type RegistryEntryConfig = Static<typeof RegistryEntry>;
 export type ServiceTagsEnforce = Config['serviceTags']['enforce'];
+export type ClientGroupConfig = Static<typeof ClientGroupSchema>;

@@ -5,6 +5,7 @@ import type { DecisionRecord } from '../audit/record.js';
 import type { RecordSink } from '../audit/recorder.js';
 import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
+import { VERSION } from '../version.js';
 
 export interface MetricsSources {
   /** Service-tag status, read at scrape time; null or absent: the tag metrics stay 0. */
@@ -13,10 +14,14 @@ export interface MetricsSources {
   dns?: () => { hits: number; misses: number };
   /** Open tunnels as the gateway counts them; without it they are counted from the tunnel listener. */
   tunnelsActive?: () => number;
+  /** The audit log's write errors, dropped and queued records, read at scrape time. */
+  audit?: () => { writeErrors: number; dropped: number; queued: number };
   /** Node's default process metrics; on unless false. */
   defaultMetrics?: boolean;
   /** Distinct `rule` label values kept; later ones are counted as "other" (wildcard rules mint ids). */
   maxRuleLabels?: number;
+  /** Distinct proxy `user` label values kept; later ones are counted as "other". */
+  maxUserLabels?: number;
 }
 
 /** A TunnelEvents listener that also takes the two latency observations. */
@@ -44,6 +49,12 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   const registers = [registry];
   if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
+  new Gauge({
+    name: 'acr_egress_build_info',
+    help: 'Always 1; the version label says which acr-egress is running',
+    labelNames: ['version'] as const,
+    registers,
+  }).set({ version: VERSION }, 1);
   const decisions = new Counter({
     name: 'acr_egress_decisions_total',
     help: 'Decision records by decision, reason code (none when allowed) and rule id',
@@ -85,8 +96,22 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
+  const limitHits = new Counter({
+    name: 'acr_egress_client_limit_hits_total',
+    help: 'Per-client limits that fired: connections and rate refuse a tunnel, lifetime ends one',
+    labelNames: ['limit'] as const,
+    registers,
+  });
+  for (const limit of ['connections', 'rate', 'lifetime']) limitHits.inc({ limit }, 0);
+  const userDecisions = new Counter({
+    name: 'acr_egress_user_decisions_total',
+    help: 'Decision records of authenticated proxy users, by user and decision',
+    labelNames: ['user', 'decision'] as const,
+    registers,
+  });
   registerTagMetrics(registers, sources.tags);
   registerDnsMetrics(registers, sources.dns);
+  registerAuditMetrics(registers, sources.audit);
 
   const maxRules = sources.maxRuleLabels ?? 500;
   const ruleLabels = new Set<string>();
@@ -98,8 +123,12 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     return rule;
   };
 
+  const userLabel = boundedLabels(sources.maxUserLabels ?? 100);
+
   const recordSink: RecordSink = (rec: DecisionRecord) => {
     decisions.inc({ decision: rec.decision, reason: rec.reason ?? NONE, rule: ruleLabel(rec.rule) });
+    if (rec.user !== undefined && rec.user !== null)
+      userDecisions.inc({ user: userLabel(rec.user), decision: rec.decision });
     if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
       tunnelDuration.observe(rec.durationMs / 1000);
   };
@@ -118,8 +147,22 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     helloWaited(seconds) {
       helloWait.observe(seconds);
     },
+    limited(limit) {
+      limitHits.inc({ limit });
+    },
   };
   return { registry, recordSink, tunnelListener, text: () => registry.metrics(), contentType: registry.contentType };
+}
+
+/** Keeps the first `max` distinct values; later ones read "other", so a label cannot grow without bound. */
+function boundedLabels(max: number): (value: string) => string {
+  const seen = new Set<string>();
+  return (value) => {
+    if (seen.has(value)) return value;
+    if (seen.size >= max) return 'other';
+    seen.add(value);
+    return value;
+  };
 }
 
 function registerTagMetrics(registers: Registry[], status: (() => TagsStatus | null) | undefined): void {
@@ -208,6 +251,39 @@ function registerDnsMetrics(registers: Registry[], dns: (() => { hits: number; m
       advance();
       this.reset();
       this.inc(total.misses);
+    },
+  });
+}
+
+function registerAuditMetrics(
+  registers: Registry[],
+  audit: (() => { writeErrors: number; dropped: number; queued: number }) | undefined,
+): void {
+  const read = (key: 'writeErrors' | 'dropped' | 'queued'): number => audit?.()[key] ?? 0;
+  new Counter({
+    name: 'acr_egress_audit_write_errors_total',
+    help: 'Failed writes to the audit log (each is retried; the records wait in memory)',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read('writeErrors'));
+    },
+  });
+  new Counter({
+    name: 'acr_egress_audit_dropped_total',
+    help: 'Decision records never written to the audit log: the in-memory queue was full, or it was closed',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read('dropped'));
+    },
+  });
+  new Gauge({
+    name: 'acr_egress_audit_queued_records',
+    help: 'Decision records waiting to be written to the audit log',
+    registers,
+    collect() {
+      this.set(read('queued'));
     },
   });
 }

@@ -7,13 +7,15 @@
 //   3. %-escapes that a WHATWG URL parser decodes into an IP address         ip_literal
 //   4. ASCII other than letters, digits, '-' and '.' (control bytes, space,
 //      % @ \ / ? # [ ] :, underscore, ...)                                   bad_request
-//   5. non-ASCII: UTS #46 mapping and punycode (url.domainToASCII)           bad_request when it fails
+//   5. non-ASCII: UTS #46 mapping and punycode (tr46, as WHATWG URL)         bad_request when it fails
 //   6. one trailing dot dropped; a last label that is a number makes the name
 //      IPv4 to a WHATWG URL parser (127.1, 0x7f000001, 0177.0.0.1, foo.123)   ip_literal
 //   7. DNS rules: name <= 253, labels 1..63, letters/digits/hyphens, no hyphen
 //      at either end of a label, xn-- labels valid punycode                  bad_request
 // Pure ASCII names skip 2, 3 and 5, so the common case is two passes over the string.
-import { domainToASCII } from 'node:url';
+// UTS #46 comes from the pinned tr46 package, not node:url: Node's domainToASCII answers differently
+// across versions (Node 24 accepts xn--zz, Node 20 refuses it), and validity must not depend on that.
+import { toASCII } from 'tr46';
 import { parseIp } from './address.js';
 
 export type HostCheck =
@@ -26,6 +28,39 @@ const MAX_LABEL = 63;
 const MAX_INPUT = 1024;
 
 const LAST_LABEL_NUMBER = 'the last label is a number, so URL parsers read the name as an IPv4 address';
+
+/**
+ * UTS #46 with the options WHATWG URL's "domain to ASCII" uses (not strict): bidi and joiner rules
+ * on, hyphen and STD3 rules off because step 7 checks those with clearer messages. '' on failure.
+ */
+function toAscii(name: string): string {
+  return (
+    toASCII(name, {
+      checkBidi: true,
+      checkJoiners: true,
+      checkHyphens: false,
+      useSTD3ASCIIRules: false,
+      transitionalProcessing: false,
+    }) ?? ''
+  );
+}
+
+/** WHATWG URL's percent-decode then UTF-8 decode (bad sequences become U+FFFD, which UTS #46 refuses). */
+function percentDecode(raw: string): string {
+  const bytes = Buffer.from(raw, 'utf8');
+  const out = Buffer.allocUnsafe(bytes.length);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const hex = bytes[i] === 37 && i + 2 < bytes.length ? bytes.toString('latin1', i + 1, i + 3) : '';
+    if (/^[0-9a-fA-F]{2}$/.test(hex)) {
+      out[n++] = parseInt(hex, 16);
+      i += 2;
+    } else {
+      out[n++] = bytes[i]!;
+    }
+  }
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(out.subarray(0, n));
+}
 
 function bad(detail: string): HostCheck {
   return { ok: false, reason: 'bad_request', detail };
@@ -74,26 +109,13 @@ function hiddenIp(raw: string): string | null {
     if (inner !== raw && isIpLiteral(inner)) return 'a bracketed IPv4 address literal';
   }
   if (raw.includes('%') && !/[/\\?#@:[\]]/.test(raw)) {
-    try {
-      const seen = new URL(`http://${raw}/`).hostname;
-      if (seen.startsWith('[') || endsInNumber(seen)) return 'a %-encoded IP address';
-    } catch {
-      // Not a host to a URL parser either; step 4 refuses the '%'.
-    }
+    // What a URL parser's host step sees: percent-decoded, then UTS #46. Anything else it refuses,
+    // and step 4 refuses the '%'.
+    const seen = toAscii(percentDecode(raw));
+    const host = seen.endsWith('.') ? seen.slice(0, -1) : seen;
+    if (host !== '' && endsInNumber(host)) return 'a %-encoded IP address';
   }
   return null;
-}
-
-/**
- * domainToASCII returns '' both for invalid names and for names that end in a number but are
- * not a valid IPv4 address (foo.１２３). With a letter label appended the IPv4 step never runs,
- * so the mapped labels can be looked at.
- */
-function mapsToNumericLast(raw: string): boolean {
-  const probe = domainToASCII(`${raw}.x`);
-  if (!probe.endsWith('.x')) return false;
-  const body = probe.slice(0, -2);
-  return endsInNumber(body.endsWith('.') ? body.slice(0, -1) : body);
 }
 
 /** Steps 6 and 7 on lower-case ASCII. */
@@ -116,8 +138,7 @@ function finish(name: string, checkPunycode: boolean): HostCheck {
       return bad('a label starts or ends with a hyphen');
     start = i + 1;
   }
-  if (checkPunycode && host.includes('xn--') && domainToASCII(host) === '')
-    return bad('an xn-- label is not valid punycode');
+  if (checkPunycode && host.includes('xn--') && toAscii(host) === '') return bad('an xn-- label is not valid punycode');
   return { ok: true, host };
 }
 
@@ -139,12 +160,9 @@ export function normalizeHost(raw: string): HostCheck {
   const hidden = hiddenIp(raw);
   if (hidden !== null) return ipLiteral(hidden);
   if (firstBad !== -1) return bad(describe(raw.charCodeAt(firstBad)));
-  const ascii = domainToASCII(raw);
-  if (ascii === '') {
-    return mapsToNumericLast(raw)
-      ? ipLiteral(LAST_LABEL_NUMBER)
-      : bad('not a valid internationalised domain name (UTS #46)');
-  }
+  const ascii = toAscii(raw);
+  if (ascii === '') return bad('not a valid internationalised domain name (UTS #46)');
+  // finish() refuses a numeric last label (foo.１２３ maps to foo.123) as an IP literal.
   return finish(ascii, false);
 }
 

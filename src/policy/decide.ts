@@ -2,18 +2,22 @@
 //
 // Checks run in this order, and the first failing check names the reason:
 //   1. client address in proxy.clients                       client_not_allowed
-//   2. host is a valid DNS name / not an IP literal          bad_request / ip_literal
-//   3. port in proxy.ports                                   port_not_allowed
-//   4. host matches a rule                                   host_not_allowed
+//   2. client (address, user) matches a clientGroups entry   client_not_allowed (only when groups exist;
+//      the first matching group in config order is the client's group)
+//   3. host is a valid DNS name / not an IP literal          bad_request / ip_literal
+//   4. port in proxy.ports                                   port_not_allowed
+//   5. host matches a rule                                   host_not_allowed
+//   6. the client's group may use that rule                  client_not_allowed (detail names the group)
 //   -- the proxy resolves the host; for each address --
-//   5. address not private/reserved (unless allowPrivate)    private_destination
-//   6. address inside the rule's service-tag ranges          ip_not_in_service_tag / service_tags_unavailable
+//   7. address not private/reserved (unless allowPrivate)    private_destination
+//   8. address inside the rule's service-tag ranges          ip_not_in_service_tag / service_tags_unavailable
 //   -- the proxy reads the TLS ClientHello --
-//   7. SNI present and equal to the host                     sni_missing / sni_mismatch
+//   9. SNI present and equal to the host                     sni_missing / sni_mismatch
 // In report mode, a failing policy check is recorded with its reason and let through; failures
 // that leave nothing to let through (bad_request, dns_failure, upstream_unreachable, ...) still block.
 import { classifyAddress, parseIp, ADDRESS_CLASSES, type ParsedIp } from '../net/address.js';
 import { normalizeHost } from '../net/host.js';
+import type { ClientGroupPolicy } from './groups.js';
 import type { Reason } from './reasons.js';
 import type { HostMatch } from './rules.js';
 import type { PolicySnapshot } from './snapshot.js';
@@ -108,16 +112,30 @@ export interface RequestCheck {
   readonly match: HostMatch | null;
 }
 
-/** Stages 1-4: everything that can be decided before DNS. */
+/** Who is asking: `client ${address}`, with the user when there is one. */
+function who(client: string | null, user: string | null): string {
+  return `client ${client ?? 'unknown'}${user === null ? '' : ` (user ${user})`}`;
+}
+
+/** Stages 1-6: everything that can be decided before DNS. */
 export function checkRequest(
   policy: PolicySnapshot,
-  req: { client: string | null; host: string; port: number },
+  req: { client: string | null; user?: string | null; host: string; port: number },
 ): RequestCheck {
   let decision = allow(null);
   if (policy.clients !== null) {
     const ip = req.client === null ? null : parseIp(req.client);
     if (ip === null || !policy.clients.contains(ip)) {
       decision = block(policy, 'client_not_allowed', `client ${req.client ?? 'unknown'} is not in proxy.clients`);
+      if (!decision.allowed) return { decision, host: null, match: null };
+    }
+  }
+  let group: ClientGroupPolicy | null = null;
+  if (policy.groups !== null) {
+    group = policy.groups.groupFor(req.client, req.user ?? null);
+    if (group === null) {
+      const d = block(policy, 'client_not_allowed', `${who(req.client, req.user ?? null)} matches no client group`);
+      decision = chain(decision, d);
       if (!decision.allowed) return { decision, host: null, match: null };
     }
   }
@@ -139,6 +157,10 @@ export function checkRequest(
       host,
       match: null,
     };
+  }
+  if (group !== null && !group.rules.has(match.rule)) {
+    const d = block(policy, 'client_not_allowed', `group ${group.name} may not use ${match.id}`, match.id);
+    return { decision: chain(decision, d), host, match };
   }
   return { decision: chain(decision, allow(match.id)), host, match };
 }
@@ -215,6 +237,7 @@ export function checkSni(
 
 export interface EvaluateInput {
   client?: string | null;
+  user?: string | null;
   host: string;
   port?: number;
   sni?: string | null;
@@ -223,7 +246,12 @@ export interface EvaluateInput {
 
 /** All stages for one request given as values (the `check` command and the admin dry-run). */
 export function evaluate(policy: PolicySnapshot, input: EvaluateInput): { decision: Decision; host: string | null } {
-  const req = checkRequest(policy, { client: input.client ?? null, host: input.host, port: input.port ?? 443 });
+  const req = checkRequest(policy, {
+    client: input.client ?? null,
+    user: input.user ?? null,
+    host: input.host,
+    port: input.port ?? 443,
+  });
   let decision = req.decision;
   if (!decision.allowed || req.host === null) return { decision, host: req.host };
   if (input.ip !== undefined && input.ip !== null) {

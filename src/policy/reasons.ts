@@ -1,8 +1,11 @@
-// The fixed reason codes a decision can carry (CONTRACT.md), and how each is answered on the wire.
+// The fixed reason codes a decision can carry (docs/interface.md), and how each is answered on the wire.
 
 export const REASONS = {
   bad_request: { status: 400, text: 'the request or host name is malformed' },
-  client_not_allowed: { status: 403, text: 'the client address is not in proxy.clients' },
+  client_not_allowed: {
+    status: 403,
+    text: 'the client is not in proxy.clients, or its client group may not use this host',
+  },
   port_not_allowed: { status: 403, text: 'the destination port is not in proxy.ports' },
   ip_literal: { status: 403, text: 'destinations must be host names, not IP addresses' },
   host_not_allowed: { status: 403, text: 'no rule allows this host' },
@@ -18,7 +21,11 @@ export const REASONS = {
     text: "service-tag enforcement is on and no service-tag data is loaded, or the data lacks this rule's tag",
   },
   upstream_unreachable: { status: 502, text: 'the destination could not be reached' },
-  too_many_connections: { status: 503, text: 'the gateway is at proxy.maxConnections' },
+  audit_unavailable: { status: 503, text: 'the audit log cannot be written and log.failClosed is true' },
+  too_many_connections: { status: 503, text: 'the gateway or this client is at its connection limit' },
+  plain_http_not_allowed: { status: 403, text: 'plain http:// requests are off (proxy.allowPlainHttp)' },
+  rate_limited: { status: 429, text: 'this client opens tunnels faster than proxy.limits.perClientRate' },
+  proxy_auth_required: { status: 407, text: 'valid Proxy-Authorization credentials are required' },
 } as const;
 
 export type Reason = keyof typeof REASONS;

@@ -2,18 +2,21 @@
 // service tags. Matching is a Map lookup per shape; no rule list is scanned per connection.
 import type { LoadedConfig } from '../config/load.js';
 import { CLOUDS, type CloudName } from '../config/cloud.js';
+import { allowKey } from '../config/client-groups.js';
 import type { TagSelector } from '../service-tags/types.js';
 
 export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'mcr-login' | 'mcr-data' | 'allow';
 
 export interface HostRule {
-  /** CONTRACT rule id; for a data endpoint matched by any region, `<region>` is filled at match time. */
+  /** Rule id (docs/interface.md); for a data endpoint matched by any region, `<region>` is filled at match time. */
   readonly id: string;
   readonly kind: RuleKind;
   /** Human pattern: `myregistry.azurecr.io`, `*.blob.core.windows.net`, `myregistry.*.data.azurecr.io`. */
   readonly pattern: string;
   /** Service tags whose ranges the destination must fall in (empty: no tag check, e.g. allow rules). */
   readonly tags: readonly TagSelector[];
+  /** What a client group must name to use the rule: `registry:<name>`, `mcr` or `allow:<pattern>`. */
+  readonly grants: readonly string[];
 }
 
 export interface HostMatch {
@@ -46,8 +49,13 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
   const add = (table: Map<string, HostRule>, key: string, rule: HostRule): void => {
     const existing = table.get(key);
     if (existing) {
-      // Two registries share *.blob...: one rule whose tags are the union of both scopes.
-      const merged: HostRule = { ...existing, tags: [...existing.tags, ...rule.tags] };
+      // Two registries share *.blob...: one rule whose tags are the union of both scopes, usable by a
+      // group that names either. An allow entry for a host a registry already has only adds a grant.
+      const merged: HostRule = {
+        ...existing,
+        tags: [...existing.tags, ...rule.tags],
+        grants: [...existing.grants, ...rule.grants.filter((g) => !existing.grants.includes(g))],
+      };
       table.set(key, merged);
       list[list.indexOf(existing)] = merged;
       return;
@@ -57,12 +65,14 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
   };
 
   for (const reg of registries) {
+    const grants = [`registry:${reg.name}`];
     const login = `${reg.name}.${suffix.acr}`;
     add(exact, login, {
       id: `registry:${reg.name}:login`,
       kind: 'login',
       pattern: login,
       tags: [scoped(ACR, reg.regions)],
+      grants,
     });
     for (const region of reg.regionalEndpoints) {
       const host = `${reg.name}.${region}.geo.${suffix.acr}`;
@@ -71,6 +81,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         kind: 'geo',
         pattern: host,
         tags: [scoped(ACR, [region])],
+        grants,
       });
     }
     for (const region of reg.dataEndpoints) {
@@ -81,6 +92,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
           kind: 'data',
           pattern,
           tags: [{ base: ACR }, { base: STORAGE }],
+          grants,
         });
         continue;
       }
@@ -90,6 +102,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         kind: 'data',
         pattern: host,
         tags: [scoped(ACR, [region]), scoped(STORAGE, [region])],
+        grants,
       });
     }
     if (reg.blobStorage) {
@@ -98,6 +111,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         kind: 'blob',
         pattern: `*.${suffix.blob}`,
         tags: [scoped(STORAGE, reg.regions)],
+        grants,
       });
     }
   }
@@ -107,22 +121,21 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
       kind: 'mcr-login',
       pattern: suffix.mcr,
       tags: [{ base: 'MicrosoftContainerRegistry' }],
+      grants: ['mcr'],
     });
     add(wildcard, `data.${suffix.mcr}`, {
       id: 'mcr:data',
       kind: 'mcr-data',
       pattern: `*.data.${suffix.mcr}`,
       tags: [{ base: 'AzureFrontDoor.FirstParty' }],
+      grants: ['mcr'],
     });
   }
   for (const raw of config.allow) {
-    const pattern = raw.toLowerCase().replace(/\.$/, '');
-    const rule: HostRule = { id: `allow:${pattern}`, kind: 'allow', pattern, tags: [] };
-    if (pattern.startsWith('*.')) {
-      if (!wildcard.has(pattern.slice(2))) add(wildcard, pattern.slice(2), rule);
-    } else if (!exact.has(pattern)) {
-      add(exact, pattern, rule);
-    }
+    const pattern = allowKey(raw);
+    const rule: HostRule = { id: `allow:${pattern}`, kind: 'allow', pattern, tags: [], grants: [`allow:${pattern}`] };
+    if (pattern.startsWith('*.')) add(wildcard, pattern.slice(2), rule);
+    else add(exact, pattern, rule);
   }
 
   const dataInfix = `.data.${suffix.acr}`;

@@ -4,6 +4,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { AddressRangeSet, ServiceTagIndex } from '../service-tags/types.js';
 import { CidrList } from '../net/address.js';
 import { selectorGaps } from '../service-tags/validate.js';
+import { compileGroups, type ClientGroups } from './groups.js';
 import { compileRules, type CompiledRules, type HostRule } from './rules.js';
 
 export interface BoundTag {
@@ -30,6 +31,8 @@ export interface PolicySnapshot {
   readonly ports: ReadonlySet<number>;
   /** null: any client may use the proxy. */
   readonly clients: CidrList | null;
+  /** clientGroups, in order; null: none configured, every client may use every rule. */
+  readonly groups: ClientGroups | null;
   readonly allowPrivate: CidrList;
   readonly enforceTags: true | false | 'when-available';
   /** Whether a ClientHello carrying Encrypted Client Hello may pass (its real server name is hidden). */
@@ -78,6 +81,7 @@ export function compilePolicy(loaded: LoadedConfig, index: ServiceTagIndex | nul
     rules,
     ports: new Set(config.proxy.ports),
     clients: config.proxy.clients.length > 0 ? cidrs(config.proxy.clients) : null,
+    groups: compileGroups(config.clientGroups, rules),
     allowPrivate: cidrs(config.network.allowPrivate),
     enforceTags: config.serviceTags.enforce,
     allowEch: config.proxy.allowEch,

@@ -1,6 +1,7 @@
 // Counts the client connections open on all listeners (for proxy.maxConnections) and drains them
 // on stop: wait up to a bound, cut the rest, then wait for their close events.
 import type { Socket } from 'node:net';
+import { DRAIN_CLOSE_WAIT_MS } from './defaults.js';
 
 export class ConnectionTracker {
   #sockets = new Set<Socket>();
@@ -30,7 +31,7 @@ export class ConnectionTracker {
       nudge();
     }
     for (const s of this.#sockets) s.destroy();
-    const cutoff = Date.now() + 2_000;
+    const cutoff = Date.now() + DRAIN_CLOSE_WAIT_MS;
     while (this.#sockets.size > 0 && Date.now() < cutoff) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setImmediate(r));
   }

@@ -4,6 +4,8 @@ import type { ParentProxy } from '../config/parent.js';
 import type { Recorder } from '../audit/recorder.js';
 import type { Decision } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
+import type { CidrList } from '../net/address.js';
+import type { ClientLimits } from './client-limits.js';
 import type { ConnectionTracker } from './connection-tracker.js';
 import type { HostResolver } from './resolver.js';
 
@@ -13,6 +15,25 @@ export interface ProxySettings {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
   readonly maxClientHelloBytes: number;
+  readonly allowPlainHttp: boolean;
+  readonly maxHeaderBytes: number;
+  readonly headersTimeoutMs: number;
+  readonly limits: {
+    readonly perClientConnections: number;
+    readonly perClientRate: number;
+    readonly maxTunnelSeconds: number;
+  };
+}
+
+/** Which per-client limit refused or ended a tunnel; for metrics. */
+export type ClientLimit = 'connections' | 'rate' | 'lifetime';
+
+/** The answer of proxy authentication: the user, or why not (never the password). */
+export type AuthResult = { ok: true; user: string } | { ok: false; detail: string };
+
+/** Checks a Proxy-Authorization value against proxy.auth.usersFile. */
+export interface ProxyAuthenticator {
+  check(header: string | undefined): Promise<AuthResult>;
 }
 
 export interface TunnelEvents {
@@ -22,6 +43,8 @@ export interface TunnelEvents {
   decided?(seconds: number): void;
   /** Seconds spent waiting for the TLS ClientHello after the 200; for metrics. */
   helloWaited?(seconds: number): void;
+  /** A per-client limit fired (refused a tunnel, or ended one at its maximum lifetime). */
+  limited?(limit: ClientLimit): void;
 }
 
 export interface ProxyDeps {
@@ -32,6 +55,12 @@ export interface ProxyDeps {
   readonly recorder: Recorder;
   /** Open client connections across all listeners (proxy.maxConnections is gateway-wide). */
   readonly connections: ConnectionTracker;
+  /** Per-client concurrency and rate (proxy.limits), shared by both listeners. */
+  readonly limits: ClientLimits;
+  /** Peers allowed (and then required) to send a PROXY protocol header; null: none. */
+  proxyProtocolTrusted(): CidrList | null;
+  /** Proxy authentication, when proxy.auth.usersFile is set; null: off. */
+  auth(): ProxyAuthenticator | null;
   readonly log: Logger;
   readonly events?: TunnelEvents;
   /** The parent proxy allowed tunnels go through (proxy.parent); absent or null = direct. */
@@ -42,7 +71,10 @@ export interface ProxyDeps {
 export interface ConnectionContext {
   readonly startedAt: number;
   readonly mode: 'connect' | 'transparent' | 'http';
-  readonly client: string | null;
+  /** The peer, or the client a trusted PROXY protocol header named. */
+  client: string | null;
+  /** The authenticated proxy user, when proxy authentication is on. */
+  user: string | null;
   host: string | null;
   port: number | null;
   sni: string | null;
@@ -50,6 +82,21 @@ export interface ConnectionContext {
   decision: Decision | null;
   /** 'parent' when the tunnel went through proxy.parent (no address was checked). */
   via?: 'parent';
+}
+
+/** The one factory of per-connection state, for every listener and the plain-HTTP forwarder. */
+export function newContext(mode: ConnectionContext['mode'], peer: string | undefined): ConnectionContext {
+  return {
+    startedAt: Date.now(),
+    mode,
+    client: clientAddress(peer),
+    user: null,
+    host: null,
+    port: null,
+    sni: null,
+    ip: null,
+    decision: null,
+  };
 }
 
 /** `::ffff:10.0.0.5` -> `10.0.0.5`: clients are recorded and matched as IPv4 when they are. */
@@ -69,6 +116,7 @@ export function recordConnection(
   deps.recorder.record({
     mode: ctx.mode,
     client: ctx.client,
+    user: ctx.user,
     host: ctx.host,
     port: ctx.port,
     sni: ctx.sni,

@@ -2,7 +2,7 @@
 import { connect, type Socket } from 'node:net';
 import type { DownstreamReader } from './pump.js';
 
-export type DialResult = { ok: true; socket: Socket } | { ok: false; detail: string; timeout: boolean };
+export type DialResult = { ok: true; socket: Socket } | { ok: false; detail: string };
 
 export function dial(ip: string, port: number, timeoutMs: number, reader: DownstreamReader): Promise<DialResult> {
   return new Promise((resolve) => {
@@ -17,7 +17,7 @@ export function dial(ip: string, port: number, timeoutMs: number, reader: Downst
     });
     const timer = setTimeout(() => {
       socket.destroy();
-      resolve({ ok: false, detail: `connect to ${ip}:${port} timed out after ${timeoutMs} ms`, timeout: true });
+      resolve({ ok: false, detail: `connect to ${ip}:${port} timed out after ${timeoutMs} ms` });
     }, timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -29,7 +29,7 @@ export function dial(ip: string, port: number, timeoutMs: number, reader: Downst
     const onError = (err: NodeJS.ErrnoException): void => {
       clearTimeout(timer);
       socket.destroy();
-      resolve({ ok: false, detail: `connect to ${ip}:${port} failed: ${err.code ?? err.message}`, timeout: false });
+      resolve({ ok: false, detail: `connect to ${ip}:${port} failed: ${err.code ?? err.message}` });
     };
     socket.once('error', onError);
   });

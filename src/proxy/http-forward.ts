@@ -4,13 +4,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import { checkRequest, refuse, chain, type Decision } from '../policy/decide.js';
 import type { Reason } from '../policy/reasons.js';
-import { blockBody, statusFor } from './responses.js';
+import { blockBody, PROXY_AUTHENTICATE, statusFor } from './responses.js';
 import { chooseDestination } from './destination.js';
-import { clientAddress, type ConnectionContext, type ProxyDeps } from './context.js';
+import { newContext, type ProxyDeps } from './context.js';
 
 const HOP_BY_HOP = ['proxy-authorization', 'proxy-connection', 'proxy-authenticate'];
 
-export function createHttpForwarder(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+/** `clientOf`: the client a trusted PROXY header named for this request's connection, if any. */
+export function createHttpForwarder(
+  deps: ProxyDeps,
+  clientOf: (req: IncomingMessage) => string | undefined = () => undefined,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const proxy = httpProxy.createProxyServer({
     xfwd: false,
     changeOrigin: false,
@@ -31,7 +35,7 @@ export function createHttpForwarder(deps: ProxyDeps): (req: IncomingMessage, res
   });
 
   return (req, res) => {
-    void forward(deps, proxy, counters, req, res).catch((err: unknown) => {
+    void forward(deps, proxy, counters, req, res, clientOf(req)).catch((err: unknown) => {
       deps.log.error({ err }, 'http forwarding failed');
       if (!res.headersSent) answer(res, 'upstream_unreachable', 'internal error');
     });
@@ -40,6 +44,7 @@ export function createHttpForwarder(deps: ProxyDeps): (req: IncomingMessage, res
 
 function answer(res: ServerResponse, reason: Reason, detail?: string): void {
   const body = blockBody(reason, detail);
+  if (reason === 'proxy_auth_required') res.setHeader('Proxy-Authenticate', PROXY_AUTHENTICATE);
   res.writeHead(statusFor(reason), {
     'X-Acr-Egress-Reason': reason,
     'Content-Type': 'text/plain; charset=utf-8',
@@ -60,17 +65,10 @@ async function forward(
   counters: WeakMap<IncomingMessage, Counter>,
   req: IncomingMessage,
   res: ServerResponse,
+  proxiedClient: string | undefined,
 ): Promise<void> {
-  const ctx: ConnectionContext = {
-    startedAt: Date.now(),
-    mode: 'http',
-    client: clientAddress(req.socket.remoteAddress),
-    host: null,
-    port: null,
-    sni: null,
-    ip: null,
-    decision: null,
-  };
+  const ctx = newContext('http', req.socket.remoteAddress);
+  if (proxiedClient !== undefined) ctx.client = proxiedClient;
   const done = (decision: Decision, bytesUp: number | null = null, bytesDown: number | null = null): void => {
     ctx.decision = decision;
     deps.recorder.record({ ...ctx, decision, bytesUp, bytesDown });
@@ -92,10 +90,19 @@ async function forward(
   const port = url.port === '' ? 80 : Number(url.port);
   ctx.host = url.hostname;
   ctx.port = port;
+  const auth = deps.auth();
+  if (auth !== null) {
+    const header = req.headers['proxy-authorization'];
+    const who = await auth.check(Array.isArray(header) ? undefined : header);
+    if (!who.ok) return blocked(refuse('proxy_auth_required', who.detail));
+    ctx.user = who.user;
+  }
+  // A plain request to the TLS port can only be a mistake (the client meant https://).
+  if (port === 443) return blocked(refuse('not_tls', 'a plain http:// request to port 443: use https:// (CONNECT)'));
   // The Host header must name the same host, or the upstream would serve another site than was checked.
   const hostHeader = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
   const policy = deps.policy();
-  const request = checkRequest(policy, { client: ctx.client, host: url.hostname, port });
+  const request = checkRequest(policy, { client: ctx.client, user: ctx.user, host: url.hostname, port });
   if (request.host !== null) ctx.host = request.host;
   let decision = request.decision;
   if (!decision.allowed) return blocked(decision);

@@ -1,47 +1,65 @@
-// The forward-proxy listener: accepts TCP connections (up to maxConnections), hands them to Node's
-// HTTP parser, and routes CONNECT to tunnels and absolute-form requests to the HTTP forwarder.
+// The forward-proxy listener: accepts TCP connections (up to maxConnections) and reads each request
+// itself (connect-handler.ts); only plain-HTTP requests, when allowed, go on to Node's http.Server.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { refuse } from '../policy/decide.js';
 import type { ListenAddress } from '../net/listen.js';
-import { handleConnect } from './connect-handler.js';
+import { handleProxyConnection, type HandOver } from './connect-handler.js';
 import { clientAddress, type ProxyDeps } from './context.js';
+import { HTTP_KEEP_ALIVE_MS } from './defaults.js';
 import { createHttpForwarder } from './http-forward.js';
-import { blockResponse, refuseSocket } from './responses.js';
+import { listenOn } from './listen-on.js';
+import { refuseSocket } from './responses.js';
 
 export class ProxyServer {
   #deps: ProxyDeps;
   #net: NetServer;
   #http: HttpServer;
+  #handOver: HandOver;
 
   constructor(deps: ProxyDeps) {
     this.#deps = deps;
-    this.#http = createHttpServer({
-      headersTimeout: 30_000,
-      requestTimeout: 60_000,
-      maxHeaderSize: 16 * 1024,
-      keepAliveTimeout: 5_000,
-    });
-    this.#http.on('connect', (req, socket: Socket, head: Buffer) => {
-      handleConnect(deps, req, socket, head).catch((err: unknown) => {
-        deps.log.error({ err }, 'CONNECT handling failed');
-        socket.destroy();
+    const settings = deps.settings();
+    // Sockets reach this server through emit('connection'), for which Node runs no header timer:
+    // its socket timeout (idle) is what bounds a keep-alive connection between and inside requests.
+    this.#http = createHttpServer({ maxHeaderSize: settings.maxHeaderBytes, keepAliveTimeout: HTTP_KEEP_ALIVE_MS });
+    this.#http.timeout = settings.idleTimeoutMs;
+    // The client a trusted PROXY header named, for connections handed to http.Server.
+    const proxied = new WeakMap<Socket, string>();
+    this.#http.on(
+      'request',
+      createHttpForwarder(deps, (req) => proxied.get(req.socket)),
+    );
+    this.#http.on('connect', (_req, socket: Socket) => {
+      const detail = 'CONNECT after a plain request on the same connection: open a new one';
+      refuseSocket(socket, 'bad_request', detail);
+      const client = proxied.get(socket) ?? clientAddress(socket.remoteAddress);
+      deps.recorder.record({
+        mode: 'connect',
+        client,
+        host: null,
+        port: null,
+        decision: refuse('bad_request', detail),
       });
     });
-    this.#http.on('request', createHttpForwarder(deps));
     this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
+    this.#handOver = (socket, bytes, client) => {
+      if (client !== null) proxied.set(socket, client);
+      if (bytes.length > 0) socket.unshift(bytes);
+      this.#http.emit('connection', socket);
+    };
     this.#net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#accept(socket));
     this.#net.on('error', (err) => deps.log.error({ err }, 'proxy listener error'));
   }
 
   #accept(socket: Socket): void {
-    socket.on('error', () => undefined);
-    const max = this.#deps.settings().maxConnections;
-    if (!this.#deps.connections.admit(socket, max)) {
+    const deps = this.#deps;
+    const max = deps.settings().maxConnections;
+    if (!deps.connections.admit(socket, max)) {
+      socket.on('error', () => undefined);
       const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached`);
-      socket.end(blockResponse('too_many_connections', decision.detail));
-      socket.setTimeout(2_000, () => socket.destroy());
-      this.#deps.recorder.record({
+      refuseSocket(socket, 'too_many_connections', decision.detail);
+      deps.recorder.record({
         mode: 'connect',
         client: clientAddress(socket.remoteAddress),
         host: null,
@@ -50,7 +68,10 @@ export class ProxyServer {
       });
       return;
     }
-    this.#http.emit('connection', socket);
+    handleProxyConnection(deps, socket, this.#handOver).catch((err: unknown) => {
+      deps.log.error({ err }, 'proxy connection failed');
+      socket.destroy();
+    });
   }
 
   #clientError(err: NodeJS.ErrnoException, socket: Socket): void {
@@ -61,7 +82,7 @@ export class ProxyServer {
     const detail = `malformed proxy request (${err.code ?? err.message})`;
     refuseSocket(socket, 'bad_request', detail);
     this.#deps.recorder.record({
-      mode: 'connect',
+      mode: 'http',
       client: clientAddress(socket.remoteAddress),
       host: null,
       port: null,
@@ -70,14 +91,7 @@ export class ProxyServer {
   }
 
   listen(addr: ListenAddress): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.#net.once('error', onError);
-      this.#net.listen(addr.port, addr.host, () => {
-        this.#net.off('error', onError);
-        resolve(this.#net.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.#net, addr, 'proxy.listen');
   }
 
   /** Stops accepting; open connections drain through the shared ConnectionTracker. */

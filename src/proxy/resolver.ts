@@ -81,8 +81,4 @@ export class HostResolver {
     if (ttl > 0) this.#cache.set(host, { result }, { ttl: ttl * 1000 });
     return result;
   }
-
-  clear(): void {
-    this.#cache.clear();
-  }
 }

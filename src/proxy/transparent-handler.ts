@@ -1,59 +1,57 @@
 // One connection on the transparent listener (traffic redirected to the gateway without CONNECT):
 // the ClientHello's SNI names the destination, then the same checks and tunnel as CONNECT.
 import type { Socket } from 'node:net';
-import { chain, checkRequest, checkSni, refuse, type Decision } from '../policy/decide.js';
-import { clientAddress, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
+import { auditGate } from '../audit/recorder.js';
+import { chain, checkRequest, checkSni, refuse } from '../policy/decide.js';
+import { ClientConnection } from './client-connection.js';
+import type { ProxyDeps } from './context.js';
 import { chooseDestination } from './destination.js';
 import { readClientHello } from './hello-reader.js';
 import { dialViaParent } from './parent.js';
-import { dialVetted, runTunnel, type Dialed } from './tunnel.js';
+import { admitClient, dialVetted, runTunnel, type Dialed } from './tunnel.js';
+
+const NOTHING = Buffer.alloc(0);
 
 export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstreamPort: number): Promise<void> {
-  socket.on('error', () => undefined);
-  const ctx: ConnectionContext = {
-    startedAt: Date.now(),
-    mode: 'transparent',
-    client: clientAddress(socket.remoteAddress),
-    host: null,
-    port: upstreamPort,
-    sni: null,
-    ip: null,
-    decision: null,
-  };
+  const conn = new ClientConnection(deps, socket, 'transparent', 'client_hello');
+  conn.ctx.port = upstreamPort;
+  try {
+    await serve(deps, conn, upstreamPort);
+  } finally {
+    conn.finish();
+  }
+}
+
+async function serve(deps: ProxyDeps, conn: ClientConnection, upstreamPort: number): Promise<void> {
+  const { ctx, socket } = conn;
   const settings = deps.settings();
   const policy = deps.policy();
   // Nothing has been answered yet and there is no HTTP to answer with: a block closes the socket.
-  const blocked = (decision: Decision): void => {
-    ctx.decision = decision;
-    socket.destroy();
-    recordConnection(deps, ctx);
-  };
-
-  const hello = await readClientHello(
-    socket,
-    Buffer.alloc(0),
-    settings.clientHelloTimeoutMs,
-    settings.maxClientHelloBytes,
-  );
+  const hello = await readClientHello(socket, NOTHING, settings.clientHelloTimeoutMs, settings.maxClientHelloBytes);
   if (hello.kind === 'closed') return;
   // Without a ClientHello there is no destination to let through, so report mode cannot soften these.
   if (hello.kind === 'timeout')
-    return blocked(
+    return conn.refuse(
       refuse('client_hello_timeout', `no complete ClientHello within ${settings.clientHelloTimeoutMs} ms`),
     );
-  if (hello.kind === 'not_tls') return blocked(refuse('not_tls', hello.detail));
+  if (hello.kind === 'not_tls') return conn.refuse(refuse('not_tls', hello.detail));
   ctx.sni = hello.sni;
   if (hello.sni === null || hello.sni === '')
-    return blocked(refuse('sni_missing', 'the ClientHello has no server_name: nothing to route by'));
+    return conn.refuse(refuse('sni_missing', 'the ClientHello has no server_name: nothing to route by'));
 
-  const request = checkRequest(policy, { client: ctx.client, host: hello.sni, port: upstreamPort });
+  conn.enter('deciding');
+  const limited = admitClient(deps, conn);
+  if (limited !== null) return conn.refuse(limited);
+  const request = checkRequest(policy, { client: ctx.client, user: null, host: hello.sni, port: upstreamPort });
   ctx.host = request.host ?? hello.sni;
-  let decision = chain(
+  const decision = chain(
     request.decision,
     checkSni(policy, request.host ?? hello.sni, hello.sni, request.decision.rule, hello.hasEch),
   );
-  if (!decision.allowed) return blocked(decision);
-  if (request.host === null) return blocked(refuse('bad_request', 'SNI is not a host name'));
+  if (!decision.allowed) return conn.refuse(decision);
+  const unaudited = auditGate(deps);
+  if (unaudited !== null) return conn.refuse(chain(decision, unaudited));
+  if (request.host === null) return conn.refuse(refuse('bad_request', 'SNI is not a host name'));
 
   // With proxy.parent the parent resolves the name: no address to check here (parent.ts).
   const parent = deps.parent?.() ?? null;
@@ -61,14 +59,15 @@ export async function handleTransparent(deps: ProxyDeps, socket: Socket, upstrea
   if (parent === null) {
     const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
     ctx.ip = dest.ip;
-    decision = chain(decision, dest.decision);
-    if (!dest.ok || !decision.allowed) return blocked(decision);
-    dialed = await dialVetted(deps, socket, dest.ip, upstreamPort, decision.rule);
+    if (!dest.ok) return conn.refuse(chain(decision, dest.decision));
+    dialed = await dialVetted(deps, conn, policy, request.match, decision, dest, upstreamPort);
   } else {
     ctx.via = 'parent';
-    dialed = await dialViaParent(deps, socket, parent, request.host, upstreamPort, decision.rule);
+    dialed = await dialViaParent(deps, conn.socket, parent, request.host, upstreamPort, decision.rule);
   }
-  if (!dialed.ok) return blocked(dialed.decision);
-  ctx.decision = decision;
-  await runTunnel(deps, ctx, socket, dialed, hello.buffered);
+  if (!dialed.ok) return conn.refuse(dialed.decision);
+  conn.upstream = dialed.upstream;
+  const allowed = dialed.decision ?? decision;
+  if (!allowed.allowed) return conn.refuse(allowed);
+  await runTunnel(deps, conn, dialed, hello.buffered, allowed);
 }

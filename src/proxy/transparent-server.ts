@@ -4,6 +4,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { refuse } from '../policy/decide.js';
 import { clientAddress, type ProxyDeps } from './context.js';
 import type { ListenAddress } from '../net/listen.js';
+import { listenOn } from './listen-on.js';
 import { handleTransparent } from './transparent-handler.js';
 
 export class TransparentServer {
@@ -42,13 +43,7 @@ export class TransparentServer {
   }
 
   listen(addr: ListenAddress): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(addr.port, addr.host, () => {
-        this.#server.off('error', reject);
-        resolve(this.#server.address() as AddressInfo);
-      });
-    });
+    return listenOn(this.#server, addr, 'proxy.transparentListen');
   }
 
   /** Stops accepting; open connections drain through the shared ConnectionTracker. */

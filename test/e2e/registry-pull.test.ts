@@ -3,11 +3,12 @@
 // posing as account1.blob.core.windows.net, exactly as ACR redirects to Azure Storage. Then the
 // refusals a locked-down host would see. Needs `apt-get install skopeo docker-registry`.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord } from '../../src/audit/record.js';
+import { hashPassword } from '../../src/auth/users-file.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
@@ -40,7 +41,7 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
 
   /** A gateway that knows the loopback registry: names map to 127.0.0.x, the tags file stands in for Azure's. */
   async function gatewayFor(
-    opts: { blobStorage?: boolean; tags?: string; mode?: 'enforce' | 'report' } = {},
+    opts: { blobStorage?: boolean; tags?: string; mode?: 'enforce' | 'report'; usersFile?: string } = {},
   ): Promise<TestGateway> {
     const gw = await startGateway(
       testConfig({
@@ -51,6 +52,7 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
           clientHelloTimeoutMs: 5000,
           connectTimeoutMs: 2000,
           drainTimeoutMs: 500,
+          auth: { usersFile: opts.usersFile ?? null },
         },
         registries: [{ name: 'myregistry', regions: ['eastus'], blobStorage: opts.blobStorage ?? true }],
         serviceTags: { enforce: true, source: opts.tags ?? tagsFile, cacheFile: null },
@@ -69,12 +71,13 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
     return gw;
   }
 
-  function pullThrough(gw: TestGateway, repo: string, out: string): Promise<SkopeoResult> {
+  /** `credentials`: `user:password` put in the proxy URL, as HTTPS_PROXY=http://user:pw@host:port. */
+  function pullThrough(gw: TestGateway, repo: string, out: string, credentials?: string): Promise<SkopeoResult> {
     return skopeoCopy({
       from: `docker://${repo}`,
       to: `oci:${join(work, out)}:1`,
       srcCertDir: registry.certDir,
-      proxy: gw.proxyUrl,
+      proxy: credentials === undefined ? gw.proxyUrl : gw.proxyUrl.replace('http://', `http://${credentials}@`),
       workDir: mkdtempSync(join(work, 'skopeo-')),
     });
   }
@@ -161,6 +164,31 @@ describe.skipIf(missing.length > 0)(`skopeo pulls an image through the gateway${
     const login = tunnelsTo(gw, registry.loginServer);
     expect(login.length).toBeGreaterThan(0);
     for (const rec of login) expect(rec.report).toBeUndefined();
+  });
+
+  it('with proxy.auth.usersFile, pulls with credentials in the proxy URL (every tunnel records the user) and is refused 407 without', async () => {
+    const usersFile = join(work, 'users');
+    writeFileSync(usersFile, `build-agent:${await hashPassword('pull-secret')}\n`);
+    const gw = await gatewayFor({ usersFile });
+    const refused = await pullThrough(gw, `${registry.loginServer}:${registry.port}/demo:1`, 'pulled-noauth');
+    expect(refused.ok).toBe(false);
+    expect(refused.stderr).toMatch(/407|Proxy Authentication Required/);
+    await gw.waitForRecord((r) => r.reason === 'proxy_auth_required');
+
+    const pull = await pullThrough(
+      gw,
+      `${registry.loginServer}:${registry.port}/demo:1`,
+      'pulled-auth',
+      'build-agent:pull-secret',
+    );
+    expect(pull.ok, `skopeo failed:\n${pull.stderr}`).toBe(true);
+    for (const layer of image.layers)
+      expect(sha256File(blobPath(join(work, 'pulled-auth'), layer.digest))).toBe(layer.digest);
+    await gw.waitForRecord((r) => r.host === registry.blobHost && r.bytesDown !== null);
+    const allowed = gw.records().filter((r) => r.decision === 'allowed');
+    expect(allowed.length).toBeGreaterThan(1);
+    for (const rec of allowed) expect(rec.user).toBe('build-agent');
+    expect(readFileSync(gw.logFile, 'utf8')).not.toContain('pull-secret');
   });
 
   type Refusal = {

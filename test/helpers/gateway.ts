@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { Gateway } from '../../src/gateway.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
 
@@ -50,14 +50,19 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
 
 export async function startGateway(
   config: Record<string, unknown>,
-  logger: Logger = pino({ level: 'silent' }),
+  /** logDestination: the gateway builds its own operational log at log.level and writes it there. */
+  options: { logger?: Logger; logDestination?: DestinationStream } = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'acr-egress-test-'));
   const logFile = join(dir, 'audit.log');
   const full = { ...config, log: { level: 'silent', ...(config.log as object | undefined), file: logFile } };
   const configFile = join(dir, 'acr-egress.json');
   writeFileSync(configFile, JSON.stringify(full, null, 2));
-  const gateway = await Gateway.create({ configFile, logger });
+  const gateway = await Gateway.create(
+    options.logDestination
+      ? { configFile, logDestination: options.logDestination }
+      : { configFile, logger: options.logger ?? pino({ level: 'silent' }) },
+  );
   const addr = await gateway.listen();
   const records = (): DecisionRecord[] => [...gateway.store.newestFirst()].reverse();
   return {

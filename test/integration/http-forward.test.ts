@@ -24,7 +24,7 @@ beforeAll(async () => {
   port = (origin.address() as AddressInfo).port;
   gw = await startGateway(
     testConfig({
-      proxy: { listen: '127.0.0.1:0', ports: [port] },
+      proxy: { listen: '127.0.0.1:0', ports: [port], allowPlainHttp: true },
       allow: ['plain.example.org', 'private.example.org'],
       serviceTags: { enforce: true, source: null, cacheFile: null },
       dns: {

@@ -60,7 +60,7 @@ describe('a parent proxy', () => {
     });
     const rec = await gw.waitForRecord((r) => r.host === HOST && r.decision === 'allowed' && r.bytesUp !== null);
     expect(rec).toMatchObject({ via: 'parent', ip: null, sni: HOST, rule: 'registry:myregistry:login' });
-    expect(readFileSync(gw.logFile, 'utf8')).not.toContain(PASSWORD);
+    expect(JSON.stringify(gw.records())).not.toContain(PASSWORD);
   });
 
   it('still applies the host check: a name no rule allows never reaches the parent', async () => {
@@ -80,6 +80,14 @@ describe('a parent proxy', () => {
     expect(rec.detail).toMatch(/parent proxy 127\.0\.0\.1:\d+ refused CONNECT myregistry\.azurecr\.io:\d+: 407/);
     expect(rec.via).toBe('parent');
     parent.refuseWith = null;
+  });
+});
+
+describe('the audit log of those tunnels', () => {
+  it('never holds the parent password', async () => {
+    await gw.stop(); // flushes the audit log
+    expect(readFileSync(gw.logFile, 'utf8')).toContain('"via":"parent"');
+    expect(readFileSync(gw.logFile, 'utf8')).not.toContain(PASSWORD);
   });
 });
 

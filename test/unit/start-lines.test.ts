@@ -52,7 +52,7 @@ describe('the service-tag line', () => {
     const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(String(JSON.parse(l).msg)) });
     const gw = await startGateway(
       testConfig({ serviceTags: { enforce: 'when-available', source: null, cacheFile: null } }),
-      logger,
+      { logger },
     );
     await gw.stop();
     const said = lines.filter((l) =>

@@ -143,7 +143,8 @@ describe('acr-egress logs', () => {
   ])('exits 2 on usage error %j', async (argv) => {
     const { code, err } = await logs(argv);
     expect(code).toBe(2);
-    expect(err[0]).toMatch(/^acr-egress logs: /);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(/^acr-egress: logs[: ].*: try acr-egress logs --help$/);
   });
 });
 

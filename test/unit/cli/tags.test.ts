@@ -7,13 +7,12 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runTags } from '../../../src/cli/tags.js';
 import { testConfig } from '../../helpers/gateway.js';
+import { serviceTagPath } from '../../helpers/service-tag-fixtures.js';
 import { loopbackTags, serviceTagsJson } from '../../helpers/tags.js';
 
 const run = promisify(execFile);
-const TESTDATA = join(process.cwd(), '../shared/testdata');
-const JUL21 = join(TESTDATA, 'ServiceTags_Public_20250721.json');
-const JUL28 = join(TESTDATA, 'ServiceTags_Public_20250728.json');
-const REAL = existsSync(JUL21) && existsSync(JUL28);
+const JUL21 = serviceTagPath('ServiceTags_Public_20250721.json');
+const JUL28 = serviceTagPath('ServiceTags_Public_20250728.json');
 
 async function tags(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -61,7 +60,7 @@ describe('tags diff', () => {
     expect(r.err.join('\n')).toMatch(/cannot read service-tag file \/nonexistent\/tags.json: ENOENT/);
   });
 
-  it.skipIf(!REAL)('reports the 62 real differences between 20250721 and 20250728, ACR +1', async () => {
+  it('reports the 62 real differences between 20250721 and 20250728, ACR +1', async () => {
     const r = await tags(['diff', JUL21, JUL28]);
     expect(r.code).toBe(0);
     expect(r.out[2]).toBe('62 tags changed');
@@ -83,7 +82,6 @@ describe('tags diff', () => {
       removed: [],
     });
   });
-  if (!REAL) console.warn(`skipped the real-file diff: ${JUL21} or ${JUL28} is absent`);
 });
 
 describe('tags show', () => {

@@ -94,9 +94,11 @@ describe('Dockerfile', () => {
     for (const s of scripts) expect(Object.keys(pkg.scripts), `npm run ${s}`).toContain(s);
   });
 
-  it('pins the Node base image by full version', () => {
+  it('pins the Node 24 LTS base image to the full version .ci/run tests', () => {
     const arg = ops('ARG').find((i) => i.args.startsWith('NODE_IMAGE='));
-    expect(arg?.args).toMatch(/^NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim$/);
+    const tested = /^NODE24_VERSION=(24\.\d+\.\d+)$/m.exec(read('.ci/run'))?.[1];
+    expect(tested).toBeDefined();
+    expect(arg?.args).toBe(`NODE_IMAGE=node:${tested}-bookworm-slim`);
     for (const from of ops('FROM')) expect(from.args).toMatch(/^\$\{NODE_IMAGE\} AS \w+$/);
   });
 

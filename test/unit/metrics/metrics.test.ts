@@ -1,5 +1,6 @@
-// The Prometheus registry: CONTRACT names and labels, fed per record and per tunnel, values read at
+// The Prometheus registry: the documented names and labels, fed per record and per tunnel, values read at
 // scrape time, rule labels bounded, DNS counters monotonic across resolver swaps.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { rec, tagsStatus } from '../admin/fake-deps.js';
@@ -34,6 +35,25 @@ describe('createMetrics', () => {
       1,
     );
     expect(value(text, 'acr_egress_decisions_total{decision="allowed",reason="none",rule="other"}')).toBe(2);
+  });
+
+  it('counts decisions per proxy user, folding users past the bound into "other"', async () => {
+    const m = createMetrics({ defaultMetrics: false, maxUserLabels: 2 });
+    for (const user of ['a', 'b', 'c', 'd', 'a']) m.recordSink({ ...rec({}), user });
+    m.recordSink(rec({})); // no user: not counted here
+    const text = await m.text();
+    expect(value(text, 'acr_egress_user_decisions_total{user="a",decision="allowed"}')).toBe(2);
+    expect(value(text, 'acr_egress_user_decisions_total{user="other",decision="allowed"}')).toBe(2);
+  });
+
+  it('counts per-client limit hits by limit, each from zero', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.tunnelListener.limited?.('rate');
+    m.tunnelListener.limited?.('rate');
+    const text = await m.text();
+    expect(value(text, 'acr_egress_client_limit_hits_total{limit="rate"}')).toBe(2);
+    expect(value(text, 'acr_egress_client_limit_hits_total{limit="connections"}')).toBe(0);
+    expect(value(text, 'acr_egress_client_limit_hits_total{limit="lifetime"}')).toBe(0);
   });
 
   it('counts open tunnels and bytes per direction from the tunnel listener', async () => {
@@ -126,6 +146,14 @@ describe('createMetrics', () => {
     text = await m.text();
     expect(value(text, 'acr_egress_dns_cache_hits_total')).toBe(9);
     expect(value(text, 'acr_egress_dns_cache_misses_total')).toBe(3);
+  });
+
+  it('reports acr_egress_build_info{version} = 1 with the package version', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const text = await createMetrics({ defaultMetrics: false }).text();
+    expect(value(text, `acr_egress_build_info{version="${version}"}`)).toBe(1);
   });
 
   it('includes the default process metrics unless turned off', async () => {

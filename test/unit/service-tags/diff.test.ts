@@ -1,11 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { diffServiceTags, normalizePrefix, type TagDiff } from '../../../src/service-tags/diff.js';
 import { parseServiceTags } from '../../../src/service-tags/parse.js';
 import type { ServiceTagsFile } from '../../../src/service-tags/types.js';
-
-const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata/', import.meta.url));
+import { SERVICE_TAG_FIXTURES, serviceTagBytes } from '../../helpers/service-tag-fixtures.js';
 
 function file(changeNumber: number, tags: Record<string, [number, string[]]>): ServiceTagsFile {
   return {
@@ -98,15 +95,11 @@ describe('normalizePrefix', () => {
   });
 });
 
-const FILES = ['20250721', '20250728', '20251017', '20251106'].map((d) => `${TESTDATA}ServiceTags_Public_${d}.json`);
-const haveRealFiles = FILES.every((f) => existsSync(f));
-const skipNote = haveRealFiles ? '' : ' (skipped: ../shared/testdata/ServiceTags_Public_*.json are absent)';
-
-describe.skipIf(!haveRealFiles)(`diffServiceTags on real files${skipNote}`, () => {
+describe('diffServiceTags on real files', () => {
   let july: TagDiff[];
   let november: TagDiff[];
   beforeAll(() => {
-    const [a, b, c, d] = FILES.map((f) => parseServiceTags(readFileSync(f)));
+    const [a, b, c, d] = SERVICE_TAG_FIXTURES.map((f) => parseServiceTags(serviceTagBytes(f)));
     july = diffServiceTags(a!, b!);
     november = diffServiceTags(c!, d!);
   });

@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAcrEgressError } from '../../../src/errors.js';
 import { buildServiceTagIndex } from '../../../src/service-tags/index.js';
@@ -13,9 +12,9 @@ import type {
   ServiceTagValue,
   TagSelector,
 } from '../../../src/service-tags/types.js';
+import { serviceTagPath } from '../../helpers/service-tag-fixtures.js';
 
-const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata/', import.meta.url));
-const REAL_FILE = `${TESTDATA}ServiceTags_Public_20251106.json`;
+const REAL_FILE = serviceTagPath('ServiceTags_Public_20251106.json');
 
 function tag(name: string, region: string, addressPrefixes: string[]): ServiceTagValue {
   return {
@@ -168,10 +167,7 @@ describe('loadServiceTagsFile', () => {
   });
 });
 
-const haveRealFile = existsSync(REAL_FILE);
-const skipNote = haveRealFile ? '' : ' (skipped: ../shared/testdata/ServiceTags_Public_20251106.json is absent)';
-
-describe.skipIf(!haveRealFile)(`the index of the real 20251106 file${skipNote}`, () => {
+describe('the index of the real 20251106 file', () => {
   let index: ServiceTagIndex;
   let file: ServiceTagsFile;
   beforeAll(async () => {

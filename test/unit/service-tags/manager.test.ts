@@ -10,6 +10,7 @@ import { ruleTagNeeds } from '../../../src/policy/tag-needs.js';
 import { ServiceTagManager } from '../../../src/service-tags/manager.js';
 import type { ServiceTagIndex } from '../../../src/service-tags/types.js';
 import { testConfig } from '../../helpers/gateway.js';
+import { serviceTagPath } from '../../helpers/service-tag-fixtures.js';
 import { loopbackTags, serviceTagsJson, type TestTag } from '../../helpers/tags.js';
 
 const DAY = 86_400_000;
@@ -317,10 +318,8 @@ describe('ServiceTagManager.reconfigure', () => {
   });
 });
 
-const REAL = join(process.cwd(), '../shared/testdata/ServiceTags_Public_20251106.json');
-
-describe.skipIf(!existsSync(REAL))('ServiceTagManager with the real public file', () => {
-  if (!existsSync(REAL)) console.warn(`skipped: ${REAL} is absent`);
+describe('ServiceTagManager with the real public file', () => {
+  const REAL = serviceTagPath('ServiceTags_Public_20251106.json');
 
   it('loads, indexes and answers lookups for the used tags through a file source', async () => {
     const s = setup();

@@ -1,11 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AcrEgressError, isAcrEgressError } from '../../../src/errors.js';
 import { parseServiceTags } from '../../../src/service-tags/parse.js';
 import type { ServiceTagsFile } from '../../../src/service-tags/types.js';
-
-const TESTDATA = fileURLToPath(new URL('../../../../shared/testdata/', import.meta.url));
+import { serviceTagBytes } from '../../helpers/service-tag-fixtures.js';
 
 function sample(): ServiceTagsFile {
   return {
@@ -197,14 +194,10 @@ const REAL = [
   ['ServiceTags_Public_20251017.json', 373, 3039],
   ['ServiceTags_Public_20251106.json', 375, 3039],
 ] as const;
-const haveRealFiles = REAL.every(([name]) => existsSync(`${TESTDATA}${name}`));
-
-const skipNote = haveRealFiles ? '' : ' (skipped: ../shared/testdata/ServiceTags_Public_*.json are absent)';
-
-describe.skipIf(!haveRealFiles)(`parseServiceTags on real files${skipNote}`, () => {
+describe('parseServiceTags on real files', () => {
   const raw = new Map<string, Buffer>();
   beforeAll(() => {
-    for (const [name] of REAL) raw.set(name, readFileSync(`${TESTDATA}${name}`));
+    for (const [name] of REAL) raw.set(name, serviceTagBytes(name));
   });
 
   it.each(REAL)('parses %s: changeNumber %i, %i values', (name, changeNumber, values) => {

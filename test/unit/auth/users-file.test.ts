@@ -1,0 +1,114 @@
+// The proxy users file: scrypt hashes, constant-cost refusals, a bounded success cache, and errors
+// that name the file and line without echoing a hash or password.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword, ProxyUsers } from '../../../src/auth/users-file.js';
+import { isAcrEgressError } from '../../../src/errors.js';
+
+let alice: string;
+let bob: string;
+
+beforeAll(async () => {
+  alice = await hashPassword('correct horse');
+  bob = await hashPassword('s3cret:with:colons');
+});
+
+function errorOf(fn: () => unknown): { code: string; text: string } {
+  try {
+    fn();
+  } catch (err) {
+    if (!isAcrEgressError(err)) throw err;
+    return { code: err.code, text: [err.message, ...err.details].join('\n') };
+  }
+  throw new Error('expected an error');
+}
+
+describe('hashPassword', () => {
+  it('writes scrypt$16384$8$1$salt$key with a 16-byte salt and 32-byte key, fresh salt each time', async () => {
+    const parts = alice.split('$');
+    expect(parts.slice(0, 4)).toEqual(['scrypt', '16384', '8', '1']);
+    expect(Buffer.from(parts[4]!, 'base64')).toHaveLength(16);
+    expect(Buffer.from(parts[5]!, 'base64')).toHaveLength(32);
+    expect(await hashPassword('correct horse')).not.toBe(alice);
+  });
+});
+
+describe('ProxyUsers', () => {
+  it('verifies the right password and refuses a wrong one or an unknown user', async () => {
+    const users = ProxyUsers.parse(`# agents\n\nalice:${alice}\r\nbob:${bob}\n`, 'users.txt');
+    expect(users.size).toBe(2);
+    expect(await users.verify('alice', 'correct horse')).toBe(true);
+    expect(await users.verify('bob', 's3cret:with:colons')).toBe(true);
+    expect(await users.verify('alice', 'correct horse ')).toBe(false);
+    expect(await users.verify('alice', 's3cret:with:colons')).toBe(false);
+    expect(await users.verify('carol', 'correct horse')).toBe(false);
+    expect(await users.verify('', '')).toBe(false);
+  });
+
+  it('answers from the cache for repeated and concurrent checks, never for another password', async () => {
+    const users = ProxyUsers.parse(`alice:${alice}\n`, 'users.txt');
+    const all = await Promise.all(Array.from({ length: 8 }, () => users.verify('alice', 'correct horse')));
+    expect(all.every((ok) => ok)).toBe(true);
+    expect(await users.verify('alice', 'correct horse')).toBe(true);
+    expect(await users.verify('alice', 'correct hors')).toBe(false);
+  });
+
+  it('keeps no cache across a reload: a new file with a new hash refuses the old password', async () => {
+    const before = ProxyUsers.parse(`alice:${alice}\n`, 'users.txt');
+    expect(await before.verify('alice', 'correct horse')).toBe(true);
+    const after = ProxyUsers.parse(`alice:${bob}\n`, 'users.txt');
+    expect(await after.verify('alice', 'correct horse')).toBe(false);
+  });
+
+  it('accepts an empty file (no one may pass)', async () => {
+    const users = ProxyUsers.parse('# nobody yet\n', 'users.txt');
+    expect(users.size).toBe(0);
+    expect(await users.verify('alice', 'correct horse')).toBe(false);
+  });
+
+  const bad: [string, (h: string) => string, string][] = [
+    ['no colon', () => 'alice', 'users.txt:1: expected name:hash'],
+    ['a bad name', (h) => `al ice:${h}`, 'users.txt:1: the user name must'],
+    ['a duplicate', (h) => `alice:${h}\nalice:${h}`, 'users.txt:2: user alice appears more than once'],
+    ['another scheme', () => 'alice:$2b$10$abcdefghijklmnopqrstuv', 'users.txt:1: user alice: the hash is not scrypt'],
+    ['N not a power of two', (h) => `alice:${h.replace('$16384$', '$16383$')}`, 'N must be a power of two'],
+    ['N too large', (h) => `alice:${h.replace('$16384$', '$2097152$')}`, 'N must be a power of two'],
+    ['r of 0', (h) => `alice:${h.replace('$8$1$', '$0$1$')}`, 'scrypt r must be'],
+    ['a short salt', (h) => `alice:${h.replace(/\$[^$]+(\$[^$]+)$/, '$AAAA$1')}`, 'the salt must be base64'],
+    ['a salt that is not base64', (h) => `alice:${h.replace(/\$[^$]+(\$[^$]+)$/, '$!!!!!!!!!!!!$1')}`, 'salt'],
+    ['a short key', (h) => `alice:${h.replace(/\$[^$]+$/, '$AAAA')}`, 'the key must be base64'],
+  ];
+  it.each(bad)('refuses %s with CONFIG_INVALID naming the file and line', (_name, line, message) => {
+    const { code, text } = errorOf(() => ProxyUsers.parse(`${line(alice)}\n`, 'users.txt'));
+    expect(code).toBe('CONFIG_INVALID');
+    expect(text).toContain(message);
+    const [, , , , salt, key] = alice.split('$');
+    expect(text).not.toContain(salt);
+    expect(text).not.toContain(key);
+  });
+
+  it('reports every bad line together', () => {
+    const { text } = errorOf(() => ProxyUsers.parse(`x\n# ok\nalice:${alice}\ny\n`, 'users.txt'));
+    expect(text).toContain('users.txt: 2 invalid lines');
+    expect(text).toContain('users.txt:1:');
+    expect(text).toContain('users.txt:4:');
+  });
+
+  it('never echoes a line that may be a pasted password', () => {
+    const { text } = errorOf(() => ProxyUsers.parse('hunter2-is-my-password\n', 'users.txt'));
+    expect(text).not.toContain('hunter2');
+  });
+
+  it('loads a file, and says which file when it cannot be read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-users-'));
+    const file = join(dir, 'users.txt');
+    writeFileSync(file, `alice:${alice}\n`);
+    expect(await ProxyUsers.load(file).verify('alice', 'correct horse')).toBe(true);
+    const missing = errorOf(() => ProxyUsers.load(join(dir, 'nope.txt')));
+    expect(missing.code).toBe('CONFIG_UNREADABLE');
+    expect(missing.text).toContain('nope.txt');
+    expect(missing.text).toContain('ENOENT');
+  });
+});
