@@ -279,8 +279,11 @@ function compileTrusted(loaded: LoadedConfig): CidrList | null {
   return 'list' in parsed ? parsed.list : null; // load.ts has already refused bad entries
 }
 
-/** Throws AcrEgressError (from ProxyUsers.load) when the users file is unreadable or invalid. */
-function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
+/**
+ * The proxy users file, read at start, on every reload and by `config validate` (which must agree).
+ * Throws AcrEgressError (from ProxyUsers.load) when the file is unreadable or invalid.
+ */
+export function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
   const file = loaded.config.proxy.auth.usersFile;
   return file === null ? null : new ProxyAuth(ProxyUsers.load(file));
 }

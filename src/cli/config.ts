@@ -4,6 +4,7 @@ import pino from 'pino';
 import { loadConfigChecked } from '../config/check.js';
 import { ruleTagNeeds } from '../policy/tag-needs.js';
 import { ServiceTagManager } from '../service-tags/manager.js';
+import { loadAuth } from '../gateway.js';
 import { allowLine } from '../start-lines.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError } from './output.js';
@@ -26,6 +27,7 @@ export const configCommand: Command = {
       const { loaded } = await loadConfigChecked(file, process.env, (first) =>
         new ServiceTagManager({ config: first, needs: ruleTagNeeds, log: pino({ level: 'silent' }) }).loadInitial(),
       );
+      loadAuth(loaded); // serve reads the users file at start: an unreadable one is refused here too
       const n = loaded.registries.length;
       io.out(`${file}: valid (version ${loaded.version}, ${n} registr${n === 1 ? 'y' : 'ies'}); ${allowLine(loaded)}`);
       return 0;

@@ -57,6 +57,7 @@ const table: [string, Record<string, unknown>, boolean][] = [
     true,
   ],
   ['an unknown key', merge({ proxy: { lisen: '127.0.0.1:0' } }), false],
+  ['a proxy users file that does not exist', merge({ proxy: { auth: { usersFile: join(dir, 'no-users') } } }), false],
 ];
 
 describe('config validate and serve agree', () => {
