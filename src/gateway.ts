@@ -5,13 +5,15 @@ import type { DestinationStream, Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigChecked } from './config/check.js';
+import type { LoadedConfig } from './config/load.js';
 import { ProxyUsers } from './auth/users-file.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
 import { Inspector } from './inspect/inspector.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
+import { ruleTagNeeds } from './policy/tag-needs.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
 import { ClientLimits } from './proxy/client-limits.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
@@ -22,6 +24,7 @@ import { HostResolver } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
 import { ServiceTagManager } from './service-tags/manager.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
+import { allowLine, tagsLine } from './start-lines.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -118,6 +121,7 @@ export class Gateway {
       events: this.tunnelEvents,
       learned: this.inspector.learned,
       inspector: this.inspector,
+      parent: () => this.#loaded.parent,
     };
     this.#proxy = new ProxyServer(deps);
     if (loaded.config.proxy.transparentListen !== null) {
@@ -126,26 +130,30 @@ export class Gateway {
   }
 
   static async create(options: GatewayOptions): Promise<Gateway> {
-    const loaded = loadConfigFile(options.configFile, options.env ?? process.env);
-    const log = componentLog(
-      options.logger ?? createOperationalLog(loaded.config.log.level, options.logDestination),
-      'gateway',
-    );
+    let log: Logger | undefined;
     let gateway: Gateway | undefined;
-    const serviceTags = new ServiceTagManager({
-      config: loaded,
-      log: componentLog(log, 'service-tags'),
-      // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
-      onUpdate: (index) => gateway?.setTags(index),
+    let serviceTags: ServiceTagManager | undefined;
+    // The same path `config validate` takes: a config serve would refuse, validate refuses too.
+    const { loaded, tags } = await loadConfigChecked(options.configFile, options.env ?? process.env, async (first) => {
+      log = componentLog(
+        options.logger ?? createOperationalLog(first.config.log.level, options.logDestination),
+        'gateway',
+      );
+      serviceTags = new ServiceTagManager({
+        config: first,
+        needs: ruleTagNeeds,
+        log: componentLog(log, 'service-tags'),
+        // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
+        onUpdate: (index) => gateway?.setTags(index),
+        env: options.env,
+      });
+      if (options.tags === undefined) return serviceTags.loadInitial();
+      serviceTags.use(options.tags);
+      return options.tags;
     });
-    let tags: ServiceTagIndex | null;
-    if (options.tags !== undefined) {
-      tags = options.tags;
-      serviceTags.use(tags);
-    } else {
-      tags = await serviceTags.loadInitial();
-    }
-    gateway = new Gateway(options, loaded, tags, log, serviceTags);
+    // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
+    await serviceTags!.reconfigure(loaded);
+    gateway = new Gateway(options, loaded, tags, log!, serviceTags!);
     return gateway;
   }
 
@@ -210,6 +218,8 @@ export class Gateway {
       },
       'proxy listening',
     );
+    this.log.info(allowLine(this.#loaded));
+    this.log.info({ enforce: this.#loaded.config.serviceTags.enforce }, tagsLine(this.#loaded, this.#tags !== null));
     return this.#proxyAddress;
   }
 
@@ -224,7 +234,9 @@ export class Gateway {
     let next: LoadedConfig;
     let auth: ProxyAuth | null;
     try {
-      next = loadConfigFile(this.#options.configFile, this.#options.env ?? process.env);
+      // Regions are checked against the data in use, as at start.
+      const env = this.#options.env ?? process.env;
+      next = (await loadConfigChecked(this.#options.configFile, env, async () => this.#tags)).loaded;
       auth = loadAuth(next); // the users file is re-read on every reload
     } catch (err) {
       const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
@@ -281,8 +293,11 @@ function compileTrusted(loaded: LoadedConfig): CidrList | null {
   return 'list' in parsed ? parsed.list : null; // load.ts has already refused bad entries
 }
 
-/** Throws AcrEgressError (from ProxyUsers.load) when the users file is unreadable or invalid. */
-function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
+/**
+ * The proxy users file, read at start, on every reload and by `config validate` (which must agree).
+ * Throws AcrEgressError (from ProxyUsers.load) when the file is unreadable or invalid.
+ */
+export function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
   const file = loaded.config.proxy.auth.usersFile;
   return file === null ? null : new ProxyAuth(ProxyUsers.load(file));
 }
@@ -304,5 +319,5 @@ function makeResolver(loaded: LoadedConfig): HostResolver {
  * file, else the cache file, validated like a download. A URL source is only read by a refresh.
  */
 export async function loadInitialTags(loaded: LoadedConfig, log: Logger): Promise<ServiceTagIndex | null> {
-  return new ServiceTagManager({ config: loaded, log }).loadInitial();
+  return new ServiceTagManager({ config: loaded, needs: ruleTagNeeds, log }).loadInitial();
 }

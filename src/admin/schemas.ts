@@ -172,6 +172,8 @@ export const TagsStatusSchema = Type.Object({
   cloud: Nullable(Type.String()),
   source: Nullable(Type.String()),
   loadedAt: Nullable(Type.String()),
+  publishedAt: Nullable(Type.String()),
+  ageFrom: Nullable(Type.String()),
   lastSuccessAt: Nullable(Type.String()),
   nextRefreshAt: Nullable(Type.String()),
   lastError: Nullable(Type.String()),
@@ -179,6 +181,9 @@ export const TagsStatusSchema = Type.Object({
   stale: Type.Boolean(),
   ageSeconds: Nullable(Type.Integer()),
   tags: Type.Record(Type.String(), Type.Integer(), { description: 'prefix count per tag the rules use' }),
+  missing: Type.Array(Type.Object({ rule: Type.String(), tag: Type.String() }), {
+    description: 'tags a rule needs that the data lacks: that rule is blocked (unchecked with when-available)',
+  }),
   failures: Type.Integer(),
   consecutiveFailures: Type.Integer(),
 });

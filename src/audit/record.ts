@@ -22,6 +22,8 @@ export interface DecisionRecord {
   report?: true;
   /** Present when service tags were not enforced for this decision (enforce: when-available without data). */
   tagsUnenforced?: true;
+  /** 'parent' when the tunnel went through proxy.parent: the parent resolved the name, no address was checked. */
+  via?: 'parent';
   /** Human detail for the reason (never a secret). */
   detail?: string;
   bytesUp: number | null;

@@ -22,6 +22,8 @@ export interface RecordInput {
   bytesDown?: number | null;
   /** A decision id taken earlier with newRecordId() (an inspected tunnel's requests point at it). */
   id?: string;
+  /** 'parent' when proxy.parent carried the tunnel. */
+  via?: 'parent';
 }
 
 export type RecordSink = (record: DecisionRecord) => void;
@@ -69,6 +71,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
   if (d.report) record.report = true;
   if (d.tagsUnenforced) record.tagsUnenforced = true;
   if (d.detail !== undefined) record.detail = d.detail;
+  if (input.via !== undefined) record.via = input.via;
   return record;
 }
 

@@ -2,6 +2,7 @@
 // file) into one resolved shape the policy compiles.
 import { readFileSync } from 'node:fs';
 import { CLOUDS, type CloudName } from './cloud.js';
+import { checkRegion, type RegionCatalog } from './regions.js';
 import type { RegistryEntryConfig } from './schema.js';
 
 export interface ResolvedRegistry {
@@ -60,6 +61,7 @@ function fromEndpoints(
   cloud: CloudName,
   path: string,
   problems: string[],
+  catalog: RegionCatalog | null,
 ): ResolvedRegistry | null {
   const { acr, blob } = CLOUDS[cloud];
   const login = doc.loginServer.toLowerCase().replace(/\.$/, '');
@@ -76,6 +78,11 @@ function fromEndpoints(
   let blobSeen = false;
   (doc.dataEndpoints ?? []).forEach((d, i) => {
     const region = d.region.toLowerCase();
+    const known = checkRegion(catalog, d.region);
+    if (!known.ok) {
+      problems.push(`${path}.dataEndpoints[${i}].region: ${known.problem}`);
+      return;
+    }
     const endpoint = d.endpoint.toLowerCase();
     regions.push(region);
     if (endpoint === `*.${blob}`) blobSeen = true;
@@ -87,6 +94,11 @@ function fromEndpoints(
   });
   (doc.regionalEndpoints ?? []).forEach((d, i) => {
     const region = d.region.toLowerCase();
+    const known = checkRegion(catalog, d.region);
+    if (!known.ok) {
+      problems.push(`${path}.regionalEndpoints[${i}].region: ${known.problem}`);
+      return;
+    }
     const endpoint = d.endpoint.toLowerCase();
     regions.push(region);
     if (endpoint === `${name}.${region}.geo.${acr}`) geo.push(region);
@@ -106,14 +118,25 @@ export function resolveRegistries(
   entries: readonly RegistryEntryConfig[],
   cloud: CloudName,
   problems: string[],
+  catalog: RegionCatalog | null = null,
+  skip: ReadonlySet<number> = new Set(),
 ): ResolvedRegistry[] {
   const out: ResolvedRegistry[] = [];
   const seen = new Map<string, number>();
   entries.forEach((entry, i) => {
+    if (skip.has(i)) return; // its shape is already reported
     const path = `registries[${i}]`;
     let resolved: ResolvedRegistry | null;
     if ('name' in entry) {
-      const regions = dedupe((entry.regions ?? []).map((r) => r.toLowerCase()));
+      // A known alias (the service-tag file's centralfrance) becomes the ARM name the endpoints use.
+      const regions = dedupe(
+        (entry.regions ?? []).flatMap((r, j) => {
+          const known = checkRegion(catalog, r);
+          if (known.ok) return [known.region];
+          problems.push(`${path}.regions[${j}]: ${known.problem}`);
+          return [];
+        }),
+      );
       const dataOn = entry.dataEndpoints ?? true;
       const geoOn = entry.regionalEndpoints ?? false;
       if (geoOn && regions.length === 0) {
@@ -129,7 +152,7 @@ export function resolveRegistries(
         ...inspectFields(entry, true),
       };
     } else if ('loginServer' in entry) {
-      resolved = fromEndpoints(entry, cloud, path, problems);
+      resolved = fromEndpoints(entry, cloud, path, problems, catalog);
     } else {
       let doc: unknown;
       try {
@@ -152,6 +175,7 @@ export function resolveRegistries(
         cloud,
         `${path}.endpointsFile(${entry.endpointsFile})`,
         problems,
+        catalog,
       );
     }
     if (!resolved) return;

@@ -4,13 +4,18 @@ import { Type, type Static } from '@sinclair/typebox';
 const HostPort = Type.String({
   pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$',
   description: 'address:port, e.g. 0.0.0.0:3128 or [::]:3128',
+  explain: 'is not address:port, e.g. 0.0.0.0:3128 or [::]:3128',
 });
 
 const Cidr = Type.String({ minLength: 1, description: 'an address or CIDR, e.g. 10.0.0.0/8' });
 
 /** ACR registry names: 5-50 alphanumerics, matched case-insensitively. */
 export const REGISTRY_NAME_PATTERN = '^[A-Za-z0-9]{5,50}$';
-const Region = Type.String({ pattern: '^[A-Za-z0-9]{2,40}$', description: 'Azure region name, e.g. eastus' });
+const Region = Type.String({
+  pattern: '^[A-Za-z0-9]{2,40}$',
+  description: 'Azure region name, e.g. eastus',
+  explain: 'is not an Azure region name: letters and digits, e.g. westeurope',
+});
 
 /** true: *.blob.<cloud suffix>; learned: only storage hosts an inspected registry redirected a client to. */
 const BlobStorage = Type.Union([Type.Boolean(), Type.Literal('learned')]);
@@ -24,7 +29,7 @@ const InspectKeys = {
 
 export const RegistryByName = Type.Object(
   {
-    name: Type.String({ pattern: REGISTRY_NAME_PATTERN }),
+    name: Type.String({ pattern: REGISTRY_NAME_PATTERN, explain: 'is not a valid ACR name: 5-50 letters and digits' }),
     regions: Type.Optional(Type.Array(Region, { uniqueItems: true })),
     dataEndpoints: Type.Optional(Type.Boolean()),
     regionalEndpoints: Type.Optional(Type.Boolean()),
@@ -62,7 +67,11 @@ export const RegistryEntry = Type.Union([RegistryByName, RegistryFromEndpoints, 
 /** A client group: who (by address and/or proxy user) may use which of the configured rules. */
 export const ClientGroupSchema = Type.Object(
   {
-    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'shown in refusals' }),
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+      description: 'shown in refusals',
+      explain: 'is not a group name: up to 64 letters, digits, _ . -, starting with a letter or digit',
+    }),
     cidrs: Type.Array(Cidr, { default: [] }),
     users: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { default: [], uniqueItems: true }),
     registries: Type.Array(Type.String({ minLength: 1 }), { default: [], uniqueItems: true }),
@@ -99,6 +108,15 @@ export const ConfigSchema = Type.Object(
         maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20_000 }),
         drainTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
         maxClientHelloBytes: Type.Integer({ minimum: 512, maximum: 1_048_576, default: 65_536 }),
+        parent: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description:
+            'parent proxy (http://host:port) that allowed tunnels are handed to with CONNECT; it resolves the names, so the address checks do not apply',
+        }),
+        parentCredentialsFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'file holding user:password for the parent proxy (sent as Proxy-Authorization: Basic)',
+        }),
         allowEch: Type.Boolean({
           default: false,
           description:
@@ -153,6 +171,16 @@ export const ConfigSchema = Type.Object(
         cacheFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: './data/service-tags.json' }),
         fetchTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
         maxBytes: Type.Integer({ minimum: 1024, maximum: 1_073_741_824, default: 64 * 1024 * 1024 }),
+        proxy: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description:
+            "forward proxy (http://host:port) for the service-tag download only; null = HTTPS_PROXY/NO_PROXY of the gateway's environment, if set",
+        }),
+        enforceWithParent: Type.Union([Type.Boolean(), Type.Null()], {
+          default: null,
+          description:
+            'with proxy.parent, enforce: true must be confirmed with false here: the parent resolves names, so ranges cannot be checked',
+        }),
         userAgent: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
           default: null,
           description: "User-Agent of the gateway's own downloads; null = acr-egress/<version>",

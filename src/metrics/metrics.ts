@@ -211,6 +211,16 @@ function registerTagMetrics(registers: Registry[], status: (() => TagsStatus | n
     },
   });
   new Gauge({
+    name: 'acr_egress_service_tags_missing',
+    help: '1 per rule and tag the rule needs that the service-tag data lacks (that rule is blocked, or unchecked with when-available)',
+    labelNames: ['rule', 'tag'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { rule, tag } of read()?.missing ?? []) this.set({ rule, tag }, 1);
+    },
+  });
+  new Gauge({
     name: 'acr_egress_service_tags_stale',
     help: '1 when the service-tag data in use is older than serviceTags.maxAgeDays or none is loaded',
     registers,

@@ -221,12 +221,19 @@ function checkTags(policy: PolicySnapshot, match: HostMatch | null, ip: ParsedIp
   for (const t of bound.tags) {
     if (t.ranges.has(ip.address)) return allow(rule, t.name);
   }
+  // The data lacks a tag this rule needs: only this rule degrades (blocked, or unchecked with
+  // when-available); every other rule keeps checking its ranges.
+  if (bound.missing.length > 0) {
+    const lacks = `service-tag data (change ${binding.changeNumber}) has no ${bound.missing.join(', ')}`;
+    if (policy.enforceTags === 'when-available')
+      return decision(true, null, false, rule, null, `${lacks}; enforce is when-available`, true);
+    return block(policy, 'service_tags_unavailable', `${lacks}, which rule ${rule} needs`, rule);
+  }
   const names = bound.tags.map((t) => t.name);
-  const missing = bound.missing.length > 0 ? `; no tag found for ${bound.missing.join(', ')}` : '';
   return block(
     policy,
     'ip_not_in_service_tag',
-    `${ip.address} is in none of [${names.join(', ')}] (change ${binding.changeNumber})${missing}`,
+    `${ip.address} is in none of [${names.join(', ')}] (change ${binding.changeNumber})`,
     rule,
   );
 }

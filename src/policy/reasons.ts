@@ -16,7 +16,10 @@ export const REASONS = {
   dns_failure: { status: 502, text: 'the host name could not be resolved' },
   private_destination: { status: 403, text: 'the host resolves to a private or reserved address' },
   ip_not_in_service_tag: { status: 403, text: "the address is outside the rule's Azure service-tag ranges" },
-  service_tags_unavailable: { status: 403, text: 'service-tag enforcement is on and no service-tag data is loaded' },
+  service_tags_unavailable: {
+    status: 403,
+    text: "service-tag enforcement is on and no service-tag data is loaded, or the data lacks this rule's tag",
+  },
   upstream_unreachable: { status: 502, text: 'the destination could not be reached' },
   audit_unavailable: { status: 503, text: 'the audit log cannot be written and log.failClosed is true' },
   too_many_connections: { status: 503, text: 'the gateway or this client is at its connection limit' },

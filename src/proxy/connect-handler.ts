@@ -14,7 +14,8 @@ import { parseProxyHeader } from './proxy-protocol.js';
 import { printable } from './request-head.js';
 import { RequestReader } from './request-reader.js';
 import { CONNECT_ESTABLISHED } from './responses.js';
-import { admitClient, dialVetted, runTunnel } from './tunnel.js';
+import { dialViaParent } from './parent.js';
+import { admitClient, dialVetted, runTunnel, type Dialed } from './tunnel.js';
 
 /** Gives a socket (and the bytes already read from it) to the plain-HTTP forwarder. */
 export type HandOver = (socket: Socket, bytes: Buffer, client: string | null) => void;
@@ -104,11 +105,19 @@ async function serve(
   const unaudited = auditGate(deps);
   if (unaudited !== null) return conn.refuse(chain(request.decision, unaudited));
 
-  const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
-  deps.events?.decided?.((performance.now() - t0) / 1000);
-  ctx.ip = dest.ip;
-  if (!dest.ok) return conn.refuse(chain(request.decision, dest.decision));
-  const dialed = await dialVetted(deps, conn, policy, request.match, request.decision, dest, authority.port);
+  // With proxy.parent the parent resolves the name: no address to check here (parent.ts).
+  const parent = deps.parent?.() ?? null;
+  let dialed: Dialed;
+  if (parent === null) {
+    const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
+    deps.events?.decided?.((performance.now() - t0) / 1000);
+    ctx.ip = dest.ip;
+    if (!dest.ok) return conn.refuse(chain(request.decision, dest.decision));
+    dialed = await dialVetted(deps, conn, policy, request.match, request.decision, dest, authority.port);
+  } else {
+    ctx.via = 'parent';
+    dialed = await dialViaParent(deps, conn.socket, parent, ctx.host, authority.port, request.decision.rule);
+  }
   if (!dialed.ok) return conn.refuse(dialed.decision);
   conn.upstream = dialed.upstream;
   let decision = dialed.decision ?? request.decision;

@@ -1,5 +1,6 @@
 // What the proxy needs from the rest of the gateway, and the per-connection state it keeps.
 import type { Logger } from 'pino';
+import type { ParentProxy } from '../config/parent.js';
 import type { Recorder } from '../audit/recorder.js';
 import type { Socket } from 'node:net';
 import type { Decision, LearnedLookup } from '../policy/decide.js';
@@ -67,6 +68,8 @@ export interface ProxyDeps {
   readonly learned?: LearnedLookup;
   /** Terminates and checks tunnels of registries with inspect: true (src/inspect/). */
   readonly inspector?: TunnelInspector;
+  /** The parent proxy allowed tunnels go through (proxy.parent); absent or null = direct. */
+  readonly parent?: () => ParentProxy | null;
 }
 
 /** What the proxy asks of inspection: whether a vetted tunnel is inspected, and to run it if so. */
@@ -89,6 +92,8 @@ export interface ConnectionContext {
   sni: string | null;
   ip: string | null;
   decision: Decision | null;
+  /** 'parent' when the tunnel went through proxy.parent (no address was checked). */
+  via?: 'parent';
 }
 
 /** The one factory of per-connection state, for every listener and the plain-HTTP forwarder. */
@@ -132,5 +137,6 @@ export function recordConnection(
     startedAt: ctx.startedAt,
     bytesUp,
     bytesDown,
+    via: ctx.via,
   });
 }
