@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
+import { instanceName, StoreService } from './store/service.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { isAcrEgressError } from './errors.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
@@ -36,6 +37,8 @@ export class Gateway {
   readonly log: Logger;
   readonly store: DecisionStore;
   readonly recorder: Recorder;
+  /** The store the admin API asks (memory, embedded or postgres) and its writer. */
+  readonly records: StoreService;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -59,6 +62,8 @@ export class Gateway {
     tags: ServiceTagIndex | null,
     log: Logger,
     serviceTags: ServiceTagManager,
+    ring: DecisionStore,
+    records: StoreService,
   ) {
     this.#options = options;
     this.serviceTags = serviceTags;
@@ -68,8 +73,11 @@ export class Gateway {
     this.#policy = compilePolicy(loaded, tags);
     this.#resolver = makeResolver(loaded);
     this.#audit = createAuditLog(loaded.config.log.file);
-    this.store = new DecisionStore(loaded.config.log.recent);
-    this.recorder = new Recorder(this.#audit, this.store);
+    this.store = ring;
+    this.records = records;
+    this.recorder = new Recorder(this.#audit, this.store, records.instance);
+    // After the audit log (the record of truth): the store's writer queues, never blocks.
+    this.recorder.addSink((rec) => records.add(rec));
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -122,7 +130,14 @@ export class Gateway {
     } else {
       tags = await serviceTags.loadInitial();
     }
-    gateway = new Gateway(options, loaded, tags, log, serviceTags);
+    const ring = new DecisionStore(loaded.config.log.recent);
+    const records = await StoreService.open(
+      loaded.config.audit,
+      ring,
+      loaded.config.audit.instance ?? instanceName(options.env ?? process.env),
+      log.child({ component: 'store' }),
+    );
+    gateway = new Gateway(options, loaded, tags, log, serviceTags, ring, records);
     return gateway;
   }
 
@@ -235,6 +250,7 @@ export class Gateway {
       const drainMs = this.#loaded.config.proxy.drainTimeoutMs;
       await Promise.all([this.#proxy.close(drainMs), this.#transparent?.close(drainMs)]);
       await this.#audit.close();
+      await this.records.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'store close failed'));
       this.log.info('stopped');
     })();
     return this.#stopping;

@@ -2,6 +2,7 @@
 // state of its own and tests build it from fakes.
 import type { Logger } from 'pino';
 import type { DecisionStore } from '../audit/store.js';
+import type { StoreService } from '../store/service.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
@@ -20,7 +21,10 @@ export interface TagsFacade {
 }
 
 export interface AdminDeps {
+  /** This process's recent records: the live stream's source (and the memory back end). */
   readonly store: DecisionStore;
+  /** The configured store the queries go to; absent: the memory back end over `store`. */
+  readonly records?: Pick<StoreService, 'store' | 'gaps' | 'state' | 'instance'>;
   policy(): PolicySnapshot;
   config(): LoadedConfig;
   /** Token name -> token; empty: no token configured (the API then answers loopback only). */

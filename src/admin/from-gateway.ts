@@ -82,6 +82,7 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
   }
   return {
     store: gateway.store,
+    records: gateway.records,
     policy: () => gateway.policy,
     config: () => gateway.config,
     tokens: () => gateway.config.adminTokens,

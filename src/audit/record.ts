@@ -25,4 +25,6 @@ export interface DecisionRecord {
   bytesUp: number | null;
   bytesDown: number | null;
   durationMs: number | null;
+  /** The replica that made the record (POD_NAME or the host name). */
+  instance?: string;
 }

@@ -64,10 +64,13 @@ export class Recorder {
   #log: AuditLog;
   #store: DecisionStore;
   #sinks: RecordSink[] = [];
+  /** This replica's name, stamped on every record so a fleet's records tell where they were made. */
+  #instance: string | undefined;
 
-  constructor(log: AuditLog, store: DecisionStore) {
+  constructor(log: AuditLog, store: DecisionStore, instance?: string) {
     this.#log = log;
     this.#store = store;
+    this.#instance = instance;
   }
 
   get store(): DecisionStore {
@@ -81,6 +84,7 @@ export class Recorder {
 
   record(input: RecordInput): DecisionRecord {
     const rec = makeRecord(input);
+    if (this.#instance !== undefined) rec.instance = this.#instance;
     this.#log.write(rec);
     this.#store.add(rec);
     for (const sink of this.#sinks) sink(rec);
