@@ -8,7 +8,15 @@ import { sendError } from './answers.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps } from './deps.js';
 import { recordsOf } from './records.js';
-import { ErrorAnswer, ExportQuery, LogPageSchema, LogsQuery, PullsQuery, PullsSchema, StoreStateSchema } from './schemas.js';
+import {
+  ErrorAnswer,
+  ExportQuery,
+  LogPageSchema,
+  LogsQuery,
+  PullsQuery,
+  PullsSchema,
+  StoreStateSchema,
+} from './schemas.js';
 
 /** The filter, or null after answering 400 with the parameter at fault. */
 export function filterOr400(params: LogFilterParams, reply: FastifyReply): LogFilter | null {

@@ -105,4 +105,3 @@ export function computeStats(store: DecisionStore, filter: LogFilter, n: number,
   stats.topClients = top(clients, (t) => t.count, n).map(([client, t]) => ({ client, ...t }));
   return stats;
 }
-

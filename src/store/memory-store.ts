@@ -4,15 +4,7 @@ import { matching, newerThan, queryLogs, type LogFilter, type LogPage } from '..
 import type { DecisionStore } from '../audit/store.js';
 import { computeStats, type Stats } from './memory-stats.js';
 import { bucketRecords } from './buckets.js';
-import type {
-  Gap,
-  LearnedHost,
-  PullSummary,
-  RecordStore,
-  StatsBucket,
-  StoreBounds,
-  StoredRecord,
-} from './types.js';
+import type { Gap, LearnedHost, PullSummary, RecordStore, StatsBucket, StoreBounds, StoredRecord } from './types.js';
 
 export class MemoryStore implements RecordStore {
   readonly backend = 'memory' as const;
