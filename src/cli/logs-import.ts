@@ -69,6 +69,7 @@ export async function runLogsImport(io: Io, argv: string[]): Promise<number> {
       }
     }
     await service.store.write(batch);
+    await service.store.analyze?.();
   } catch (err) {
     await service.close().catch(() => undefined);
     return reportError(io, err, 1);

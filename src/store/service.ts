@@ -108,10 +108,12 @@ export class StoreService {
     this.#sweep.unref();
   }
 
-  /** Deletes whole days older than audit.retentionDays (UTC midnight boundaries); the number removed. */
+  /** Hourly: deletes whole days older than audit.retentionDays (UTC midnight boundaries); the number removed. */
   async prune(now = Date.now()): Promise<number> {
     const cutoff = Math.floor(now / DAY_MS) * DAY_MS - (this.#audit.retentionDays - 1) * DAY_MS;
     const removed = await this.store.prune(cutoff);
+    // Keeps the planner choosing the id index for pages: without statistics it sorts every match.
+    await this.store.analyze?.();
     if (removed > 0) this.#log.info({ removed, before: new Date(cutoff).toISOString() }, 'retention sweep');
     return removed;
   }

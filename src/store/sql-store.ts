@@ -238,6 +238,10 @@ export class SqlStore implements RecordStore {
     return r?.n ?? 0;
   }
 
+  async analyze(): Promise<void> {
+    await this.db.query('ANALYZE acr_records');
+  }
+
   async addGaps(gaps: readonly Gap[]): Promise<void> {
     for (const g of gaps) {
       await this.db.query(

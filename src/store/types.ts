@@ -79,6 +79,8 @@ export interface RecordStore {
   gaps(fromMs: number | null, toMs: number | null): Promise<Gap[]>;
   learnedHosts(): Promise<LearnedHost[]>;
   putLearnedHost(host: LearnedHost): Promise<void>;
+  /** Refreshes the planner's statistics (PGlite has no autovacuum; a bulk load outruns it). */
+  analyze?(): Promise<void>;
   /** Records other replicas wrote (fleet back ends only). */
   subscribeFleet?(listener: (record: StoredRecord) => void): () => void;
   close(): Promise<void>;
