@@ -12,7 +12,7 @@ import { substituteEnv } from '../../../src/config/env.js';
 import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway.js';
 
-const DIR = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
+const DIR = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes', 'base');
 
 // Loose shapes: only the fields the checks read.
 type Manifest = {
