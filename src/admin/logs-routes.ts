@@ -7,7 +7,7 @@ import type { DecisionRecord } from '../audit/record.js';
 import { sendError } from './answers.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps } from './deps.js';
-import { recordsOf } from './records.js';
+import { fromStore, recordsOf } from './records.js';
 import {
   ErrorAnswer,
   ExportQuery,
@@ -26,7 +26,7 @@ export function filterOr400(params: LogFilterParams, reply: FastifyReply): LogFi
   return null;
 }
 
-const errors = { 400: ErrorAnswer, 401: ErrorAnswer };
+const errors = { 400: ErrorAnswer, 401: ErrorAnswer, 503: ErrorAnswer };
 
 export function registerLogRoutes(app: AdminApp, deps: AdminDeps): void {
   app.get(
@@ -43,10 +43,10 @@ export function registerLogRoutes(app: AdminApp, deps: AdminDeps): void {
       const filter = filterOr400(req.query, reply);
       if (filter === null) return reply;
       const records = recordsOf(deps);
-      const page = await records.store.logs(filter, {
-        limit: req.query.limit ?? 100,
-        cursor: req.query.cursor ?? null,
-      });
+      const page = await fromStore(deps, reply, () =>
+        records.store.logs(filter, { limit: req.query.limit ?? 100, cursor: req.query.cursor ?? null }),
+      );
+      if (page === null) return reply;
       const gaps = await records.gaps(filter.since, filter.until);
       return gaps.length === 0 ? page : { ...page, gaps };
     },
@@ -68,10 +68,13 @@ export function registerLogRoutes(app: AdminApp, deps: AdminDeps): void {
       if (filter === null) return reply;
       // Taken at once, so records arriving while it streams change nothing.
       const records = recordsOf(deps);
-      const page = await records.store.logs(filter, {
-        limit: req.query.limit ?? Number.MAX_SAFE_INTEGER,
-        cursor: req.query.cursor ?? null,
-      });
+      const page = await fromStore(deps, reply, () =>
+        records.store.logs(filter, {
+          limit: req.query.limit ?? Number.MAX_SAFE_INTEGER,
+          cursor: req.query.cursor ?? null,
+        }),
+      );
+      if (page === null) return reply;
       if (page.nextCursor !== null) reply.header('x-next-cursor', page.nextCursor);
       const gaps = await records.gaps(filter.since, filter.until);
       if (gaps.length > 0) reply.header('x-store-gaps', JSON.stringify(gaps));
@@ -95,7 +98,8 @@ export function registerLogRoutes(app: AdminApp, deps: AdminDeps): void {
       const { limit, ...params } = req.query;
       const filter = filterOr400(params, reply);
       if (filter === null) return reply;
-      return { items: await recordsOf(deps).store.pulls(filter, limit ?? 100) };
+      const items = await fromStore(deps, reply, () => recordsOf(deps).store.pulls(filter, limit ?? 100));
+      return items === null ? reply : { items };
     },
   );
 

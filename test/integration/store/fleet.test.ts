@@ -138,6 +138,8 @@ describe.skipIf(POSTGRES_MISSING)('a fleet on PostgreSQL', () => {
     const ready = await a.app.inject({ method: 'GET', url: '/readyz' });
     expect([ready.statusCode, ready.json()]).toEqual([readyBefore.statusCode, readyBefore.json()]);
     await until('a failed write', async () => (await get<{ healthy: boolean }>(a, '/api/v1/store')).healthy === false);
+    const query = await a.app.inject({ method: 'GET', url: '/api/v1/logs' });
+    expect([query.statusCode, query.json().error]).toEqual([503, 'unavailable']);
     await server.start();
     await until('the queue to drain', async () => {
       await a.gw.gateway.records.writer?.flush();
