@@ -192,6 +192,19 @@ export class LogFilter {
     return new LogFilter(f);
   }
 
+  /** True when only since/until are set: answers may come from per-hour counts. */
+  get timeOnly(): boolean {
+    return (
+      this.decision === null &&
+      this.reason === null &&
+      this.host === null &&
+      this.clients === null &&
+      this.rule === null &&
+      this.mode === null &&
+      PLAIN_FIELDS.every((key) => this[key] === null)
+    );
+  }
+
   static all(): LogFilter {
     return new LogFilter({});
   }

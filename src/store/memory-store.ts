@@ -52,7 +52,7 @@ export class MemoryStore implements RecordStore {
     return 0;
   }
 
-  async addGaps(): Promise<void> {}
+  async addGaps(_gaps: readonly Gap[]): Promise<void> {}
 
   async gaps(): Promise<Gap[]> {
     return [];

@@ -1,7 +1,7 @@
 // The SQL back end (embedded PGlite and PostgreSQL share it): batched idempotent inserts, keyset
 // pages ordered by id (ULIDs: time first, so one order across the fleet), aggregates in SQL.
 import { parseIp } from '../net/address.js';
-import type { LogFilter, LogPage } from '../audit/query.js';
+import { LogFilter, type LogPage } from '../audit/query.js';
 import type { Stats } from './memory-stats.js';
 import { whereOf } from './sql.js';
 import type { SqlClient } from './sql-client.js';
@@ -53,11 +53,23 @@ function row(rec: StoredRecord, text: string): Record<string, unknown> {
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const asRecord = (v: unknown): StoredRecord => (typeof v === 'string' ? JSON.parse(v) : v) as StoredRecord;
 
+/** A filter on time only: records with `time` in [fromMs, toMs] (either end open when null). */
+function timeWindow(fromMs: number | null, toMs: number | null): LogFilter {
+  const params: Record<string, string> = {};
+  if (fromMs !== null) params.since = new Date(fromMs).toISOString();
+  if (toMs !== null) params.until = new Date(toMs).toISOString();
+  return LogFilter.parse(params) as LogFilter;
+}
+
 export interface SqlStoreOptions {
   backend: StoreBackend;
   /** Set: after each insert, NOTIFY this channel with each new record (or its id when large). */
   notifyChannel?: string | null;
 }
+
+/** The origin of hour buckets. */
+const EPOCH = '2000-01-01 00:00:00+00';
+const HOUR_MS = 3_600_000;
 
 /** Records at or above this many bytes are announced by id; NOTIFY payloads stop at 8000 bytes. */
 export const NOTIFY_INLINE_LIMIT = 7900;
@@ -76,18 +88,30 @@ export class SqlStore implements RecordStore {
   async write(records: readonly StoredRecord[]): Promise<void> {
     if (records.length === 0) return;
     const rows = records.map((r) => row(r, JSON.stringify(r)));
-    const insert = `INSERT INTO acr_records (${NAMES.join(', ')})
-      SELECT ${NAMES.join(', ')} FROM json_to_recordset($1::json) AS x(${COLUMNS})
-      ON CONFLICT (id) DO NOTHING`;
-    if (this.#notify === null) {
-      await this.db.query(insert, [JSON.stringify(rows)]);
-      return;
-    }
+    // One statement: the records, the hourly counts of exactly the rows inserted (a batch sent twice
+    // counts once), and the notifications. Counts are upserted in key order so that two replicas
+    // updating the same hours lock rows in the same order and never deadlock.
+    const notify =
+      this.#notify === null
+        ? ''
+        : `, (SELECT count(pg_notify($2, CASE WHEN octet_length(text) < ${NOTIFY_INLINE_LIMIT} THEN text
+             ELSE json_build_object('id', id)::text END)) FROM ins)::int AS notified`;
     await this.db.query(
-      `WITH ins AS (${insert} RETURNING id, rec::text AS text)
-       SELECT count(pg_notify($2, CASE WHEN octet_length(text) < ${NOTIFY_INLINE_LIMIT} THEN text
-         ELSE json_build_object('id', id)::text END))::int AS n FROM ins`,
-      [JSON.stringify(rows), this.#notify],
+      `WITH ins AS (
+         INSERT INTO acr_records (${NAMES.join(', ')})
+         SELECT ${NAMES.join(', ')} FROM json_to_recordset($1::json) AS x(${COLUMNS})
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id, time, decision, reason, host, client, rule, instance, rec::text AS text),
+       roll AS (
+         INSERT INTO acr_stats_hourly (hour, dim, value, n)
+         SELECT date_bin('1 hour', ins.time, '${EPOCH}'), d.dim, d.value, count(*)
+         FROM ins, LATERAL (VALUES ('decision', ins.decision), ('reason', ins.reason), ('host', ins.host),
+           ('client', ins.client), ('rule', ins.rule), ('instance', ins.instance)) AS d(dim, value)
+         WHERE d.value IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+         ON CONFLICT (hour, dim, value) DO UPDATE SET n = acr_stats_hourly.n + excluded.n
+         RETURNING 1)
+       SELECT (SELECT count(*) FROM roll)::int AS counted${notify}`,
+      this.#notify === null ? [JSON.stringify(rows)] : [JSON.stringify(rows), this.#notify],
     );
   }
 
@@ -182,15 +206,36 @@ export class SqlStore implements RecordStore {
   }
 
   async buckets(filter: LogFilter, bucketMs: number, top: number): Promise<StatsBucket[]> {
-    const w = whereOf(filter);
     const seconds = Math.max(1, Math.floor(bucketMs / 1000));
-    const rows = await this.db.query<BucketRow>(
-      `SELECT (floor(extract(epoch FROM time) / ${seconds}) * ${seconds})::float8 AS b,
-          decision, reason, host, client, rule, instance, count(*)::int AS n
-        FROM acr_records WHERE ${w.sql}
-        GROUP BY GROUPING SETS ((1, decision), (1, reason), (1, host), (1, client), (1, rule), (1, instance))`,
-      w.params,
+    const bucketOf = (col: string): string => `(floor(extract(epoch FROM ${col}) / ${seconds}) * ${seconds})::float8`;
+    const raw = async (f: LogFilter): Promise<BucketRow[]> => {
+      const w = whereOf(f);
+      return this.db.query<BucketRow>(
+        `SELECT ${bucketOf('time')} AS b, decision, reason, host, client, rule, instance, count(*)::int AS n
+          FROM acr_records WHERE ${w.sql}
+          GROUP BY GROUPING SETS ((1, decision), (1, reason), (1, host), (1, client), (1, rule), (1, instance))`,
+        w.params,
+      );
+    };
+    if (!filter.timeOnly || seconds % 3600 !== 0) return tallyBuckets(await raw(filter), top);
+    // Whole hours inside the window come from the hourly counts; the partial hours at its edges
+    // (at most two) from the records themselves.
+    const since = filter.since ?? 0;
+    // Open-ended: through the hour after now, so every record so far is in a whole hour.
+    const until = filter.until ?? Date.now() + HOUR_MS;
+    const firstWhole = Math.ceil(since / HOUR_MS) * HOUR_MS;
+    const endWhole = Math.floor((until + 1) / HOUR_MS) * HOUR_MS; // hours ending at or before until
+    if (endWhole <= firstWhole) return tallyBuckets(await raw(filter), top);
+    const rolled = await this.db.query<{ b: number; dim: string; value: string; n: number }>(
+      `SELECT ${bucketOf('hour')} AS b, dim, value, sum(n)::float8 AS n FROM acr_stats_hourly
+        WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3`,
+      [new Date(firstWhole), new Date(endWhole)],
     );
+    const rows: BucketRow[] = rolled.map((r) => ({ b: r.b, [r.dim]: r.value, n: r.n }));
+    const edges: LogFilter[] = [];
+    if (filter.since !== null && since < firstWhole) edges.push(timeWindow(filter.since, firstWhole - 1));
+    if (filter.until !== null && until >= endWhole) edges.push(timeWindow(endWhole, filter.until));
+    for (const edge of edges) rows.push(...(await raw(edge)));
     return tallyBuckets(rows, top);
   }
 
@@ -234,6 +279,7 @@ export class SqlStore implements RecordStore {
       [before],
     );
     await this.db.query('DELETE FROM acr_store_gaps WHERE to_time < $1', [before]);
+    await this.db.query('DELETE FROM acr_stats_hourly WHERE hour < $1', [before]);
     await this.db.query('DELETE FROM acr_learned_hosts WHERE expires_at < now()');
     return r?.n ?? 0;
   }

@@ -159,6 +159,18 @@ describe('store back ends answer alike', () => {
     }
   });
 
+  it('per-bucket counts over a window cut mid-hour agree (hourly counts plus the edges)', async () => {
+    const filter = f({
+      since: new Date(base + 30 * 60_000).toISOString(),
+      until: new Date(base + 3 * HOUR + 20 * 60_000).toISOString(),
+    });
+    const want = await (stores[0] as { store: RecordStore }).store.buckets(filter, HOUR, 100);
+    expect(want.reduce((n, b) => n + b.records, 0)).toBe(171); // minutes 30..200
+    for (const { name, store } of stores.slice(1)) {
+      expect({ name, b: await store.buckets(filter, HOUR, 100) }).toEqual({ name, b: want });
+    }
+  });
+
   it('summarises pulls from manifest GETs', async () => {
     const want = await (stores[0] as { store: RecordStore }).store.pulls(f({}), 100);
     expect(want.length).toBeGreaterThan(0);
