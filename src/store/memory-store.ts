@@ -34,7 +34,7 @@ export class MemoryStore implements RecordStore {
   }
 
   async buckets(filter: LogFilter, bucketMs: number, top: number): Promise<StatsBucket[]> {
-    return bucketRecords(matching(this.ring, filter), filter, bucketMs, top);
+    return bucketRecords(matching(this.ring, filter), bucketMs, top);
   }
 
   async pulls(filter: LogFilter, limit: number): Promise<PullSummary[]> {
