@@ -76,6 +76,7 @@ export function bucketRecords(records: Iterable<StoredRecord>, bucketMs: number,
   const byStart = new Map<number, StatsBucket>();
   for (const rec of records) {
     const t = Date.parse(rec.time);
+    if (Number.isNaN(t)) continue; // an imported line with a bad time: in no bucket
     const ms = Math.floor(t / bucketMs) * bucketMs;
     let b = byStart.get(ms);
     if (b === undefined) byStart.set(ms, (b = emptyBucket(ms)));
