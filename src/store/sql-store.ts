@@ -53,6 +53,16 @@ function row(rec: StoredRecord, text: string): Record<string, unknown> {
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const asRecord = (v: unknown): StoredRecord => (typeof v === 'string' ? JSON.parse(v) : v) as StoredRecord;
 
+interface DimRow {
+  b: number;
+  dim: string;
+  value: string;
+  n: number;
+}
+
+const toBucketRows = (rows: readonly DimRow[]): BucketRow[] =>
+  rows.map((r) => ({ b: r.b, [r.dim]: r.value, n: Number(r.n) }));
+
 /** A filter on time only: records with `time` in [fromMs, toMs] (either end open when null). */
 function timeWindow(fromMs: number | null, toMs: number | null): LogFilter {
   const params: Record<string, string> = {};
@@ -208,16 +218,25 @@ export class SqlStore implements RecordStore {
   async buckets(filter: LogFilter, bucketMs: number, top: number): Promise<StatsBucket[]> {
     const seconds = Math.max(1, Math.floor(bucketMs / 1000));
     const bucketOf = (col: string): string => `(floor(extract(epoch FROM ${col}) / ${seconds}) * ${seconds})::float8`;
-    const raw = async (f: LogFilter): Promise<BucketRow[]> => {
+    const limit = Math.max(1, Math.floor(top));
+    // Only each bucket's top values per dimension leave the database (clients can be thousands an
+    // hour); decision rows carry the totals and are all kept.
+    const topOf = (inner: string): string => `SELECT b, dim, value, n FROM (
+        SELECT b, dim, value, n, row_number() OVER (PARTITION BY b, dim ORDER BY n DESC, value COLLATE "C") AS rank
+        FROM (${inner}) g WHERE value IS NOT NULL) t
+      WHERE dim = 'decision' OR rank <= ${limit}`;
+    const raw = async (f: LogFilter, pruned: boolean): Promise<DimRow[]> => {
       const w = whereOf(f);
-      return this.db.query<BucketRow>(
-        `SELECT ${bucketOf('time')} AS b, decision, reason, host, client, rule, instance, count(*)::int AS n
-          FROM acr_records WHERE ${w.sql}
-          GROUP BY GROUPING SETS ((1, decision), (1, reason), (1, host), (1, client), (1, rule), (1, instance))`,
-        w.params,
-      );
+      const inner = `SELECT ${bucketOf('time')} AS b,
+          CASE WHEN GROUPING(decision) = 0 THEN 'decision' WHEN GROUPING(reason) = 0 THEN 'reason'
+            WHEN GROUPING(host) = 0 THEN 'host' WHEN GROUPING(client) = 0 THEN 'client'
+            WHEN GROUPING(rule) = 0 THEN 'rule' ELSE 'instance' END AS dim,
+          coalesce(decision, reason, host, client, rule, instance) AS value, count(*)::float8 AS n
+        FROM acr_records WHERE ${w.sql}
+        GROUP BY GROUPING SETS ((1, decision), (1, reason), (1, host), (1, client), (1, rule), (1, instance))`;
+      return this.db.query<DimRow>(pruned ? topOf(inner) : inner, w.params);
     };
-    if (!filter.timeOnly || seconds % 3600 !== 0) return tallyBuckets(await raw(filter), top);
+    if (!filter.timeOnly || seconds % 3600 !== 0) return tallyBuckets(toBucketRows(await raw(filter, true)), top);
     // Whole hours inside the window come from the hourly counts; the partial hours at its edges
     // (at most two) from the records themselves.
     const since = filter.since ?? 0;
@@ -225,18 +244,17 @@ export class SqlStore implements RecordStore {
     const until = filter.until ?? Date.now() + HOUR_MS;
     const firstWhole = Math.ceil(since / HOUR_MS) * HOUR_MS;
     const endWhole = Math.floor((until + 1) / HOUR_MS) * HOUR_MS; // hours ending at or before until
-    if (endWhole <= firstWhole) return tallyBuckets(await raw(filter), top);
-    const rolled = await this.db.query<{ b: number; dim: string; value: string; n: number }>(
-      `SELECT ${bucketOf('hour')} AS b, dim, value, sum(n)::float8 AS n FROM acr_stats_hourly
-        WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3`,
+    if (endWhole <= firstWhole) return tallyBuckets(toBucketRows(await raw(filter, true)), top);
+    const rows = await this.db.query<DimRow>(
+      topOf(`SELECT ${bucketOf('hour')} AS b, dim, value, sum(n)::float8 AS n FROM acr_stats_hourly
+        WHERE hour >= $1 AND hour < $2 GROUP BY 1, 2, 3`),
       [new Date(firstWhole), new Date(endWhole)],
     );
-    const rows: BucketRow[] = rolled.map((r) => ({ b: r.b, [r.dim]: r.value, n: r.n }));
-    const edges: LogFilter[] = [];
-    if (filter.since !== null && since < firstWhole) edges.push(timeWindow(filter.since, firstWhole - 1));
-    if (filter.until !== null && until >= endWhole) edges.push(timeWindow(endWhole, filter.until));
-    for (const edge of edges) rows.push(...(await raw(edge)));
-    return tallyBuckets(rows, top);
+    if (filter.since !== null && since < firstWhole)
+      rows.push(...(await raw(timeWindow(filter.since, firstWhole - 1), false)));
+    if (filter.until !== null && until >= endWhole)
+      rows.push(...(await raw(timeWindow(endWhole, filter.until), false)));
+    return tallyBuckets(toBucketRows(rows), top);
   }
 
   async pulls(filter: LogFilter, limit: number): Promise<PullSummary[]> {
