@@ -74,6 +74,11 @@ INSERT INTO acr_stats_hourly (hour, dim, value, n)
     ('client', r.client), ('rule', r.rule), ('instance', r.instance)) AS d(dim, value)
   WHERE d.value IS NOT NULL GROUP BY 1, 2, 3;`,
   },
+  {
+    // An hour's top values of one dimension in index order: hourly buckets read ten rows, not all.
+    version: 3,
+    sql: 'CREATE INDEX acr_stats_hourly_top ON acr_stats_hourly (hour, dim, n DESC, value)',
+  },
 ];
 
 /** Applies the versions not yet applied; `lock` false for a single-process database (PGlite). */

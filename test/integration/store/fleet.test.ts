@@ -216,7 +216,7 @@ describe.skipIf(POSTGRES_MISSING)('a fleet on PostgreSQL', () => {
     const url = await server.createDatabase('migrations');
     const stores = Array.from({ length: 4 }, (_, i) => PostgresStore.create({ url, instance: `m${i}` }));
     const applied = await Promise.all(stores.map((s) => s.migrate()));
-    expect(applied.flat().sort()).toEqual(MIGRATIONS.map((m) => m.version));
+    expect(applied.flat().sort((x, y) => x - y)).toEqual(MIGRATIONS.map((m) => m.version));
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     expect((await c.query('SELECT version FROM acr_schema_migrations ORDER BY version')).rows).toEqual(
