@@ -8,6 +8,7 @@ import { DecisionStore } from './audit/store.js';
 import { loadConfigChecked } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
 import { ProxyUsers } from './auth/users-file.js';
+import { instanceName, StoreService } from './store/service.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
@@ -46,6 +47,8 @@ export class Gateway {
   readonly recorder: Recorder;
   /** Inspected tunnels of registries with inspect: true, and the blob hosts learned from them. */
   readonly inspector: Inspector;
+  /** The store the admin API asks (memory, embedded or postgres) and its writer. */
+  readonly records: StoreService;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -73,6 +76,8 @@ export class Gateway {
     tags: ServiceTagIndex | null,
     log: Logger,
     serviceTags: ServiceTagManager,
+    ring: DecisionStore,
+    records: StoreService,
   ) {
     this.#options = options;
     this.serviceTags = serviceTags;
@@ -84,8 +89,14 @@ export class Gateway {
     this.#trusted = compileTrusted(loaded);
     this.#auth = loadAuth(loaded);
     this.#audit = createAuditLog(loaded.config.log.file, { log: componentLog(log, 'audit') });
-    this.store = new DecisionStore(loaded.config.log.recent);
-    this.recorder = new Recorder(this.#audit, this.store, { failClosed: loaded.config.log.failClosed });
+    this.store = ring;
+    this.records = records;
+    this.recorder = new Recorder(this.#audit, this.store, {
+      failClosed: loaded.config.log.failClosed,
+      instance: records.instance,
+    });
+    // After the audit log (the record of truth): the store's writer queues, never blocks.
+    this.recorder.addSink((rec) => records.add(rec));
     this.inspector = new Inspector(loaded, componentLog(log, 'inspect'));
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
@@ -153,7 +164,14 @@ export class Gateway {
     });
     // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
     await serviceTags!.reconfigure(loaded);
-    gateway = new Gateway(options, loaded, tags, log!, serviceTags!);
+    const ring = new DecisionStore(loaded.config.log.recent);
+    const records = await StoreService.open(
+      loaded.config.audit,
+      ring,
+      loaded.config.audit.instance ?? instanceName(options.env ?? process.env),
+      componentLog(log!, 'store'),
+    );
+    gateway = new Gateway(options, loaded, tags, log!, serviceTags!, ring, records);
     return gateway;
   }
 
@@ -280,6 +298,7 @@ export class Gateway {
       await Promise.all([this.#proxy.close(drainMs), this.#transparent?.close(drainMs)]);
       this.inspector.close();
       await this.#audit.close();
+      await this.records.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'store close failed'));
       this.log.info('stopped');
     })();
     return this.#stopping;

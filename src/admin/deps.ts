@@ -2,6 +2,7 @@
 // state of its own and tests build it from fakes.
 import type { Logger } from 'pino';
 import type { DecisionStore } from '../audit/store.js';
+import type { StoreService } from '../store/service.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { InspectStatus } from '../inspect/inspector.js';
 import type { LearnedEntry } from '../inspect/learned-hosts.js';
@@ -28,7 +29,10 @@ export interface InspectFacade {
 }
 
 export interface AdminDeps {
+  /** This process's recent records: the live stream's source (and the memory back end). */
   readonly store: DecisionStore;
+  /** The configured store the queries go to; absent: the memory back end over `store`. */
+  readonly records?: Pick<StoreService, 'store' | 'gaps' | 'state' | 'instance'>;
   policy(): PolicySnapshot;
   config(): LoadedConfig;
   /** Token name -> token; empty: no token configured (the API then answers loopback only). */

@@ -29,6 +29,8 @@ export interface DecisionRecord {
   bytesUp: number | null;
   bytesDown: number | null;
   durationMs: number | null;
+  /** The replica that made the record (POD_NAME or the host name). */
+  instance?: string;
   /** "request": one HTTP request inside an inspected tunnel; absent on tunnel (connection) records. */
   kind?: 'request';
   /** Request records: the decision id of their tunnel's record. */

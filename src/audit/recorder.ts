@@ -79,14 +79,17 @@ export class Recorder {
   #log: AuditLog;
   #store: DecisionStore;
   #sinks: RecordSink[] = [];
+  /** This replica's name, stamped on every record so a fleet's records tell where they were made. */
+  #instance: string | undefined;
 
   /** log.failClosed: refuse new tunnels while the audit log cannot be written (see auditGate). */
   failClosed: boolean;
 
-  constructor(log: AuditLog, store: DecisionStore, options: { failClosed?: boolean } = {}) {
+  constructor(log: AuditLog, store: DecisionStore, options: { failClosed?: boolean; instance?: string } = {}) {
     this.#log = log;
     this.#store = store;
     this.failClosed = options.failClosed ?? false;
+    this.#instance = options.instance;
   }
 
   /** False while the audit log cannot be written (records wait in a bounded queue). */
@@ -109,16 +112,17 @@ export class Recorder {
   }
 
   record(input: RecordInput): DecisionRecord {
-    const rec = makeRecord(input);
-    this.#log.write(rec);
-    this.#store.add(rec);
-    for (const sink of this.#sinks) sink(rec);
-    return rec;
+    return this.#emit(makeRecord(input));
   }
 
   /** One HTTP request inside an inspected tunnel: a `kind: "request"` record linked to its tunnel. */
   recordRequest(input: RecordInput, request: RequestFields): DecisionRecord {
-    const rec: DecisionRecord = { ...makeRecord(input), kind: 'request', ...request };
+    return this.#emit({ ...makeRecord(input), kind: 'request', ...request });
+  }
+
+  /** Stamps the replica, then the audit log (the record of truth), the ring and every sink. */
+  #emit(rec: DecisionRecord): DecisionRecord {
+    if (this.#instance !== undefined) rec.instance = this.#instance;
     this.#log.write(rec);
     this.#store.add(rec);
     for (const sink of this.#sinks) sink(rec);

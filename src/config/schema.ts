@@ -254,6 +254,32 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    audit: Type.Object(
+      {
+        store: Type.Union([Type.Literal('memory'), Type.Literal('embedded'), Type.Literal('postgres')], {
+          default: 'memory',
+          description: 'where records are kept for the admin API besides the audit log',
+        }),
+        url: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'PostgreSQL URL for store: postgres (use ${VAR}; never inline credentials)',
+        }),
+        urlFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'file holding the PostgreSQL URL (a mounted Secret)',
+        }),
+        dir: Type.String({ minLength: 1, default: './data/store', description: 'directory of the embedded store' }),
+        retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 14 }),
+        instance: Type.Union([Type.String({ minLength: 1, maxLength: 253 }), Type.Null()], {
+          default: null,
+          description: 'this replica in records; null = $POD_NAME, else the host name',
+        }),
+        flushMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+        batchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+        queueMax: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   { additionalProperties: false },
 );

@@ -13,7 +13,9 @@ import { substituteEnv } from '../../../src/config/env.js';
 import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway.js';
 
-const DIR = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
+// deploy/kubernetes applies base/ plus the admin-token Secret generator; overlays build on base/ too.
+const TOP = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
+const DIR = join(TOP, 'base');
 
 // Loose shapes: only the fields the checks read.
 type Manifest = {
@@ -53,7 +55,7 @@ const deployment = one('Deployment');
 const service = one('Service');
 const configMap = one('ConfigMap');
 type Generator = { name: string; namespace?: string; files?: string[]; literals?: string[] };
-const kustomization = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as {
+const kustomization = parseYaml(readFileSync(join(TOP, 'kustomization.yaml'), 'utf8')) as {
   resources: string[];
   secretGenerator?: Generator[];
 };
@@ -99,9 +101,11 @@ describe('kubernetes manifests', () => {
     }
   });
 
-  it('lists every manifest but the NetworkPolicy examples in kustomization.yaml', () => {
+  it('lists every manifest but the NetworkPolicy examples in base/kustomization.yaml', () => {
     const files = [...new Set(manifests.map((m) => m.file))].filter((f) => f !== 'networkpolicy.yaml');
-    expect([...kustomization.resources].sort()).toEqual(files.sort());
+    const base = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    expect([...base.resources].sort()).toEqual(files.sort());
+    expect(kustomization.resources).toEqual(['base']);
   });
 
   it('runs at least two replicas, and the autoscaler and disruption budget keep it so', () => {
@@ -220,11 +224,11 @@ describe('kubernetes manifests', () => {
   it('ships no token: no Secret manifest, the generator reads only a git-ignored file absent from the tree', () => {
     expect(all.filter((d) => d.kind === 'Secret')).toEqual([]);
     expect(secret.literals).toBeUndefined();
-    const ignored = readFileSync(join(DIR, '.gitignore'), 'utf8').split('\n');
+    const ignored = readFileSync(join(TOP, '.gitignore'), 'utf8').split('\n');
     for (const f of secret.files ?? []) {
       const file = f.split('=').pop()!;
       expect(ignored).toContain(file);
-      expect(existsSync(join(DIR, file)), `${file} must not be committed`).toBe(false);
+      expect(existsSync(join(TOP, file)), `${file} must not be committed`).toBe(false);
     }
   });
 
@@ -278,7 +282,7 @@ describe.skipIf(!kubectl)('kubectl kustomize deploy/kubernetes (skipped: kubectl
 
   it('fails clearly, naming admin-token, when the operator has not created it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
-    cpSync(DIR, dir, { recursive: true });
+    cpSync(TOP, dir, { recursive: true });
     rmSync(join(dir, 'admin-token'), { force: true });
     const r = build(dir);
     expect(r.status).not.toBe(0);
@@ -288,7 +292,7 @@ describe.skipIf(!kubectl)('kubectl kustomize deploy/kubernetes (skipped: kubectl
 
   it('generates the Secret from the file and points the Deployment at it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
-    cpSync(DIR, dir, { recursive: true });
+    cpSync(TOP, dir, { recursive: true });
     writeFileSync(join(dir, 'admin-token'), TOKEN);
     const r = build(dir);
     expect(r.status, r.stderr).toBe(0);
