@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monotonicFactory } from 'ulid';
-import { computeStats } from '../src/admin/stats.js';
+import { computeStats } from '../src/store/memory-stats.js';
 import { LogFilter, queryLogs, type LogFilterParams } from '../src/audit/query.js';
 import type { DecisionRecord } from '../src/audit/record.js';
 import { DecisionStore } from '../src/audit/store.js';

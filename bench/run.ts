@@ -15,6 +15,7 @@ import { SQUID_BIN } from './lib/squid.js';
 import { GATEWAY_CLI, ROOT, setAltNode, type TargetName } from './lib/targets.js';
 import { startBenchUpstream, type BenchUpstream } from './lib/upstream.js';
 import { runIdleTunnels } from './scenarios/idle-tunnels.js';
+import { runInspectedPull } from './scenarios/inspected-pull.js';
 import { runManyPulls } from './scenarios/many-pulls.js';
 import { runPolicy } from './scenarios/policy.js';
 import { runSetupRate } from './scenarios/setup-rate.js';
@@ -26,6 +27,7 @@ const TITLES: Record<number, string> = {
   3: 'Concurrent idle tunnels',
   4: 'Many pulls',
   5: 'Policy micro-benchmarks',
+  6: 'Inspected pull',
 };
 
 function toolVersion(cmd: string, args: string[], pattern: RegExp): string {
@@ -49,8 +51,10 @@ function runScenario(id: number, args: BenchArgs, ctx: BenchContext): Promise<Sc
       return runManyPulls(ctx, { pulls: args.pulls, layerBytes: args.layerBytes, rounds: args.pullRounds });
     case 5:
       return runPolicy(ctx, { iterations: args.iterations, quick: args.quick });
+    case 6:
+      return runInspectedPull(ctx, { pulls: args.pulls, layerBytes: args.layerBytes, rounds: args.pullRounds });
     default:
-      throw new Error(`no scenario ${id} (1..5)`);
+      throw new Error(`no scenario ${id} (1..6)`);
   }
 }
 
@@ -90,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     setAltNode(args.node, v);
     versions[`second Node (--node)`] = `v${v}`;
   }
-  const needsProxies = args.only.some((id) => id <= 4);
+  const needsProxies = args.only.some((id) => id <= 4 || id === 6);
   if (needsProxies) {
     for (const [tool, v] of Object.entries({ Squid: versions.Squid, curl: versions.curl })) {
       if (v === 'missing') {

@@ -5,12 +5,16 @@ import type { DestinationStream, Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
 import { DecisionStore } from './audit/store.js';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigChecked } from './config/check.js';
+import type { LoadedConfig } from './config/load.js';
 import { ProxyUsers } from './auth/users-file.js';
+import { instanceName, StoreService } from './store/service.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
+import { Inspector } from './inspect/inspector.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
+import { ruleTagNeeds } from './policy/tag-needs.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
 import { ClientLimits } from './proxy/client-limits.js';
 import { ConnectionTracker } from './proxy/connection-tracker.js';
@@ -21,6 +25,7 @@ import { HostResolver } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
 import { ServiceTagManager } from './service-tags/manager.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
+import { allowLine, tagsLine } from './start-lines.js';
 import { VERSION } from './version.js';
 
 export interface GatewayOptions {
@@ -40,6 +45,10 @@ export class Gateway {
   readonly log: Logger;
   readonly store: DecisionStore;
   readonly recorder: Recorder;
+  /** Inspected tunnels of registries with inspect: true, and the blob hosts learned from them. */
+  readonly inspector: Inspector;
+  /** The store the admin API asks (memory, embedded or postgres) and its writer. */
+  readonly records: StoreService;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -67,6 +76,8 @@ export class Gateway {
     tags: ServiceTagIndex | null,
     log: Logger,
     serviceTags: ServiceTagManager,
+    ring: DecisionStore,
+    records: StoreService,
   ) {
     this.#options = options;
     this.serviceTags = serviceTags;
@@ -78,8 +89,15 @@ export class Gateway {
     this.#trusted = compileTrusted(loaded);
     this.#auth = loadAuth(loaded);
     this.#audit = createAuditLog(loaded.config.log.file, { log: componentLog(log, 'audit') });
-    this.store = new DecisionStore(loaded.config.log.recent);
-    this.recorder = new Recorder(this.#audit, this.store, { failClosed: loaded.config.log.failClosed });
+    this.store = ring;
+    this.records = records;
+    this.recorder = new Recorder(this.#audit, this.store, {
+      failClosed: loaded.config.log.failClosed,
+      instance: records.instance,
+    });
+    // After the audit log (the record of truth): the store's writer queues, never blocks.
+    this.recorder.addSink((rec) => records.add(rec));
+    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'));
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -112,6 +130,9 @@ export class Gateway {
       auth: () => this.#auth,
       log: componentLog(this.log, 'proxy'),
       events: this.tunnelEvents,
+      learned: this.inspector.learned,
+      inspector: this.inspector,
+      parent: () => this.#loaded.parent,
     };
     this.#proxy = new ProxyServer(deps);
     if (loaded.config.proxy.transparentListen !== null) {
@@ -120,26 +141,37 @@ export class Gateway {
   }
 
   static async create(options: GatewayOptions): Promise<Gateway> {
-    const loaded = loadConfigFile(options.configFile, options.env ?? process.env);
-    const log = componentLog(
-      options.logger ?? createOperationalLog(loaded.config.log.level, options.logDestination),
-      'gateway',
-    );
+    let log: Logger | undefined;
     let gateway: Gateway | undefined;
-    const serviceTags = new ServiceTagManager({
-      config: loaded,
-      log: componentLog(log, 'service-tags'),
-      // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
-      onUpdate: (index) => gateway?.setTags(index),
+    let serviceTags: ServiceTagManager | undefined;
+    // The same path `config validate` takes: a config serve would refuse, validate refuses too.
+    const { loaded, tags } = await loadConfigChecked(options.configFile, options.env ?? process.env, async (first) => {
+      log = componentLog(
+        options.logger ?? createOperationalLog(first.config.log.level, options.logDestination),
+        'gateway',
+      );
+      serviceTags = new ServiceTagManager({
+        config: first,
+        needs: ruleTagNeeds,
+        log: componentLog(log, 'service-tags'),
+        // A refresh swaps the policy snapshot; tunnels in flight keep the one they started with.
+        onUpdate: (index) => gateway?.setTags(index),
+        env: options.env,
+      });
+      if (options.tags === undefined) return serviceTags.loadInitial();
+      serviceTags.use(options.tags);
+      return options.tags;
     });
-    let tags: ServiceTagIndex | null;
-    if (options.tags !== undefined) {
-      tags = options.tags;
-      serviceTags.use(tags);
-    } else {
-      tags = await serviceTags.loadInitial();
-    }
-    gateway = new Gateway(options, loaded, tags, log, serviceTags);
+    // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
+    await serviceTags!.reconfigure(loaded);
+    const ring = new DecisionStore(loaded.config.log.recent);
+    const records = await StoreService.open(
+      loaded.config.audit,
+      ring,
+      loaded.config.audit.instance ?? instanceName(options.env ?? process.env),
+      componentLog(log!, 'store'),
+    );
+    gateway = new Gateway(options, loaded, tags, log!, serviceTags!, ring, records);
     return gateway;
   }
 
@@ -204,6 +236,8 @@ export class Gateway {
       },
       'proxy listening',
     );
+    this.log.info(allowLine(this.#loaded));
+    this.log.info({ enforce: this.#loaded.config.serviceTags.enforce }, tagsLine(this.#loaded, this.#tags !== null));
     return this.#proxyAddress;
   }
 
@@ -218,7 +252,9 @@ export class Gateway {
     let next: LoadedConfig;
     let auth: ProxyAuth | null;
     try {
-      next = loadConfigFile(this.#options.configFile, this.#options.env ?? process.env);
+      // Regions are checked against the data in use, as at start.
+      const env = this.#options.env ?? process.env;
+      next = (await loadConfigChecked(this.#options.configFile, env, async () => this.#tags)).loaded;
       auth = loadAuth(next); // the users file is re-read on every reload
     } catch (err) {
       const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
@@ -229,6 +265,13 @@ export class Gateway {
     await this.serviceTags.reconfigure(next);
     const tags = this.serviceTags.index;
     const policy = compilePolicy(next, tags);
+    try {
+      this.inspector.configure(next);
+    } catch (err) {
+      const problems = [`inspect: ${(err as Error).message}`];
+      this.log.warn({ problems }, 'config reload refused; keeping the running config');
+      return { ok: false, problems };
+    }
     if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
     this.recorder.failClosed = next.config.log.failClosed;
     this.#loaded = next;
@@ -253,7 +296,9 @@ export class Gateway {
       this.serviceTags.stop();
       const drainMs = this.#loaded.config.proxy.drainTimeoutMs;
       await Promise.all([this.#proxy.close(drainMs), this.#transparent?.close(drainMs)]);
+      this.inspector.close();
       await this.#audit.close();
+      await this.records.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'store close failed'));
       this.log.info('stopped');
     })();
     return this.#stopping;
@@ -267,8 +312,11 @@ function compileTrusted(loaded: LoadedConfig): CidrList | null {
   return 'list' in parsed ? parsed.list : null; // load.ts has already refused bad entries
 }
 
-/** Throws AcrEgressError (from ProxyUsers.load) when the users file is unreadable or invalid. */
-function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
+/**
+ * The proxy users file, read at start, on every reload and by `config validate` (which must agree).
+ * Throws AcrEgressError (from ProxyUsers.load) when the file is unreadable or invalid.
+ */
+export function loadAuth(loaded: LoadedConfig): ProxyAuth | null {
   const file = loaded.config.proxy.auth.usersFile;
   return file === null ? null : new ProxyAuth(ProxyUsers.load(file));
 }
@@ -290,5 +338,5 @@ function makeResolver(loaded: LoadedConfig): HostResolver {
  * file, else the cache file, validated like a download. A URL source is only read by a refresh.
  */
 export async function loadInitialTags(loaded: LoadedConfig, log: Logger): Promise<ServiceTagIndex | null> {
-  return new ServiceTagManager({ config: loaded, log }).loadInitial();
+  return new ServiceTagManager({ config: loaded, needs: ruleTagNeeds, log }).loadInitial();
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 export interface BenchArgs {
-  /** Scenario ids to run (1..5). */
+  /** Scenario ids to run (1..6). */
   only: number[];
   /** Scenario 1: body size in bytes. */
   size: number;
@@ -59,7 +59,7 @@ function list(text: string): number[] {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --only 1,2,3,4,5      scenarios to run (default: all)
+  --only 1,2,3,4,5,6    scenarios to run (default: all; 6 = inspected pull, sized like 4)
   --size 1g             scenario 1 body size          --rounds 5
   --tunnels 1500        scenario 2 tunnels per round  --concurrency 8,64,256  --setup-rounds 3
   --idle 1000,max       scenario 3 levels (max: the most RLIMIT_NOFILE allows)  --idle-rounds 1
@@ -106,7 +106,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const num = (v: string | undefined, full: number, small: number): number =>
     v === undefined ? (quick ? small : full) : (list(v)[0] as number);
   return {
-    only: values.only === undefined ? [1, 2, 3, 4, 5] : list(values.only),
+    only: values.only === undefined ? [1, 2, 3, 4, 5, 6] : list(values.only),
     size: values.size === undefined ? (quick ? 4 * 2 ** 20 : 2 ** 30) : parseSize(values.size),
     rounds: num(values.rounds, 5, 1),
     tunnels: num(values.tunnels, 1500, 20),

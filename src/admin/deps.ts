@@ -2,7 +2,10 @@
 // state of its own and tests build it from fakes.
 import type { Logger } from 'pino';
 import type { DecisionStore } from '../audit/store.js';
+import type { StoreService } from '../store/service.js';
 import type { LoadedConfig } from '../config/load.js';
+import type { InspectStatus } from '../inspect/inspector.js';
+import type { LearnedEntry } from '../inspect/learned-hosts.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
 import type { ResolveResult } from '../proxy/resolver.js';
@@ -19,8 +22,17 @@ export interface TagsFacade {
   lookup(ip: string): string[];
 }
 
+/** The slice of the inspector the admin API shows (src/inspect/inspector.ts). */
+export interface InspectFacade {
+  status(): InspectStatus;
+  learned(): LearnedEntry[];
+}
+
 export interface AdminDeps {
+  /** This process's recent records: the live stream's source (and the memory back end). */
   readonly store: DecisionStore;
+  /** The configured store the queries go to; absent: the memory back end over `store`. */
+  readonly records?: Pick<StoreService, 'store' | 'gaps' | 'state' | 'instance'>;
   policy(): PolicySnapshot;
   config(): LoadedConfig;
   /** Token name -> token; empty: no token configured (the API then answers loopback only). */
@@ -29,6 +41,8 @@ export interface AdminDeps {
   ready(): { ok: boolean; reasons: string[] };
   readonly tags: TagsFacade;
   reload(): Promise<ReloadOutcome>;
+  /** Inspection status and learned blob hosts; absent: the /api/v1/inspect routes are not registered. */
+  readonly inspect?: InspectFacade;
   /** DNS for POST /api/v1/check with "resolve": true; absent: such checks are refused. */
   resolve?(host: string): Promise<ResolveResult>;
   readonly metrics: Metrics;

@@ -5,6 +5,7 @@ import type { Gateway } from '../gateway.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
+import { registerStoreMetrics } from '../store/metrics.js';
 import type { AdminDeps, TagsFacade } from './deps.js';
 
 export interface GatewayAdminExtra {
@@ -35,12 +36,15 @@ export function tagsFacade(manager: TagManagerLike): TagsFacade {
 
 /** A registry over the gateway's resolver, tunnels and service tags; not yet attached. */
 export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
-  return createMetrics({
+  const metrics = createMetrics({
+    inspect: () => gateway.inspector.status(),
     tags: () => tags.status(),
     dns: () => ({ hits: gateway.resolver.hits, misses: gateway.resolver.misses }),
     tunnelsActive: () => gateway.tunnelsActive,
     audit: () => gateway.recorder.auditStatus(),
   });
+  registerStoreMetrics(metrics.registry, gateway.records.store.backend, () => gateway.records.writer?.state() ?? null);
+  return metrics;
 }
 
 /** Feeds metrics from every decision record and every tunnel of the gateway. */
@@ -59,6 +63,7 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
   }
   return {
     store: gateway.store,
+    records: gateway.records,
     policy: () => gateway.policy,
     config: () => gateway.config,
     tokens: () => gateway.config.adminTokens,
@@ -79,6 +84,7 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
     },
     tags,
     reload: () => gateway.reload(),
+    inspect: { status: () => gateway.inspector.status(), learned: () => gateway.inspector.learned.list() },
     resolve: (host) => gateway.resolver.resolve(host),
     metrics,
     log: extra.log ?? gateway.log,

@@ -43,8 +43,18 @@ export const DecisionRecordSchema = Type.Object(
     bytesUp: Nullable(Type.Integer()),
     bytesDown: Nullable(Type.Integer()),
     durationMs: Nullable(Type.Integer()),
+    instance: Type.Optional(Type.String({ description: 'the replica that made the record' })),
+    kind: Type.Optional(Type.String({ description: 'decision (default) or request (an inspected request)' })),
+    via: Type.Optional(Type.String()),
+    tunnel: Type.Optional(Type.String({ description: 'request records: the decision id of their tunnel' })),
+    method: Type.Optional(Type.String()),
+    path: Type.Optional(Type.String()),
+    repository: Type.Optional(Nullable(Type.String())),
+    reference: Type.Optional(Nullable(Type.String())),
+    digest: Type.Optional(Nullable(Type.String())),
+    status: Type.Optional(Nullable(Type.Integer())),
   },
-  { description: 'a decision record (docs/interface.md)' },
+  { description: 'a decision record, or with kind "request" an inspected request' },
 );
 
 const time = (what: string) =>
@@ -68,6 +78,11 @@ export const filterProperties = {
   mode: Type.Optional(StringEnum(['connect', 'transparent', 'http'] as const)),
   since: Type.Optional(time('records that arrived at or after this')),
   until: Type.Optional(time('records that arrived at or before this')),
+  kind: Type.Optional(StringEnum(['decision', 'request'] as const)),
+  repository: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'request records' })),
+  digest: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'request records' })),
+  user: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'proxy user' })),
+  instance: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'replica name' })),
 };
 
 export const CURSOR_PATTERN = '^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$';
@@ -89,13 +104,73 @@ export const ExportQuery = Type.Object(
 
 export const StreamQuery = Type.Object(filterProperties, { additionalProperties: false });
 
+const Count0 = Type.Integer({ minimum: 0 });
+
+export const GapSchema = Type.Object(
+  {
+    from: Type.String(),
+    to: Type.String(),
+    dropped: Count0,
+    instance: Type.Optional(Type.String()),
+  },
+  { description: 'records the store never got (queue bound exceeded); the audit log has them' },
+);
+
 export const LogPageSchema = Type.Object({
   items: Type.Array(DecisionRecordSchema),
   nextCursor: Nullable(Type.String({ description: 'pass as cursor for older records; null on the last page' })),
+  gaps: Type.Optional(Type.Array(GapSchema, { description: 'periods this answer may be missing records from' })),
+});
+
+export const StoreStateSchema = Type.Object({
+  backend: StringEnum(['memory', 'embedded', 'postgres'] as const),
+  instance: Type.String(),
+  healthy: Type.Boolean({ description: 'false while writes fail (records queue)' }),
+  queued: Count0,
+  written: Count0,
+  dropped: Count0,
+  queueMax: Count0,
+  flushMs: Count0,
+  retentionDays: Count0,
+  lastError: Nullable(Type.String()),
+  lastErrorAt: Nullable(Type.String()),
+  lastWriteAt: Nullable(Type.String()),
+  oldest: Nullable(Type.String()),
+  newest: Nullable(Type.String()),
+  records: Nullable(Type.Integer({ description: 'approximate for SQL back ends (planner estimate)' })),
+  gaps: Type.Array(GapSchema),
+});
+
+export const PullsQuery = Type.Object(
+  {
+    ...filterProperties,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+  },
+  { additionalProperties: false },
+);
+
+export const PullsSchema = Type.Object({
+  items: Type.Array(
+    Type.Object({
+      repository: Nullable(Type.String()),
+      reference: Nullable(Type.String()),
+      digest: Nullable(Type.String()),
+      client: Nullable(Type.String()),
+      first: Type.String(),
+      last: Type.String(),
+      count: Count0,
+    }),
+  ),
 });
 
 export const StatsQuery = Type.Object(
-  { ...filterProperties, top: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })) },
+  {
+    ...filterProperties,
+    top: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })),
+    bucket: Type.Optional(
+      Type.String({ pattern: '^[0-9]{1,6}(m|h|d)$', description: 'add per-bucket counts, e.g. 5m, 1h, 1d' }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -117,6 +192,23 @@ export const StatsSchema = Type.Object({
     Type.Object({ host: Type.String(), count: Count, bytes: Count, bytesUp: Count, bytesDown: Count }),
   ),
   topClients: Type.Array(Type.Object({ client: Type.String(), count: Count, blocked: Count, bytes: Count })),
+  buckets: Type.Optional(
+    Type.Array(
+      Type.Object({
+        start: Type.String(),
+        records: Count,
+        allowed: Count,
+        blocked: Count,
+        reasons: Type.Record(Type.String(), Count),
+        hosts: Type.Record(Type.String(), Count),
+        clients: Type.Record(Type.String(), Count),
+        rules: Type.Record(Type.String(), Count),
+        instances: Type.Record(Type.String(), Count),
+      }),
+      { description: 'with bucket=: counts per bucket, oldest first; each dimension cut to its top values' },
+    ),
+  ),
+  gaps: Type.Optional(Type.Array(GapSchema)),
 });
 
 export const PolicySchema = Type.Object({
@@ -172,6 +264,8 @@ export const TagsStatusSchema = Type.Object({
   cloud: Nullable(Type.String()),
   source: Nullable(Type.String()),
   loadedAt: Nullable(Type.String()),
+  publishedAt: Nullable(Type.String()),
+  ageFrom: Nullable(Type.String()),
   lastSuccessAt: Nullable(Type.String()),
   nextRefreshAt: Nullable(Type.String()),
   lastError: Nullable(Type.String()),
@@ -179,6 +273,9 @@ export const TagsStatusSchema = Type.Object({
   stale: Type.Boolean(),
   ageSeconds: Nullable(Type.Integer()),
   tags: Type.Record(Type.String(), Type.Integer(), { description: 'prefix count per tag the rules use' }),
+  missing: Type.Array(Type.Object({ rule: Type.String(), tag: Type.String() }), {
+    description: 'tags a rule needs that the data lacks: that rule is blocked (unchecked with when-available)',
+  }),
   failures: Type.Integer(),
   consecutiveFailures: Type.Integer(),
 });

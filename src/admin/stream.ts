@@ -2,11 +2,12 @@
 // comments. A client that does not read is dropped once its unsent bytes pass a bound, so a stuck
 // dashboard cannot grow the gateway's memory.
 import type { ServerResponse } from 'node:http';
-import { isCursor, newerThan } from '../audit/query.js';
+import { isCursor } from '../audit/query.js';
 import type { DecisionRecord } from '../audit/record.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps, AdminOptions } from './deps.js';
 import { filterOr400 } from './logs-routes.js';
+import { recordsOf } from './records.js';
 import { ErrorAnswer, StreamQuery } from './schemas.js';
 
 export const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -35,7 +36,7 @@ export function registerStreamRoute(app: AdminApp, deps: AdminDeps, options: Adm
         response: { 400: ErrorAnswer, 401: ErrorAnswer },
       },
     },
-    (req, reply) => {
+    async (req, reply) => {
       const filter = filterOr400(req.query, reply);
       if (filter === null) return;
       reply.hijack();
@@ -80,17 +81,40 @@ export function registerStreamRoute(app: AdminApp, deps: AdminDeps, options: Adm
         write(`id: ${rec.id}\nevent: decision\ndata: ${JSON.stringify(rec)}\n\n`);
       };
       write(`retry: 3000\n: connected\n\n`);
-      const lastId = req.headers['last-event-id'];
-      if (typeof lastId === 'string' && isCursor(lastId)) {
-        for (const rec of newerThan(deps.store, filter, lastId, maxReplay)) send(rec);
-      }
       res.on('close', stop);
       res.on('error', stop);
-      if (closed) return;
-      const off = deps.store.subscribe((rec) => {
-        if (filter.matches(rec, Date.parse(rec.time))) send(rec);
-      });
-      unsubscribe = () => void off();
+      // Subscribed before the replay is read, so nothing written meanwhile is missed; the replay's
+      // ids tell which of the records heard meanwhile are repeats.
+      const held: DecisionRecord[] = [];
+      let replaying = true;
+      const seen = new Set<string>();
+      const live = (rec: DecisionRecord): void => {
+        if (!filter.matches(rec, Date.parse(rec.time))) return;
+        if (replaying) held.push(rec);
+        else if (!seen.has(rec.id)) send(rec);
+      };
+      const off = deps.store.subscribe(live);
+      // A fleet store also carries the other replicas' records (LISTEN/NOTIFY).
+      const offFleet = recordsOf(deps).store.subscribeFleet?.(live);
+      unsubscribe = () => {
+        off();
+        offFleet?.();
+      };
+      if (closed) return unsubscribe();
+      const lastId = req.headers['last-event-id'];
+      if (typeof lastId === 'string' && isCursor(lastId)) {
+        try {
+          for (const rec of await recordsOf(deps).store.newerThan(filter, lastId, maxReplay)) {
+            seen.add(rec.id);
+            send(rec);
+          }
+        } catch (err) {
+          log.warn({ err: String(err) }, 'SSE replay failed; streaming from now');
+        }
+      }
+      replaying = false;
+      for (const rec of held) if (!seen.has(rec.id)) send(rec);
+      seen.clear();
       heartbeat = setInterval(() => write(`: heartbeat ${new Date().toISOString()}\n\n`), heartbeatMs);
       heartbeat.unref();
     },

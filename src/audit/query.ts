@@ -15,7 +15,16 @@ export interface LogFilterParams {
   mode?: string;
   since?: string;
   until?: string;
+  kind?: string;
+  repository?: string;
+  digest?: string;
+  user?: string;
+  instance?: string;
 }
+
+/** Filters on fields that are not indexed in the ring: matched by a scan. */
+const PLAIN_FIELDS = ['kind', 'repository', 'digest', 'user', 'instance'] as const;
+type PlainField = (typeof PLAIN_FIELDS)[number];
 
 export interface FilterProblem {
   /** The parameter at fault, e.g. `since`. */
@@ -79,6 +88,12 @@ function v4Prefix(cidr: string): { base: number; mask: number } | null {
   return { base: (n & mask) >>> 0, mask };
 }
 
+/** A record's value of a field the ring does not index; records without `kind` are decisions. */
+function plainValue(rec: DecisionRecord, key: PlainField): unknown {
+  const value = (rec as unknown as Record<string, unknown>)[key];
+  return key === 'kind' && value === undefined ? 'decision' : value;
+}
+
 /** More posting lists than this and a plain scan of the ring is cheaper than merging them. */
 const MAX_MERGE = 16;
 
@@ -92,12 +107,19 @@ export class LogFilter {
   readonly hostSuffix: boolean = false;
   readonly client: string | null = null;
   readonly clients: CidrList | null = null;
+  /** The client filter as given (address or CIDR), for SQL back ends. */
+  readonly clientCidr: string | null = null;
   /** An IPv4 client filter as base and mask, matched without parsing each record's address. */
   readonly v4: { base: number; mask: number } | null = null;
   readonly rule: string | null = null;
   readonly mode: RecordMode | null = null;
   readonly since: number | null = null;
   readonly until: number | null = null;
+  readonly kind: string | null = null;
+  readonly repository: string | null = null;
+  readonly digest: string | null = null;
+  readonly user: string | null = null;
+  readonly instance: string | null = null;
   /** Per query: client string -> inside `clients` (parsing an address costs more than a lookup). */
   #clientHits = new Map<string, boolean>();
 
@@ -136,6 +158,7 @@ export class LogFilter {
           message: `${JSON.stringify(params.client.slice(0, 64))} is not an IP address or CIDR`,
         };
       f.clients = parsed.list;
+      f.clientCidr = params.client.trim();
       const ip = params.client.includes('/') ? null : parseIp(params.client.trim());
       f.client = ip === null ? null : ip.address;
       f.v4 = v4Prefix(params.client.trim());
@@ -147,6 +170,12 @@ export class LogFilter {
     if (params.mode !== undefined) {
       if (!MODES.has(params.mode)) return { param: 'mode', message: 'must be connect, transparent, http or check' };
       f.mode = params.mode as RecordMode;
+    }
+    for (const key of PLAIN_FIELDS) {
+      const value = params[key];
+      if (value === undefined) continue;
+      if (value.length === 0 || value.length > 300) return { param: key, message: 'must be 1 to 300 characters' };
+      f[key] = value;
     }
     for (const key of ['since', 'until'] as const) {
       const value = params[key];
@@ -163,6 +192,19 @@ export class LogFilter {
     return new LogFilter(f);
   }
 
+  /** True when only since/until are set: answers may come from per-hour counts. */
+  get timeOnly(): boolean {
+    return (
+      this.decision === null &&
+      this.reason === null &&
+      this.host === null &&
+      this.clients === null &&
+      this.rule === null &&
+      this.mode === null &&
+      PLAIN_FIELDS.every((key) => this[key] === null)
+    );
+  }
+
   static all(): LogFilter {
     return new LogFilter({});
   }
@@ -177,6 +219,10 @@ export class LogFilter {
     if (this.clients !== null && !this.#clientMatches(rec.client)) return false;
     if (this.since !== null && startMs < this.since) return false;
     if (this.until !== null && startMs > this.until) return false;
+    for (const key of PLAIN_FIELDS) {
+      const want = this[key];
+      if (want !== null && plainValue(rec, key) !== want) return false;
+    }
     return true;
   }
 

@@ -22,9 +22,38 @@ export interface DecisionRecord {
   report?: true;
   /** Present when service tags were not enforced for this decision (enforce: when-available without data). */
   tagsUnenforced?: true;
+  /** 'parent' when the tunnel went through proxy.parent: the parent resolved the name, no address was checked. */
+  via?: 'parent';
   /** Human detail for the reason (never a secret). */
   detail?: string;
   bytesUp: number | null;
   bytesDown: number | null;
   durationMs: number | null;
+  /** The replica that made the record (POD_NAME or the host name). */
+  instance?: string;
+  /** "request": one HTTP request inside an inspected tunnel; absent on tunnel (connection) records. */
+  kind?: 'request';
+  /** Request records: the decision id of their tunnel's record. */
+  tunnel?: string;
+  method?: string;
+  /** The request path, never its query string (storage redirects carry SAS signatures there). */
+  path?: string;
+  repository?: string | null;
+  /** Tag or digest the request named. */
+  reference?: string | null;
+  /** Docker-Content-Digest of a manifest served, or the digest of a blob. */
+  digest?: string | null;
+  /** The HTTP status the client got. */
+  status?: number | null;
+}
+
+/** The request-specific fields of a `kind: "request"` record. */
+export interface RequestFields {
+  tunnel: string;
+  method: string;
+  path: string;
+  repository: string | null;
+  reference: string | null;
+  digest: string | null;
+  status: number | null;
 }

@@ -4,7 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 import { refuse, type Decision } from '../policy/decide.js';
 import type { AuditLog, AuditLogStatus } from './audit-log.js';
-import type { DecisionRecord, RecordMode } from './record.js';
+import type { DecisionRecord, RecordMode, RequestFields } from './record.js';
 import type { DecisionStore } from './store.js';
 
 export interface RecordInput {
@@ -20,6 +20,10 @@ export interface RecordInput {
   startedAt?: number;
   bytesUp?: number | null;
   bytesDown?: number | null;
+  /** A decision id taken earlier with newRecordId() (an inspected tunnel's requests point at it). */
+  id?: string;
+  /** 'parent' when proxy.parent carried the tunnel. */
+  via?: 'parent';
 }
 
 export type RecordSink = (record: DecisionRecord) => void;
@@ -38,11 +42,16 @@ function pooledRandom(): number {
 
 const nextId = monotonicFactory(pooledRandom);
 
+/** A decision id now, for a record written later (an inspected tunnel's record, written at its close). */
+export function newRecordId(now = Date.now()): string {
+  return nextId(now);
+}
+
 export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord {
   const d = input.decision;
   const record: DecisionRecord = {
     time: new Date(input.startedAt ?? now).toISOString(),
-    id: nextId(now),
+    id: input.id ?? nextId(now),
     mode: input.mode,
     client: input.client,
     user: input.user ?? null,
@@ -62,6 +71,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
   if (d.report) record.report = true;
   if (d.tagsUnenforced) record.tagsUnenforced = true;
   if (d.detail !== undefined) record.detail = d.detail;
+  if (input.via !== undefined) record.via = input.via;
   return record;
 }
 
@@ -69,14 +79,17 @@ export class Recorder {
   #log: AuditLog;
   #store: DecisionStore;
   #sinks: RecordSink[] = [];
+  /** This replica's name, stamped on every record so a fleet's records tell where they were made. */
+  #instance: string | undefined;
 
   /** log.failClosed: refuse new tunnels while the audit log cannot be written (see auditGate). */
   failClosed: boolean;
 
-  constructor(log: AuditLog, store: DecisionStore, options: { failClosed?: boolean } = {}) {
+  constructor(log: AuditLog, store: DecisionStore, options: { failClosed?: boolean; instance?: string } = {}) {
     this.#log = log;
     this.#store = store;
     this.failClosed = options.failClosed ?? false;
+    this.#instance = options.instance;
   }
 
   /** False while the audit log cannot be written (records wait in a bounded queue). */
@@ -99,7 +112,17 @@ export class Recorder {
   }
 
   record(input: RecordInput): DecisionRecord {
-    const rec = makeRecord(input);
+    return this.#emit(makeRecord(input));
+  }
+
+  /** One HTTP request inside an inspected tunnel: a `kind: "request"` record linked to its tunnel. */
+  recordRequest(input: RecordInput, request: RequestFields): DecisionRecord {
+    return this.#emit({ ...makeRecord(input), kind: 'request', ...request });
+  }
+
+  /** Stamps the replica, then the audit log (the record of truth), the ring and every sink. */
+  #emit(rec: DecisionRecord): DecisionRecord {
+    if (this.#instance !== undefined) rec.instance = this.#instance;
     this.#log.write(rec);
     this.#store.add(rec);
     for (const sink of this.#sinks) sink(rec);

@@ -26,12 +26,14 @@ export function parseDecisionLine(line: string): DecisionRecord | null {
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
   const v = value as Record<string, unknown>;
-  // Lines from the audit log carry kind "decision"; other lines sharing the stream do not.
-  if (v.kind !== undefined && v.kind !== 'decision') return null;
+  // Lines from the audit log carry kind "decision" (or "request" for an inspected request); other
+  // lines sharing the stream carry neither.
+  if (v.kind !== undefined && v.kind !== 'decision' && v.kind !== 'request') return null;
   if (typeof v.id !== 'string' || typeof v.time !== 'string' || Number.isNaN(Date.parse(v.time))) return null;
   if (v.decision !== 'allowed' && v.decision !== 'blocked') return null;
   if (typeof v.mode !== 'string') return null;
-  const { kind: _kind, ...record } = v;
+  const { kind, ...record } = v;
+  if (kind === 'request') record.kind = kind;
   for (const key of [
     'client',
     'host',

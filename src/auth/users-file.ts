@@ -18,6 +18,14 @@ const LIMITS = { minLogN: 10, maxLogN: 20, maxR: 32, maxP: 16, minSalt: 8, maxSa
 /** A successful check is remembered this long: every CONNECT carries the header, scrypt is ~50 ms. */
 const CACHE_TTL_MS = 5 * 60_000;
 const CACHE_MAX = 4096;
+/** A refusal is remembered briefly, so a client retrying a wrong password costs one scrypt a minute. */
+const REFUSED_TTL_MS = 60_000;
+/**
+ * scrypt runs on libuv's thread pool (4 threads, shared with DNS and file I/O) and takes 16 MiB each
+ * at the default cost: at most this many run at once, and a burst beyond MAX_QUEUED is refused.
+ */
+const MAX_RUNNING = 2;
+const MAX_QUEUED = 1024;
 
 interface Hash {
   readonly N: number;
@@ -76,6 +84,9 @@ export class ProxyUsers {
   readonly #dummy: Hash;
   readonly #cacheKey = randomBytes(32);
   readonly #verified = new LRUCache<string, true>({ max: CACHE_MAX, ttl: CACHE_TTL_MS });
+  readonly #refused = new LRUCache<string, true>({ max: CACHE_MAX, ttl: REFUSED_TTL_MS });
+  #running = 0;
+  readonly #queue: (() => void)[] = [];
   // Concurrent CONNECTs with the same credentials share one scrypt run.
   readonly #inFlight = new Map<string, Promise<boolean>>();
   readonly size: number;
@@ -140,15 +151,35 @@ export class ProxyUsers {
       .update(password)
       .digest('base64');
     if (this.#verified.has(key)) return Promise.resolve(true);
+    if (this.#refused.has(key)) return Promise.resolve(false);
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) return pending;
-    const run = this.#check(user, password).then((ok) => {
-      this.#inFlight.delete(key);
-      if (ok) this.#verified.set(key, true);
-      return ok;
-    });
+    if (this.#queue.length >= MAX_QUEUED) return Promise.resolve(false);
+    const run = this.#slot()
+      .then(() => this.#check(user, password))
+      .then((ok) => {
+        this.#inFlight.delete(key);
+        this.#release();
+        (ok ? this.#verified : this.#refused).set(key, true);
+        return ok;
+      });
     this.#inFlight.set(key, run);
     return run;
+  }
+
+  #slot(): Promise<void> {
+    if (this.#running < MAX_RUNNING) {
+      this.#running++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#queue.push(resolve));
+  }
+
+  /** Hands the slot straight to the next waiter, or frees it. */
+  #release(): void {
+    const next = this.#queue.shift();
+    if (next !== undefined) next();
+    else this.#running--;
   }
 
   async #check(user: string, password: string): Promise<boolean> {

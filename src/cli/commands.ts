@@ -1,5 +1,6 @@
 // The command table: one entry per command. `acr-egress --help` lists their usage in this order;
 // a new command is one file exporting a Command and one line here.
+import { caCommand } from './ca.js';
 import { checkCommand } from './check.js';
 import type { Command } from './command.js';
 import { configCommand } from './config.js';
@@ -15,4 +16,5 @@ export const COMMANDS: readonly Command[] = [
   tagsCommand,
   logsCommand,
   usersCommand,
+  caCommand,
 ];

@@ -1,6 +1,11 @@
 // `acr-egress config validate FILE`: loads a config file as serve would and prints every problem
 // with its path, without starting anything.
-import { loadConfigFile } from '../config/load.js';
+import pino from 'pino';
+import { loadConfigChecked } from '../config/check.js';
+import { ruleTagNeeds } from '../policy/tag-needs.js';
+import { ServiceTagManager } from '../service-tags/manager.js';
+import { loadAuth } from '../gateway.js';
+import { allowLine } from '../start-lines.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError } from './output.js';
 
@@ -18,9 +23,13 @@ export const configCommand: Command = {
       throw usageError(`config validate takes one FILE (got ${files.length}): try acr-egress config validate FILE`);
     const file = files[0]!;
     try {
-      const loaded = loadConfigFile(file);
+      // What serve does at start, short of listening: the same checks, the same service-tag data.
+      const { loaded } = await loadConfigChecked(file, process.env, (first) =>
+        new ServiceTagManager({ config: first, needs: ruleTagNeeds, log: pino({ level: 'silent' }) }).loadInitial(),
+      );
+      loadAuth(loaded); // serve reads the users file at start: an unreadable one is refused here too
       const n = loaded.registries.length;
-      io.out(`${file}: valid (version ${loaded.version}, ${n} registr${n === 1 ? 'y' : 'ies'})`);
+      io.out(`${file}: valid (version ${loaded.version}, ${n} registr${n === 1 ? 'y' : 'ies'}); ${allowLine(loaded)}`);
       return 0;
     } catch (err) {
       return reportError(io, err, 2);

@@ -3,12 +3,15 @@
 import type { DecisionRecord } from '../audit/record.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
+import { LOGS_IMPORT_USAGE, runLogsImport } from './logs-import.js';
 
 export const LOGS_USAGE = `  logs [--blocked|--allowed] [--reason R] [--host H] [--client C] [--rule R] [--since 1h] [--until T]
+       [--kind K] [--repository R] [--digest D] [--user U] [--instance I]
        [--limit N] [--follow] [--json] [--url URL] [--token T]
                                              recent decisions from a running gateway's admin API
                                              (URL: --url, $ACR_EGRESS_ADMIN_URL, http://127.0.0.1:9128;
-                                             token: --token or $ACR_EGRESS_ADMIN_TOKEN)`;
+                                             token: --token or $ACR_EGRESS_ADMIN_TOKEN)
+${LOGS_IMPORT_USAGE}`;
 
 export const logsCommand: Command = { name: 'logs', usage: LOGS_USAGE, run: (io, argv) => runLogs(io, argv) };
 
@@ -30,6 +33,11 @@ const OPTIONS = {
   rule: { type: 'string' },
   since: { type: 'string' },
   until: { type: 'string' },
+  kind: { type: 'string' },
+  repository: { type: 'string' },
+  digest: { type: 'string' },
+  user: { type: 'string' },
+  instance: { type: 'string' },
   limit: { type: 'string' },
   follow: { type: 'boolean', short: 'f' },
   json: { type: 'boolean' },
@@ -40,6 +48,7 @@ const OPTIONS = {
 class ApiError extends Error {}
 
 export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Promise<number> {
+  if (argv[0] === 'import') return runLogsImport(io, argv.slice(1));
   let values: { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
   try {
     values = parseCommandArgs('logs', { args: argv, options: OPTIONS, allowPositionals: false }).values;
@@ -58,9 +67,22 @@ export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Prom
   const filters = new URLSearchParams();
   if (values.blocked) filters.set('decision', 'blocked');
   if (values.allowed) filters.set('decision', 'allowed');
-  for (const key of ['reason', 'host', 'client', 'rule', 'since', 'until'] as const) {
+  const keys = [
+    'reason',
+    'host',
+    'client',
+    'rule',
+    'since',
+    'until',
+    'kind',
+    'repository',
+    'digest',
+    'user',
+    'instance',
+  ];
+  for (const key of keys as (keyof typeof OPTIONS & string)[]) {
     const v = values[key];
-    if (v !== undefined) filters.set(key, v);
+    if (typeof v === 'string') filters.set(key, v);
   }
   const doFetch = deps.fetch ?? fetch;
   const print = values.json

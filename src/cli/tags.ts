@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { configPath, loadConfigFile } from '../config/load.js';
+import { ruleTagNeeds } from '../policy/tag-needs.js';
 import { diffServiceTags } from '../service-tags/diff.js';
 import type { FetchLike } from '../service-tags/fetch.js';
 import { ServiceTagManager } from '../service-tags/manager.js';
@@ -72,7 +73,7 @@ export async function runTags(io: Io, argv: string[], deps: TagsDeps = {}): Prom
 
 function manager(values: Values, log: Logger, deps: TagsDeps): ServiceTagManager {
   const config = loadConfigFile(configPath(values.config));
-  return new ServiceTagManager({ config, log, fetchImpl: deps.fetchImpl, now: deps.now });
+  return new ServiceTagManager({ config, needs: ruleTagNeeds, log, fetchImpl: deps.fetchImpl, now: deps.now });
 }
 
 async function update(io: Io, values: Values, log: Logger, deps: TagsDeps): Promise<number> {
@@ -150,7 +151,8 @@ async function show(io: Io, values: Values, log: Logger, deps: TagsDeps): Promis
   io.out(`change ${s.changeNumber}, cloud ${s.cloud}, ${index.tagCount} tags, ${index.prefixCount} prefixes`);
   io.out(`source: ${s.source}`);
   const stale = s.stale ? `  STALE: older than serviceTags.maxAgeDays (${maxAgeDays})` : '';
-  io.out(`data time: ${s.loadedAt} (age ${formatAge(s.ageSeconds ?? 0)})${stale}`);
+  const from = s.publishedAt !== null ? 'published' : 'data time';
+  io.out(`${from}: ${s.loadedAt} (age ${formatAge(s.ageSeconds ?? 0)}, from the ${s.ageFrom})${stale}`);
   io.out('tags in use (prefixes):');
   for (const [tag, count] of Object.entries(s.tags)) io.out(`  ${tag}: ${count}`);
   return 0;

@@ -34,7 +34,13 @@ export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Pr
   if (!USER_NAME.test(name))
     throw usageError(`users add: "${name.slice(0, 64)}" is not a user name: 1-64 of letters, digits and . _ @ + -`);
   try {
-    const password = await readPasswordLine(deps.stdin ?? process.stdin);
+    const stdin = deps.stdin ?? process.stdin;
+    // A terminal echoes what is typed: say so, and how to pipe it instead.
+    if ((stdin as { isTTY?: boolean }).isTTY === true)
+      io.err(
+        `password for ${name} (one line; the terminal shows it, so prefer: printf '%s\\n' "$PW" | acr-egress users add ...):`,
+      );
+    const password = await readPasswordLine(stdin);
     if (password === '') {
       io.err('acr-egress users: refusing an empty password (write it as one line on stdin)');
       return 2;

@@ -3,15 +3,22 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { AcrEgressError } from '../errors.js';
 import { normalizeHost } from '../net/host.js';
-import { CidrList } from '../net/address.js';
-import type { CloudName } from './cloud.js';
+import { CidrList, classifyAddress, parseIp } from '../net/address.js';
+import { SERVICE_TAG_DOWNLOAD_PAGE, type CloudName } from './cloud.js';
 import { checkClientGroups } from './client-groups.js';
+import { cloudSourceProblem } from './cloud-source.js';
 import { substituteEnv } from './env.js';
+import { checkInspect } from './inspect.js';
+import { checkParent, type ParentProxy } from './parent.js';
+import { resolvePaths } from './paths.js';
+import { builtinRegions, type RegionCatalog } from './regions.js';
 import { resolveRegistries, type ResolvedRegistry } from './registries.js';
 import type { Config } from './schema.js';
+import { readSecretFile, tokenProblem } from './secrets.js';
 import { validateConfigShape } from './validate.js';
 
 export const DEFAULT_CONFIG_FILE = 'config/acr-egress.yaml';
@@ -24,6 +31,18 @@ export interface LoadedConfig {
   readonly adminTokens: ReadonlyMap<string, string>;
   /** Short hash of the effective config, shown by the admin API and in logs. */
   readonly version: string;
+  /** The parent proxy tunnels are handed to (proxy.parent), with its credentials; null = direct. */
+  readonly parent: ParentProxy | null;
+  /** Registry entries left out because their name is an unset `${VAR}` (the default config's ACR_REGISTRY). */
+  readonly skippedRegistries: readonly { path: string; variable: string }[];
+}
+
+export interface BuildOptions {
+  /**
+   * Regions the config may name: a catalogue (the loaded service-tag data's), 'builtin' (the list
+   * generated from the real files, the default), or null to skip the check (a caller that checks later).
+   */
+  regions?: RegionCatalog | 'builtin' | null;
 }
 
 /** The config file to use: --config, then ACR_EGRESS_CONFIG, then the default. */
@@ -76,6 +95,14 @@ function checkListen(value: string | null, path: string, problems: string[]): vo
   else if (m[1] !== undefined && isIP(m[1]) !== 6) problems.push(`${path}: "${m[1]}" is not an IPv6 address`);
 }
 
+function isLoopbackListen(listen: string): boolean {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):/.exec(listen);
+  const host = (m?.[1] ?? m?.[2] ?? '').toLowerCase();
+  if (host === 'localhost') return true;
+  const ip = parseIp(host);
+  return ip !== null && classifyAddress(ip) === 'loopback';
+}
+
 function adminTokens(config: Config, problems: string[]): Map<string, string> {
   const tokens = new Map<string, string>();
   const { token, tokenFile } = config.admin;
@@ -83,31 +110,69 @@ function adminTokens(config: Config, problems: string[]): Map<string, string> {
     problems.push('admin: give admin.token or admin.tokenFile, not both');
   }
   if (token !== null && token !== '') {
-    if (token.length < 16) problems.push('admin.token: must be at least 16 characters');
+    const problem = tokenProblem(token);
+    if (problem !== null) problems.push(`admin.token: ${problem}`);
     tokens.set('default', token);
   } else if (tokenFile !== null) {
-    try {
-      const t = readFileSync(tokenFile, 'utf8').trim();
-      if (t.length < 16) problems.push(`admin.tokenFile: the token in "${tokenFile}" must be at least 16 characters`);
-      tokens.set('default', t);
-    } catch (err) {
-      problems.push(
-        `admin.tokenFile: cannot read "${tokenFile}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
+    const read = readSecretFile(tokenFile);
+    if (!read.ok) problems.push(`admin.tokenFile: ${read.problem}`);
+    else {
+      const problem = tokenProblem(read.value);
+      if (problem !== null) problems.push(`admin.tokenFile: the token in "${tokenFile}" ${problem}`);
+      tokens.set('default', read.value);
     }
   }
-  for (const { name, token: t } of config.admin.tokens) {
-    if (tokens.has(name)) problems.push(`admin.tokens: the name "${name}" is used twice`);
+  config.admin.tokens.forEach(({ name, token: t }, i) => {
+    if (tokens.has(name)) problems.push(`admin.tokens[${i}].name: "${name}" is used twice`);
+    const problem = tokenProblem(t);
+    if (problem !== null) problems.push(`admin.tokens[${i}].token: ${problem}`);
     tokens.set(name, t);
+  });
+  // The same refusal startAdmin makes, here so that `config validate` and reload catch it too.
+  const listen = config.admin.listen;
+  if (listen !== null && tokens.size === 0 && !isLoopbackListen(listen)) {
+    problems.push(
+      `admin.listen: ${listen} is not a loopback address and no admin token is configured: ` +
+        'set admin.token, admin.tokenFile or admin.tokens, or listen on 127.0.0.1',
+    );
   }
   return tokens;
 }
 
-/** Validates a parsed document (already env-substituted). Throws CONFIG_INVALID with every problem. */
+/**
+ * Registry entries named by a whole `${VAR}` that is unset are left out rather than refused: the
+ * default config's `name: ${ACR_REGISTRY}` then allows only MCR until ACR_REGISTRY is set.
+ */
+function unsetRegistries(doc: Record<string, unknown>, unset: ReadonlyMap<string, string>) {
+  const skipped: { index: number; path: string; variable: string }[] = [];
+  if (!Array.isArray(doc.registries)) return skipped;
+  doc.registries.forEach((entry: unknown, i) => {
+    const variable = unset.get(`registries[${i}].name`);
+    if (variable !== undefined && (entry as { name?: unknown } | null)?.name === null)
+      skipped.push({ index: i, path: `registries[${i}]`, variable });
+  });
+  return skipped;
+}
+
+/** serviceTags.source left out: the download page of the configured cloud, not always the Public one. */
+function defaultSource(doc: Record<string, unknown>): void {
+  const st = doc.serviceTags;
+  const cloud = (doc.cloud ?? 'AzureCloud') as string;
+  if (!Object.hasOwn(SERVICE_TAG_DOWNLOAD_PAGE, cloud)) return;
+  if (st === undefined || st === null) doc.serviceTags = { source: SERVICE_TAG_DOWNLOAD_PAGE[cloud as CloudName] };
+  else if (typeof st === 'object' && !Array.isArray(st) && !('source' in st))
+    (st as Record<string, unknown>).source = SERVICE_TAG_DOWNLOAD_PAGE[cloud as CloudName];
+}
+
+/**
+ * Validates a parsed document (already env-substituted). Throws CONFIG_INVALID with every problem at
+ * once: a section whose shape is wrong is not checked further, every other section is.
+ */
 export function buildConfig(
   raw: unknown,
   file: string | null,
   unset: ReadonlyMap<string, string> = new Map(),
+  options: BuildOptions = {},
 ): LoadedConfig {
   const label = file ?? 'config';
   if (raw === null || raw === undefined) raw = {};
@@ -117,37 +182,65 @@ export function buildConfig(
     });
   }
   const doc = structuredClone(raw) as Record<string, unknown>;
-  const problems = validateConfigShape(doc).map((p) => {
-    const path = p.slice(0, p.indexOf(': '));
-    const name = unset.get(path);
-    return name === undefined ? p : `${path}: environment variable ${name} is not set`;
-  });
-  if (problems.length > 0) {
-    throw new AcrEgressError('CONFIG_INVALID', `${label}: ${problems.length} problem(s)`, { details: problems });
-  }
-  const config = doc as unknown as Config;
-  const registries = resolveRegistries(config.registries, config.cloud as CloudName, problems);
-  checkAllow(config.allow, problems);
-  checkCidrs(config.proxy.clients, 'proxy.clients', problems);
-  checkClientGroups(config, registries, problems);
-  checkCidrs(config.proxy.proxyProtocol.trusted, 'proxy.proxyProtocol.trusted', problems);
-  checkCidrs(config.network.allowPrivate, 'network.allowPrivate', problems);
-  checkListen(config.proxy.listen, 'proxy.listen', problems);
-  checkListen(config.proxy.transparentListen, 'proxy.transparentListen', problems);
-  checkListen(config.admin.listen, 'admin.listen', problems);
-  for (const [name, addrs] of Object.entries(config.dns.overrides)) {
-    const host = normalizeHost(name);
-    if (!host.ok) problems.push(`dns.overrides["${name}"]: not a host name (${host.detail})`);
-    addrs.forEach((a, i) => {
-      if (isIP(a) === 0) problems.push(`dns.overrides["${name}"][${i}]: "${a}" is not an IP address`);
+  const skipped = unsetRegistries(doc, unset);
+  const skippedPrefixes = skipped.map((s) => `${s.path}.`);
+  defaultSource(doc);
+  const problems = validateConfigShape(doc)
+    .filter((p) => !skippedPrefixes.some((prefix) => p.startsWith(prefix)))
+    .map((p) => {
+      const path = p.slice(0, p.indexOf(': '));
+      const name = unset.get(path);
+      return name === undefined ? p : `${path}: environment variable ${name} is not set`;
     });
+  const skippedRegistries = skipped.map(({ path, variable }) => ({ path, variable }));
+  const shapeOk = (prefix: string): boolean =>
+    !problems.some((p) => p.startsWith(`${prefix}:`) || p.startsWith(`${prefix}.`) || p.startsWith(`${prefix}[`));
+  resolvePaths(doc, file === null ? process.cwd() : dirname(resolve(file)));
+  const config = doc as unknown as Config;
+  const cloudOk = shapeOk('cloud');
+  const cloud = config.cloud as CloudName;
+  const catalog =
+    options.regions === undefined || options.regions === 'builtin' ? builtinRegions(cloud) : options.regions;
+  let registries: ResolvedRegistry[] = [];
+  if (cloudOk && Array.isArray(config.registries)) {
+    const bad = new Set(config.registries.map((_, i) => i).filter((i) => !shapeOk(`registries[${i}]`)));
+    for (const { index } of skipped) bad.add(index);
+    registries = resolveRegistries(config.registries, cloud, problems, catalog, bad);
   }
-  if (config.dns.minTtlSeconds > config.dns.maxTtlSeconds)
-    problems.push('dns.minTtlSeconds: must not exceed dns.maxTtlSeconds');
-  if (registries.length === 0 && !config.mcr && config.allow.length === 0) {
-    problems.push('registries: nothing is allowed: configure a registry, mcr: true or an allow entry');
+  if (shapeOk('allow')) checkAllow(config.allow, problems);
+  if (shapeOk('inspect') && shapeOk('registries')) checkInspect(config, registries, problems);
+  if (shapeOk('proxy')) {
+    checkCidrs(config.proxy.clients, 'proxy.clients', problems);
+    checkCidrs(config.proxy.proxyProtocol.trusted, 'proxy.proxyProtocol.trusted', problems);
+    checkListen(config.proxy.listen, 'proxy.listen', problems);
+    checkListen(config.proxy.transparentListen, 'proxy.transparentListen', problems);
   }
-  const tokens = adminTokens(config, problems);
+  if (shapeOk('clientGroups') && shapeOk('registries') && shapeOk('mcr') && shapeOk('allow'))
+    checkClientGroups(config, registries, problems);
+  if (shapeOk('admin')) checkListen(config.admin.listen, 'admin.listen', problems);
+  if (shapeOk('network')) checkCidrs(config.network.allowPrivate, 'network.allowPrivate', problems);
+  if (shapeOk('dns')) {
+    for (const [name, addrs] of Object.entries(config.dns.overrides)) {
+      const host = normalizeHost(name);
+      if (!host.ok) problems.push(`dns.overrides["${name}"]: not a host name (${host.detail})`);
+      addrs.forEach((a, i) => {
+        if (isIP(a) === 0) problems.push(`dns.overrides["${name}"][${i}]: "${a}" is not an IP address`);
+      });
+    }
+    if (config.dns.minTtlSeconds > config.dns.maxTtlSeconds)
+      problems.push('dns.minTtlSeconds: must not exceed dns.maxTtlSeconds');
+  }
+  if (cloudOk && shapeOk('serviceTags')) {
+    const wrong = cloudSourceProblem(cloud, config.serviceTags.source);
+    if (wrong !== null) problems.push(`serviceTags.source: ${wrong}`);
+  }
+  if (shapeOk('registries') && shapeOk('mcr') && shapeOk('allow')) {
+    if (registries.length === 0 && !config.mcr && config.allow.length === 0) {
+      problems.push('registries: nothing is allowed: configure a registry, mcr: true or an allow entry');
+    }
+  }
+  const tokens = shapeOk('admin') ? adminTokens(config, problems) : new Map<string, string>();
+  const parent = shapeOk('proxy') && shapeOk('serviceTags') ? checkParent(config, problems) : null;
   if (problems.length > 0) {
     throw new AcrEgressError('CONFIG_INVALID', `${label}: ${problems.length} problem(s)`, { details: problems });
   }
@@ -159,10 +252,14 @@ export function buildConfig(
   }
   config.dns.overrides = overrides;
   const version = createHash('sha256').update(JSON.stringify({ config, registries })).digest('hex').slice(0, 12);
-  return deepFreeze({ file, config, registries, adminTokens: tokens, version });
+  return deepFreeze({ file, config, registries, adminTokens: tokens, version, parent, skippedRegistries });
 }
 
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+/** The parsed, env-substituted document of a config file (buildConfig turns it into a config). */
+export function readConfigDocument(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { value: unknown; unset: Map<string, string> } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -170,8 +267,16 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new AcrEgressError('CONFIG_UNREADABLE', `${file}: cannot read the config file (${code})`, { cause: err });
   }
-  const { value, unset } = substituteEnv(parseText(text, file), env);
-  return buildConfig(value, file, unset);
+  return substituteEnv(parseText(text, file), env);
+}
+
+export function loadConfigFile(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: BuildOptions = {},
+): LoadedConfig {
+  const { value, unset } = readConfigDocument(file, env);
+  return buildConfig(value, file, unset, options);
 }
 
 function deepFreeze<T>(value: T): T {

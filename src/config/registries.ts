@@ -2,6 +2,7 @@
 // file) into one resolved shape the policy compiles.
 import { readFileSync } from 'node:fs';
 import { CLOUDS, type CloudName } from './cloud.js';
+import { checkRegion, type RegionCatalog } from './regions.js';
 import type { RegistryEntryConfig } from './schema.js';
 
 export interface ResolvedRegistry {
@@ -13,7 +14,32 @@ export interface ResolvedRegistry {
   readonly dataEndpoints: readonly string[];
   /** Regions with a regional (geo) login server. */
   readonly regionalEndpoints: readonly string[];
+  /** The *.blob.<cloud> wildcard rule (blobStorage: true). */
   readonly blobStorage: boolean;
+  /** blobStorage: learned: storage hosts allowed per client after this registry redirected it there. */
+  readonly blobLearned: boolean;
+  /** TLS inspection of the registry's API (login, data and regional endpoints). */
+  readonly inspect: boolean;
+  readonly pullOnly: boolean;
+  /** Repository patterns; null = any repository. */
+  readonly repositories: readonly string[] | null;
+}
+
+type InspectFields = Pick<ResolvedRegistry, 'inspect' | 'pullOnly' | 'repositories' | 'blobStorage' | 'blobLearned'>;
+
+/** The inspection keys of an entry, and what blobStorage means once `learned` is split out. */
+function inspectFields(
+  entry: { inspect?: boolean; pullOnly?: boolean; repositories?: string[]; blobStorage?: boolean | 'learned' },
+  blobDefault: boolean,
+): InspectFields {
+  const blob = entry.blobStorage ?? blobDefault;
+  return {
+    inspect: entry.inspect ?? false,
+    pullOnly: entry.pullOnly ?? false,
+    repositories: entry.repositories ?? null,
+    blobStorage: blob === true,
+    blobLearned: blob === 'learned',
+  };
 }
 
 const NAME = /^[a-z0-9]{5,50}$/;
@@ -27,11 +53,15 @@ function fromEndpoints(
     loginServer: string;
     dataEndpoints?: { region: string; endpoint: string }[];
     regionalEndpoints?: { region: string; endpoint: string }[];
-    blobStorage?: boolean;
+    blobStorage?: boolean | 'learned';
+    inspect?: boolean;
+    pullOnly?: boolean;
+    repositories?: string[];
   },
   cloud: CloudName,
   path: string,
   problems: string[],
+  catalog: RegionCatalog | null,
 ): ResolvedRegistry | null {
   const { acr, blob } = CLOUDS[cloud];
   const login = doc.loginServer.toLowerCase().replace(/\.$/, '');
@@ -48,6 +78,11 @@ function fromEndpoints(
   let blobSeen = false;
   (doc.dataEndpoints ?? []).forEach((d, i) => {
     const region = d.region.toLowerCase();
+    const known = checkRegion(catalog, d.region);
+    if (!known.ok) {
+      problems.push(`${path}.dataEndpoints[${i}].region: ${known.problem}`);
+      return;
+    }
     const endpoint = d.endpoint.toLowerCase();
     regions.push(region);
     if (endpoint === `*.${blob}`) blobSeen = true;
@@ -59,6 +94,11 @@ function fromEndpoints(
   });
   (doc.regionalEndpoints ?? []).forEach((d, i) => {
     const region = d.region.toLowerCase();
+    const known = checkRegion(catalog, d.region);
+    if (!known.ok) {
+      problems.push(`${path}.regionalEndpoints[${i}].region: ${known.problem}`);
+      return;
+    }
     const endpoint = d.endpoint.toLowerCase();
     regions.push(region);
     if (endpoint === `${name}.${region}.geo.${acr}`) geo.push(region);
@@ -70,7 +110,7 @@ function fromEndpoints(
     dataEndpoints: dedupe(data),
     regionalEndpoints: dedupe(geo),
     // show-endpoints lists *.blob... while dedicated data endpoints are off; blobStorage overrides either way.
-    blobStorage: doc.blobStorage ?? blobSeen,
+    ...inspectFields(doc, blobSeen),
   };
 }
 
@@ -78,14 +118,25 @@ export function resolveRegistries(
   entries: readonly RegistryEntryConfig[],
   cloud: CloudName,
   problems: string[],
+  catalog: RegionCatalog | null = null,
+  skip: ReadonlySet<number> = new Set(),
 ): ResolvedRegistry[] {
   const out: ResolvedRegistry[] = [];
   const seen = new Map<string, number>();
   entries.forEach((entry, i) => {
+    if (skip.has(i)) return; // its shape is already reported
     const path = `registries[${i}]`;
     let resolved: ResolvedRegistry | null;
     if ('name' in entry) {
-      const regions = dedupe((entry.regions ?? []).map((r) => r.toLowerCase()));
+      // A known alias (the service-tag file's centralfrance) becomes the ARM name the endpoints use.
+      const regions = dedupe(
+        (entry.regions ?? []).flatMap((r, j) => {
+          const known = checkRegion(catalog, r);
+          if (known.ok) return [known.region];
+          problems.push(`${path}.regions[${j}]: ${known.problem}`);
+          return [];
+        }),
+      );
       const dataOn = entry.dataEndpoints ?? true;
       const geoOn = entry.regionalEndpoints ?? false;
       if (geoOn && regions.length === 0) {
@@ -98,10 +149,10 @@ export function resolveRegistries(
         regions,
         dataEndpoints: dataOn ? (regions.length > 0 ? regions : ['*']) : [],
         regionalEndpoints: geoOn ? regions : [],
-        blobStorage: entry.blobStorage ?? true,
+        ...inspectFields(entry, true),
       };
     } else if ('loginServer' in entry) {
-      resolved = fromEndpoints(entry, cloud, path, problems);
+      resolved = fromEndpoints(entry, cloud, path, problems, catalog);
     } else {
       let doc: unknown;
       try {
@@ -117,13 +168,14 @@ export function resolveRegistries(
         );
         return;
       }
-      const withOverride =
-        entry.blobStorage === undefined ? doc : { ...(doc as object), blobStorage: entry.blobStorage };
+      const { endpointsFile: _file, ...keys } = entry;
+      const withOverride = { ...(doc as object), ...keys };
       resolved = fromEndpoints(
         withOverride as Parameters<typeof fromEndpoints>[0],
         cloud,
         `${path}.endpointsFile(${entry.endpointsFile})`,
         problems,
+        catalog,
       );
     }
     if (!resolved) return;

@@ -4,21 +4,37 @@ import { Type, type Static } from '@sinclair/typebox';
 const HostPort = Type.String({
   pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$',
   description: 'address:port, e.g. 0.0.0.0:3128 or [::]:3128',
+  explain: 'is not address:port, e.g. 0.0.0.0:3128 or [::]:3128',
 });
 
 const Cidr = Type.String({ minLength: 1, description: 'an address or CIDR, e.g. 10.0.0.0/8' });
 
 /** ACR registry names: 5-50 alphanumerics, matched case-insensitively. */
 export const REGISTRY_NAME_PATTERN = '^[A-Za-z0-9]{5,50}$';
-const Region = Type.String({ pattern: '^[A-Za-z0-9]{2,40}$', description: 'Azure region name, e.g. eastus' });
+const Region = Type.String({
+  pattern: '^[A-Za-z0-9]{2,40}$',
+  description: 'Azure region name, e.g. eastus',
+  explain: 'is not an Azure region name: letters and digits, e.g. westeurope',
+});
+
+/** true: *.blob.<cloud suffix>; learned: only storage hosts an inspected registry redirected a client to. */
+const BlobStorage = Type.Union([Type.Boolean(), Type.Literal('learned')]);
+
+/** Per-registry inspection keys (TLS inspection of the registry's own API; see docs/inspection.md). */
+const InspectKeys = {
+  inspect: Type.Optional(Type.Boolean()),
+  pullOnly: Type.Optional(Type.Boolean()),
+  repositories: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1 })),
+};
 
 export const RegistryByName = Type.Object(
   {
-    name: Type.String({ pattern: REGISTRY_NAME_PATTERN }),
+    name: Type.String({ pattern: REGISTRY_NAME_PATTERN, explain: 'is not a valid ACR name: 5-50 letters and digits' }),
     regions: Type.Optional(Type.Array(Region, { uniqueItems: true })),
     dataEndpoints: Type.Optional(Type.Boolean()),
     regionalEndpoints: Type.Optional(Type.Boolean()),
-    blobStorage: Type.Optional(Type.Boolean()),
+    blobStorage: Type.Optional(BlobStorage),
+    ...InspectKeys,
   },
   { additionalProperties: false },
 );
@@ -34,14 +50,15 @@ export const RegistryFromEndpoints = Type.Object(
     loginServer: Type.String({ minLength: 1 }),
     dataEndpoints: Type.Optional(Type.Array(EndpointEntry)),
     regionalEndpoints: Type.Optional(Type.Array(EndpointEntry)),
-    blobStorage: Type.Optional(Type.Boolean()),
+    blobStorage: Type.Optional(BlobStorage),
+    ...InspectKeys,
   },
   { additionalProperties: true },
 );
 
 /** A path to a file holding `az acr show-endpoints` output. */
 export const RegistryFromFile = Type.Object(
-  { endpointsFile: Type.String({ minLength: 1 }), blobStorage: Type.Optional(Type.Boolean()) },
+  { endpointsFile: Type.String({ minLength: 1 }), blobStorage: Type.Optional(BlobStorage), ...InspectKeys },
   { additionalProperties: false },
 );
 
@@ -50,7 +67,11 @@ export const RegistryEntry = Type.Union([RegistryByName, RegistryFromEndpoints, 
 /** A client group: who (by address and/or proxy user) may use which of the configured rules. */
 export const ClientGroupSchema = Type.Object(
   {
-    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$', description: 'shown in refusals' }),
+    name: Type.String({
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+      description: 'shown in refusals',
+      explain: 'is not a group name: up to 64 letters, digits, _ . -, starting with a letter or digit',
+    }),
     cidrs: Type.Array(Cidr, { default: [] }),
     users: Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { default: [], uniqueItems: true }),
     registries: Type.Array(Type.String({ minLength: 1 }), { default: [], uniqueItems: true }),
@@ -87,6 +108,15 @@ export const ConfigSchema = Type.Object(
         maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20_000 }),
         drainTimeoutMs: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
         maxClientHelloBytes: Type.Integer({ minimum: 512, maximum: 1_048_576, default: 65_536 }),
+        parent: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description:
+            'parent proxy (http://host:port) that allowed tunnels are handed to with CONNECT; it resolves the names, so the address checks do not apply',
+        }),
+        parentCredentialsFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'file holding user:password for the parent proxy (sent as Proxy-Authorization: Basic)',
+        }),
         allowEch: Type.Boolean({
           default: false,
           description:
@@ -141,6 +171,16 @@ export const ConfigSchema = Type.Object(
         cacheFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: './data/service-tags.json' }),
         fetchTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
         maxBytes: Type.Integer({ minimum: 1024, maximum: 1_073_741_824, default: 64 * 1024 * 1024 }),
+        proxy: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description:
+            "forward proxy (http://host:port) for the service-tag download only; null = HTTPS_PROXY/NO_PROXY of the gateway's environment, if set",
+        }),
+        enforceWithParent: Type.Union([Type.Boolean(), Type.Null()], {
+          default: null,
+          description:
+            'with proxy.parent, enforce: true must be confirmed with false here: the parent resolves names, so ranges cannot be checked',
+        }),
         userAgent: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
           default: null,
           description: "User-Agent of the gateway's own downloads; null = acr-egress/<version>",
@@ -184,6 +224,21 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    inspect: Type.Object(
+      {
+        caCertFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        caKeyFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], { default: null }),
+        upstreamCaFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: "extra roots for verifying inspected registries' certificates; null = system roots only",
+        }),
+        learnedTtlSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 600 }),
+        learnedMax: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+        leafValidityHours: Type.Integer({ minimum: 1, maximum: 8760, default: 24 }),
+        leafCacheSize: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     log: Type.Object(
       {
         level: Type.Union(
@@ -196,6 +251,32 @@ export const ConfigSchema = Type.Object(
           default: false,
           description: 'refuse new tunnels (503 audit_unavailable) while the audit log cannot be written',
         }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    audit: Type.Object(
+      {
+        store: Type.Union([Type.Literal('memory'), Type.Literal('embedded'), Type.Literal('postgres')], {
+          default: 'memory',
+          description: 'where records are kept for the admin API besides the audit log',
+        }),
+        url: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'PostgreSQL URL for store: postgres (use ${VAR}; never inline credentials)',
+        }),
+        urlFile: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+          default: null,
+          description: 'file holding the PostgreSQL URL (a mounted Secret)',
+        }),
+        dir: Type.String({ minLength: 1, default: './data/store', description: 'directory of the embedded store' }),
+        retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 14 }),
+        instance: Type.Union([Type.String({ minLength: 1, maxLength: 253 }), Type.Null()], {
+          default: null,
+          description: 'this replica in records; null = $POD_NAME, else the host name',
+        }),
+        flushMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1000 }),
+        batchSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
+        queueMax: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -6,6 +6,7 @@ import type { RecordSink } from '../audit/recorder.js';
 import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
 import { VERSION } from '../version.js';
+import { registerInspectMetrics } from './inspect-metrics.js';
 
 export interface MetricsSources {
   /** Service-tag status, read at scrape time; null or absent: the tag metrics stay 0. */
@@ -16,6 +17,8 @@ export interface MetricsSources {
   tunnelsActive?: () => number;
   /** The audit log's write errors, dropped and queued records, read at scrape time. */
   audit?: () => { writeErrors: number; dropped: number; queued: number };
+  /** Inspection counters (leaf signatures and cache hits, learned hosts), read at scrape time. */
+  inspect?: () => { leaf: { signatures: number; hits: number }; learnedHosts: number; learnedTotal: number };
   /** Node's default process metrics; on unless false. */
   defaultMetrics?: boolean;
   /** Distinct `rule` label values kept; later ones are counted as "other" (wildcard rules mint ids). */
@@ -112,6 +115,11 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
   registerTagMetrics(registers, sources.tags);
   registerDnsMetrics(registers, sources.dns);
   registerAuditMetrics(registers, sources.audit);
+  // Registered always (0 without inspection), so dashboards and alerts never see a missing series.
+  registerInspectMetrics(
+    registers,
+    sources.inspect ?? (() => ({ leaf: { signatures: 0, hits: 0 }, learnedHosts: 0, learnedTotal: 0 })),
+  );
 
   const maxRules = sources.maxRuleLabels ?? 500;
   const ruleLabels = new Set<string>();
@@ -130,7 +138,9 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     if (rec.user !== undefined && rec.user !== null)
       userDecisions.inc({ user: userLabel(rec.user), decision: rec.decision });
     if (rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
-      tunnelDuration.observe(rec.durationMs / 1000);
+      // Request records (inside inspected tunnels) are decisions too, but not tunnels.
+      if (rec.kind === undefined && rec.decision === 'allowed' && rec.bytesUp !== null && rec.durationMs !== null)
+        tunnelDuration.observe(rec.durationMs / 1000);
   };
   const tunnelListener: MetricsTunnelListener = {
     opened() {
@@ -198,6 +208,16 @@ function registerTagMetrics(registers: Registry[], status: (() => TagsStatus | n
     collect() {
       this.reset();
       this.inc(read()?.failures ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'acr_egress_service_tags_missing',
+    help: '1 per rule and tag the rule needs that the service-tag data lacks (that rule is blocked, or unchecked with when-available)',
+    labelNames: ['rule', 'tag'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { rule, tag } of read()?.missing ?? []) this.set({ rule, tag }, 1);
     },
   });
   new Gauge({

@@ -6,7 +6,8 @@
 //      the first matching group in config order is the client's group)
 //   3. host is a valid DNS name / not an IP literal          bad_request / ip_literal
 //   4. port in proxy.ports                                   port_not_allowed
-//   5. host matches a rule                                   host_not_allowed
+//   5. host matches a rule, or (blobStorage: learned) a
+//      storage host a registry redirected this client to      host_not_allowed
 //   6. the client's group may use that rule                  client_not_allowed (detail names the group)
 //   -- the proxy resolves the host; for each address --
 //   7. address not private/reserved (unless allowPrivate)    private_destination
@@ -48,6 +49,9 @@ const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>([
   'private_destination',
   'ip_not_in_service_tag',
   'service_tags_unavailable',
+  'push_not_allowed',
+  'repository_not_allowed',
+  'request_not_allowed',
 ]);
 
 /** Every decision has the same seven fields, so the engine's objects keep one shape on the hot path. */
@@ -105,6 +109,12 @@ export function chain(earlier: Decision, later: Decision): Decision {
   );
 }
 
+/** Storage hosts learned from registry redirects, per client: a value the gateway owns and passes in. */
+export interface LearnedLookup {
+  /** The registry that redirected `client` to `host` and has not expired; null: none. */
+  registryFor(client: string | null, host: string): string | null;
+}
+
 export interface RequestCheck {
   readonly decision: Decision;
   /** The normalised host, when it was a valid name. */
@@ -121,6 +131,7 @@ function who(client: string | null, user: string | null): string {
 export function checkRequest(
   policy: PolicySnapshot,
   req: { client: string | null; user?: string | null; host: string; port: number },
+  learned: LearnedLookup | null = null,
 ): RequestCheck {
   let decision = allow(null);
   if (policy.clients !== null) {
@@ -152,8 +163,23 @@ export function checkRequest(
   }
   const match = policy.rules.match(host);
   if (match === null) {
+    let detail = `no rule allows ${host}`;
+    if (policy.rules.learns) {
+      const registry = learned?.registryFor(req.client, host) ?? null;
+      const rule = registry === null ? null : policy.rules.learnedRule(registry, host);
+      if (rule !== null) {
+        const learnedMatch = { rule, id: rule.id };
+        if (group !== null && !group.rules.has(rule)) {
+          const d = block(policy, 'client_not_allowed', `group ${group.name} may not use ${rule.id}`, rule.id);
+          return { decision: chain(decision, d), host, match: learnedMatch };
+        }
+        return { decision: chain(decision, allow(rule.id)), host, match: learnedMatch };
+      }
+      if (policy.rules.isStorageHost(host))
+        detail += `; no registry redirected client ${req.client ?? 'unknown'} there`;
+    }
     return {
-      decision: chain(decision, block(policy, 'host_not_allowed', `no rule allows ${host}`)),
+      decision: chain(decision, block(policy, 'host_not_allowed', detail)),
       host,
       match: null,
     };
@@ -195,12 +221,19 @@ function checkTags(policy: PolicySnapshot, match: HostMatch | null, ip: ParsedIp
   for (const t of bound.tags) {
     if (t.ranges.has(ip.address)) return allow(rule, t.name);
   }
+  // The data lacks a tag this rule needs: only this rule degrades (blocked, or unchecked with
+  // when-available); every other rule keeps checking its ranges.
+  if (bound.missing.length > 0) {
+    const lacks = `service-tag data (change ${binding.changeNumber}) has no ${bound.missing.join(', ')}`;
+    if (policy.enforceTags === 'when-available')
+      return decision(true, null, false, rule, null, `${lacks}; enforce is when-available`, true);
+    return block(policy, 'service_tags_unavailable', `${lacks}, which rule ${rule} needs`, rule);
+  }
   const names = bound.tags.map((t) => t.name);
-  const missing = bound.missing.length > 0 ? `; no tag found for ${bound.missing.join(', ')}` : '';
   return block(
     policy,
     'ip_not_in_service_tag',
-    `${ip.address} is in none of [${names.join(', ')}] (change ${binding.changeNumber})${missing}`,
+    `${ip.address} is in none of [${names.join(', ')}] (change ${binding.changeNumber})`,
     rule,
   );
 }

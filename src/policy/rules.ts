@@ -5,7 +5,7 @@ import { CLOUDS, type CloudName } from '../config/cloud.js';
 import { allowKey } from '../config/client-groups.js';
 import type { TagSelector } from '../service-tags/types.js';
 
-export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'mcr-login' | 'mcr-data' | 'allow';
+export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'blob-learned' | 'mcr-login' | 'mcr-data' | 'allow';
 
 export interface HostRule {
   /** Rule id (docs/interface.md); for a data endpoint matched by any region, `<region>` is filled at match time. */
@@ -28,6 +28,15 @@ export interface HostMatch {
 export interface CompiledRules {
   readonly list: readonly HostRule[];
   match(host: string): HostMatch | null;
+  /**
+   * The `registry:<name>:blob-learned` rule of a registry with blobStorage: learned, when `host` is a
+   * storage host of the cloud (<account>.blob...); null otherwise. Matched only through a learned entry.
+   */
+  learnedRule(registry: string, host: string): HostRule | null;
+  /** <account>.blob.<cloud suffix>: one label before the cloud's blob suffix. */
+  isStorageHost(host: string): boolean;
+  /** Whether any registry learns blob hosts (no lookup is made otherwise). */
+  readonly learns: boolean;
 }
 
 const ACR = 'AzureContainerRegistry';
@@ -44,6 +53,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
   const exact = new Map<string, HostRule>();
   const wildcard = new Map<string, HostRule>(); // key: suffix after the first label
   const anyRegionData = new Map<string, HostRule>(); // key: registry name, for <name>.<region>.data.<acr>
+  const learned = new Map<string, HostRule>(); // key: registry name; never matched by name alone
   const list: HostRule[] = [];
 
   const add = (table: Map<string, HostRule>, key: string, rule: HostRule): void => {
@@ -105,6 +115,17 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         grants,
       });
     }
+    if (reg.blobLearned) {
+      const rule: HostRule = {
+        id: `registry:${reg.name}:blob-learned`,
+        kind: 'blob-learned',
+        pattern: `*.${suffix.blob} (learned from redirects)`,
+        tags: [scoped(STORAGE, reg.regions)],
+        grants,
+      };
+      learned.set(reg.name, rule);
+      list.push(rule);
+    }
     if (reg.blobStorage) {
       add(wildcard, suffix.blob, {
         id: `registry:${reg.name}:blob`,
@@ -139,8 +160,20 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
   }
 
   const dataInfix = `.data.${suffix.acr}`;
+  const blobSuffix = `.${suffix.blob}`;
+  const isStorageHost = (host: string): boolean => {
+    if (!host.endsWith(blobSuffix)) return false;
+    const account = host.slice(0, -blobSuffix.length);
+    return account.length > 0 && !account.includes('.');
+  };
   return {
     list,
+    learns: learned.size > 0,
+    isStorageHost,
+    learnedRule(registry: string, host: string): HostRule | null {
+      const rule = learned.get(registry);
+      return rule !== undefined && isStorageHost(host) ? rule : null;
+    },
     match(host: string): HostMatch | null {
       const hit = exact.get(host);
       if (hit) return { rule: hit, id: hit.id };

@@ -3,6 +3,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { AddressRangeSet, ServiceTagIndex } from '../service-tags/types.js';
 import { CidrList } from '../net/address.js';
+import { selectorGaps } from '../service-tags/validate.js';
 import { compileGroups, type ClientGroups } from './groups.js';
 import { compileRules, type CompiledRules, type HostRule } from './rules.js';
 
@@ -13,7 +14,7 @@ export interface BoundTag {
 
 export interface RuleTags {
   readonly tags: readonly BoundTag[];
-  /** Selectors that matched no tag in the loaded file (e.g. a region with no tag of that service). */
+  /** Tags the rule needs that the loaded file lacks (`Base` or `Base.region`): the rule is blocked. */
   readonly missing: readonly string[];
 }
 
@@ -55,8 +56,7 @@ export function bindTags(rules: CompiledRules, index: ServiceTagIndex): TagBindi
     const missing: string[] = [];
     for (const selector of rule.tags) {
       const names = index.select(selector);
-      if (names.length === 0)
-        missing.push(selector.regions ? `${selector.base} in ${selector.regions.join(', ')}` : selector.base);
+      missing.push(...selectorGaps(index, selector));
       for (const name of names) {
         const ranges = index.rangesOf(name);
         if (ranges && !tags.some((t) => t.name === name)) tags.push({ name, ranges });

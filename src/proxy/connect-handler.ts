@@ -14,7 +14,8 @@ import { parseProxyHeader } from './proxy-protocol.js';
 import { printable } from './request-head.js';
 import { RequestReader } from './request-reader.js';
 import { CONNECT_ESTABLISHED } from './responses.js';
-import { admitClient, dialVetted, runTunnel } from './tunnel.js';
+import { dialViaParent } from './parent.js';
+import { admitClient, dialVetted, runTunnel, type Dialed } from './tunnel.js';
 
 /** Gives a socket (and the bytes already read from it) to the plain-HTTP forwarder. */
 export type HandOver = (socket: Socket, bytes: Buffer, client: string | null) => void;
@@ -89,22 +90,34 @@ async function serve(
 
   const t0 = performance.now();
   const policy = deps.policy();
-  const request = checkRequest(policy, {
-    client: ctx.client,
-    user: ctx.user,
-    host: authority.host,
-    port: authority.port,
-  });
+  const request = checkRequest(
+    policy,
+    {
+      client: ctx.client,
+      user: ctx.user,
+      host: authority.host,
+      port: authority.port,
+    },
+    deps.learned,
+  );
   if (request.host !== null) ctx.host = request.host;
   if (!request.decision.allowed) return conn.refuse(request.decision);
   const unaudited = auditGate(deps);
   if (unaudited !== null) return conn.refuse(chain(request.decision, unaudited));
 
-  const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
-  deps.events?.decided?.((performance.now() - t0) / 1000);
-  ctx.ip = dest.ip;
-  if (!dest.ok) return conn.refuse(chain(request.decision, dest.decision));
-  const dialed = await dialVetted(deps, conn, policy, request.match, request.decision, dest, authority.port);
+  // With proxy.parent the parent resolves the name: no address to check here (parent.ts).
+  const parent = deps.parent?.() ?? null;
+  let dialed: Dialed;
+  if (parent === null) {
+    const dest = await chooseDestination(policy, deps.resolver(), ctx.host, request.match);
+    deps.events?.decided?.((performance.now() - t0) / 1000);
+    ctx.ip = dest.ip;
+    if (!dest.ok) return conn.refuse(chain(request.decision, dest.decision));
+    dialed = await dialVetted(deps, conn, policy, request.match, request.decision, dest, authority.port);
+  } else {
+    ctx.via = 'parent';
+    dialed = await dialViaParent(deps, conn.socket, parent, ctx.host, authority.port, request.decision.rule);
+  }
   if (!dialed.ok) return conn.refuse(dialed.decision);
   conn.upstream = dialed.upstream;
   let decision = dialed.decision ?? request.decision;
@@ -136,6 +149,13 @@ async function serve(
     decision = chain(decision, block(policy, 'client_hello_timeout', detail, decision.rule));
   }
   if (!decision.allowed) return conn.refuse(decision); // the 200 is out: a block closes the tunnel
+  if (deps.inspector?.wants(decision.rule)) {
+    // Inspection takes the tunnel over and writes its record; finish() still closes the client.
+    ctx.decision = decision;
+    conn.upstream = null;
+    conn.enter('tunnel');
+    return deps.inspector.run(deps, ctx, socket, dialed.upstream, hello.buffered);
+  }
   await runTunnel(deps, conn, dialed, hello.buffered, decision);
 }
 

@@ -1,7 +1,9 @@
 // What the proxy needs from the rest of the gateway, and the per-connection state it keeps.
 import type { Logger } from 'pino';
+import type { ParentProxy } from '../config/parent.js';
 import type { Recorder } from '../audit/recorder.js';
-import type { Decision } from '../policy/decide.js';
+import type { Socket } from 'node:net';
+import type { Decision, LearnedLookup } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
 import type { CidrList } from '../net/address.js';
 import type { ClientLimits } from './client-limits.js';
@@ -62,6 +64,19 @@ export interface ProxyDeps {
   auth(): ProxyAuthenticator | null;
   readonly log: Logger;
   readonly events?: TunnelEvents;
+  /** Storage hosts learned from registry redirects (blobStorage: learned), read by the host check. */
+  readonly learned?: LearnedLookup;
+  /** Terminates and checks tunnels of registries with inspect: true (src/inspect/). */
+  readonly inspector?: TunnelInspector;
+  /** The parent proxy allowed tunnels go through (proxy.parent); absent or null = direct. */
+  readonly parent?: () => ParentProxy | null;
+}
+
+/** What the proxy asks of inspection: whether a vetted tunnel is inspected, and to run it if so. */
+export interface TunnelInspector {
+  wants(rule: string | null): boolean;
+  /** Takes over an allowed tunnel after the ClientHello; writes the tunnel's record when it ends. */
+  run(deps: ProxyDeps, ctx: ConnectionContext, client: Socket, upstream: Socket, first: Buffer): Promise<void>;
 }
 
 /** Per-connection state, one typed object rather than properties glued onto sockets. */
@@ -77,6 +92,8 @@ export interface ConnectionContext {
   sni: string | null;
   ip: string | null;
   decision: Decision | null;
+  /** 'parent' when the tunnel went through proxy.parent (no address was checked). */
+  via?: 'parent';
 }
 
 /** The one factory of per-connection state, for every listener and the plain-HTTP forwarder. */
@@ -120,5 +137,6 @@ export function recordConnection(
     startedAt: ctx.startedAt,
     bytesUp,
     bytesDown,
+    via: ctx.via,
   });
 }

@@ -7,7 +7,8 @@ import { ClientConnection } from './client-connection.js';
 import type { ProxyDeps } from './context.js';
 import { chooseDestination } from './destination.js';
 import { readClientHello } from './hello-reader.js';
-import { admitClient, dialVetted, runTunnel } from './tunnel.js';
+import { dialViaParent } from './parent.js';
+import { admitClient, dialVetted, runTunnel, type Dialed } from './tunnel.js';
 
 const NOTHING = Buffer.alloc(0);
 
@@ -52,10 +53,18 @@ async function serve(deps: ProxyDeps, conn: ClientConnection, upstreamPort: numb
   if (unaudited !== null) return conn.refuse(chain(decision, unaudited));
   if (request.host === null) return conn.refuse(refuse('bad_request', 'SNI is not a host name'));
 
-  const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
-  ctx.ip = dest.ip;
-  if (!dest.ok) return conn.refuse(chain(decision, dest.decision));
-  const dialed = await dialVetted(deps, conn, policy, request.match, decision, dest, upstreamPort);
+  // With proxy.parent the parent resolves the name: no address to check here (parent.ts).
+  const parent = deps.parent?.() ?? null;
+  let dialed: Dialed;
+  if (parent === null) {
+    const dest = await chooseDestination(policy, deps.resolver(), request.host, request.match);
+    ctx.ip = dest.ip;
+    if (!dest.ok) return conn.refuse(chain(decision, dest.decision));
+    dialed = await dialVetted(deps, conn, policy, request.match, decision, dest, upstreamPort);
+  } else {
+    ctx.via = 'parent';
+    dialed = await dialViaParent(deps, conn.socket, parent, request.host, upstreamPort, decision.rule);
+  }
   if (!dialed.ok) return conn.refuse(dialed.decision);
   conn.upstream = dialed.upstream;
   const allowed = dialed.decision ?? decision;

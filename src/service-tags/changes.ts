@@ -1,9 +1,8 @@
 // What a swap changed in the tags the configured rules use: prefixes added and removed per tag,
 // from diffServiceTags over just those tags (diffing all ~3,000 tags would cost far more).
 
-import type { LoadedConfig } from '../config/load.js';
 import { diffServiceTags, type TagDiff } from './diff.js';
-import type { ServiceTagIndex, ServiceTagsFile } from './types.js';
+import type { RuleTagNeed, ServiceTagIndex, ServiceTagsFile } from './types.js';
 import { usedTagNames } from './validate.js';
 
 export interface UsedTagChange {
@@ -23,12 +22,12 @@ function subset(index: ServiceTagIndex, names: readonly string[]): ServiceTagsFi
 
 /** Per used tag (under either index) whose prefixes differ; [] when there is no old index. */
 export function diffUsedTags(
-  loaded: LoadedConfig,
+  needs: readonly RuleTagNeed[],
   before: ServiceTagIndex | null,
   after: ServiceTagIndex,
 ): UsedTagChange[] {
   if (before === null) return [];
-  const names = [...new Set([...usedTagNames(loaded, before), ...usedTagNames(loaded, after)])].sort();
+  const names = [...new Set([...usedTagNames(needs, before), ...usedTagNames(needs, after)])].sort();
   return diffServiceTags(subset(before, names), subset(after, names)).map((d) => ({
     tag: d.name,
     status: d.status,

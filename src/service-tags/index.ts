@@ -1,6 +1,8 @@
 // The queryable form of one service-tag file: a range set per tag, built once, and the
 // selector rules that turn a config's base tag and ARM region names into tag names.
 
+import { regionCatalogEntries } from '../config/region-spellings.js';
+import type { RegionCatalog } from '../config/regions.js';
 import { RangeSet, readAddress } from './range-set.js';
 import type { AddressRangeSet, ServiceTagIndex, ServiceTagsFile, ServiceTagValue, TagSelector } from './types.js';
 
@@ -17,6 +19,7 @@ class TagIndex implements ServiceTagIndex {
   readonly #byName = new Map<string, number>();
   readonly #sets: readonly RangeSet[];
   readonly #probe = new Uint32Array(4);
+  #regions: RegionCatalog | null = null;
 
   constructor(file: ServiceTagsFile) {
     this.changeNumber = file.changeNumber;
@@ -45,6 +48,14 @@ class TagIndex implements ServiceTagIndex {
         return regions.has(region.toLowerCase()) || regions.has(name.slice(stem.length).toLowerCase());
       })
       .map((v) => v.name);
+  }
+
+  regionCatalog(): RegionCatalog {
+    this.#regions ??= {
+      names: regionCatalogEntries(this.#values),
+      from: `service-tag data, change ${this.changeNumber}`,
+    };
+    return this.#regions;
   }
 
   rangesOf(tagName: string): AddressRangeSet | undefined {

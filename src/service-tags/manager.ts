@@ -5,24 +5,27 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { SERVICE_TAG_CLOUD, type CloudName } from '../config/cloud.js';
 import type { LoadedConfig } from '../config/load.js';
 import { AcrEgressError, isAcrEgressError } from '../errors.js';
 import { storeCache } from './cache.js';
 import { diffUsedTags, type UsedTagChange } from './changes.js';
+import { downloadForConfig } from './download.js';
 import type { FetchLike } from './fetch.js';
 import { jitter, nextDelay, RefreshTimer } from './schedule.js';
-import { classifySource, downloadServiceTags, readSourceFile, type Obtained } from './source.js';
-import type { ServiceTagIndex, ServiceTagsFile, TagsStatus } from './types.js';
-import { DEFAULT_USER_AGENT } from './user-agent.js';
-import { usedTagCounts, validateServiceTags } from './validate.js';
+import { classifySource, readSourceFile, type DateFrom, type Obtained } from './source.js';
+import type { ServiceTagIndex, ServiceTagsFile, TagNeeds, TagsStatus } from './types.js';
+import { missingTags, usedTagCounts, validateServiceTags } from './validate.js';
 
 export interface ServiceTagManagerOptions {
   config: LoadedConfig;
+  /** The tags each rule of a config needs (the policy's rules; see policy/tag-needs.ts). */
+  needs: TagNeeds;
   log: Logger;
   /** Called after each swap with the new data; not called by loadInitial, reconfigure or use. */
   onUpdate?: (index: ServiceTagIndex, file: ServiceTagsFile) => void;
   fetchImpl?: FetchLike;
+  /** Where HTTPS_PROXY/NO_PROXY come from when serviceTags.proxy is not set (default process.env). */
+  env?: NodeJS.ProcessEnv;
   now?: () => number;
   /** 0..1, for the jitter; injectable so schedule tests are deterministic. */
   random?: () => number;
@@ -42,8 +45,9 @@ interface Attempt {
 interface InUse {
   index: ServiceTagIndex;
   origin: string;
-  /** See Obtained.dataTime: file mtime, or download time; the age is measured from it. */
+  /** See Obtained.dataTime: the publication date where known; the age is measured from it. */
   dataTime: number;
+  dateFrom: DateFrom | 'injected';
   /** sha256 of the bytes, to tell a re-download of the same file; null when unknown. */
   hash: string | null;
 }
@@ -53,9 +57,11 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 
 export class ServiceTagManager {
   #config: LoadedConfig;
+  readonly #needs: TagNeeds;
   readonly #log: Logger;
   readonly #onUpdate: (index: ServiceTagIndex, file: ServiceTagsFile) => void;
   readonly #fetch: FetchLike | undefined;
+  readonly #env: NodeJS.ProcessEnv;
   readonly #now: () => number;
   readonly #random: () => number;
   #data: InUse | null = null;
@@ -74,9 +80,11 @@ export class ServiceTagManager {
 
   constructor(options: ServiceTagManagerOptions) {
     this.#config = options.config;
+    this.#needs = options.needs;
     this.#log = options.log;
     this.#onUpdate = options.onUpdate ?? (() => undefined);
     this.#fetch = options.fetchImpl;
+    this.#env = options.env ?? process.env;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#timer = new RefreshTimer(() => void this.refresh(), this.#now);
@@ -115,13 +123,14 @@ export class ServiceTagManager {
       const got = await readSourceFile(path);
       const valid = validateServiceTags(got.body, this.#config, { current: null, origin: path });
       const hash = sha256(got.body);
-      this.#data = { index: valid.index, origin: path, dataTime: got.dataTime, hash };
+      this.#data = { index: valid.index, origin: path, dataTime: got.dataTime, dateFrom: got.dateFrom, hash };
       if (isCache) this.#cacheHash = hash;
       else this.#lastSuccessAt = this.#now();
       this.#log.info(
         { path, changeNumber: valid.index.changeNumber, prefixes: valid.index.prefixCount, age: this.#ageSeconds() },
         'service tags loaded',
       );
+      this.#warnMissing();
       return true;
     } catch (err) {
       const missing = (err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT';
@@ -134,7 +143,7 @@ export class ServiceTagManager {
 
   /** Data injected by the caller (tests, GatewayOptions.tags): trusted as is, not validated. */
   use(index: ServiceTagIndex | null, origin = 'injected'): void {
-    this.#data = index === null ? null : { index, origin, dataTime: this.#now(), hash: null };
+    this.#data = index === null ? null : { index, origin, dataTime: this.#now(), dateFrom: 'injected', hash: null };
   }
 
   start(): void {
@@ -201,19 +210,13 @@ export class ServiceTagManager {
     const got: Obtained =
       src.kind === 'file'
         ? await readSourceFile(src.path)
-        : await downloadServiceTags(
-            src.url,
-            SERVICE_TAG_CLOUD[config.config.cloud as CloudName],
-            {
-              timeoutMs: st.fetchTimeoutMs,
-              maxBytes: st.maxBytes,
-              userAgent: st.userAgent ?? DEFAULT_USER_AGENT,
-              log: this.#log,
-              fetchImpl: this.#fetch,
-              signal,
-            },
-            this.#now,
-          );
+        : await downloadForConfig(src.url, config, {
+            fetchImpl: this.#fetch,
+            env: this.#env,
+            log: this.#log,
+            signal,
+            now: this.#now,
+          });
     const hash = sha256(got.body);
     const before = this.#data;
     const same = before !== null && before.hash === hash;
@@ -238,14 +241,25 @@ export class ServiceTagManager {
     if (cacheError !== undefined)
       this.#log.error({ err: cacheError }, 'service-tag cache not written; the data in memory is unaffected');
     if (valid === null) {
-      this.#data = { ...before!, origin: got.origin, dataTime: got.dataTime };
+      this.#data = { ...before!, origin: got.origin, dataTime: got.dataTime, dateFrom: got.dateFrom };
       this.#log.info({ changeNumber: before!.index.changeNumber, source: got.origin }, 'service tags unchanged');
       return { changed: false, changes: [], ...(cacheError === undefined ? {} : { cacheError }) };
     }
-    const changes = diffUsedTags(config, before?.index ?? null, valid.index);
+    const changes = diffUsedTags(this.#needs(config), before?.index ?? null, valid.index);
     // The caller swaps first: if that throws, the data in use has not changed here either.
+    // The change number cross-checks the date: a newer change published earlier is worth a look.
+    if (before !== null && valid.index.changeNumber > before.index.changeNumber && got.dataTime < before.dataTime)
+      this.#log.warn(
+        {
+          from: before.index.changeNumber,
+          to: valid.index.changeNumber,
+          publishedAt: iso(got.dataTime),
+          before: iso(before.dataTime),
+        },
+        'service-tag change number went up but the publication date went back; the age uses the new date',
+      );
     this.#onUpdate(valid.index, valid.file);
-    this.#data = { index: valid.index, origin: got.origin, dataTime: got.dataTime, hash };
+    this.#data = { index: valid.index, origin: got.origin, dataTime: got.dataTime, dateFrom: got.dateFrom, hash };
     this.#log.info(
       {
         from: before?.index.changeNumber ?? null,
@@ -259,6 +273,7 @@ export class ServiceTagManager {
       },
       changes.length > 0 ? 'service tags updated: used tags changed' : 'service tags updated',
     );
+    this.#warnMissing();
     return { changed: true, changes, ...(cacheError === undefined ? {} : { cacheError }) };
   }
 
@@ -295,7 +310,9 @@ export class ServiceTagManager {
     if (this.#data === null) {
       this.#log.warn(
         { enforce: st.enforce },
-        'NO SERVICE-TAG DATA: tunnels that need service tags are not range-checked or are blocked',
+        st.enforce === true
+          ? 'NO SERVICE-TAG DATA: blocking everything that needs service tags until data arrives'
+          : 'NO SERVICE-TAG DATA: service-tag ranges are not enforced until data arrives',
       );
       return;
     }
@@ -339,6 +356,20 @@ export class ServiceTagManager {
     if (this.#started) this.#timer.arm(0);
   }
 
+  /** Tags the rules need that the data in use lacks, each with its rule. */
+  missing(): Array<{ rule: string; tag: string }> {
+    return this.#data === null ? [] : missingTags(this.#needs(this.#config), this.#data.index);
+  }
+
+  /** One warning per rule the data cannot serve: that rule is blocked, the others keep their ranges. */
+  #warnMissing(): void {
+    for (const { rule, tag } of this.missing())
+      this.#log.warn(
+        { rule, tag, changeNumber: this.#data?.index.changeNumber, enforce: this.#config.config.serviceTags.enforce },
+        'service-tag data lacks a tag this rule needs: the rule is blocked (unchecked with when-available); other rules keep their ranges',
+      );
+  }
+
   status(): TagsStatus {
     const d = this.#data;
     return {
@@ -346,13 +377,16 @@ export class ServiceTagManager {
       cloud: d?.index.cloud ?? null,
       source: d?.origin ?? null,
       loadedAt: iso(d?.dataTime ?? null),
+      publishedAt: d?.dateFrom === 'file name' ? iso(d.dataTime) : null,
+      ageFrom: d?.dateFrom ?? null,
       lastSuccessAt: iso(this.#lastSuccessAt),
       nextRefreshAt: iso(this.#timer.dueAt),
       lastError: this.#lastError,
       lastErrorAt: iso(this.#lastErrorAt),
       stale: this.#stale(),
       ageSeconds: this.#ageSeconds(),
-      tags: d === null ? {} : usedTagCounts(this.#config, d.index),
+      tags: d === null ? {} : usedTagCounts(this.#needs(this.#config), d.index),
+      missing: this.missing(),
       failures: this.#failures,
       consecutiveFailures: this.#consecutive,
     };

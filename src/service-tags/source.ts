@@ -23,16 +23,39 @@ export interface Obtained {
   /** The page the link was discovered on, when there was one. */
   page: string | null;
   /**
-   * When the data was current: the file's mtime for a local file, the download time otherwise.
-   * Microsoft's files carry no publication time, so this is the best measure of age we have.
+   * When Microsoft published the data: the date in the file name (ServiceTags_Public_20251106.json,
+   * from the path, the URL or the download page's link); else the file's mtime (the cache file is
+   * dated with the publication date when written), else the download time. The age runs from it.
    */
   dataTime: number;
+  /** Where dataTime came from. */
+  dateFrom: DateFrom;
+}
+
+export type DateFrom = 'file name' | 'file time' | 'download time';
+
+const DATED_NAME = /ServiceTags_[A-Za-z]+_(\d{4})(\d{2})(\d{2})\.json/;
+
+/** The publication date in a ServiceTags_<Cloud>_<yyyymmdd>.json name (path or URL), as UTC midnight; null without one. */
+export function publishedFromName(name: string): number | null {
+  const m = DATED_NAME.exec(name);
+  if (m === null) return null;
+  const t = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  // 20251332 parses to a different day: a date that does not round-trip is no date.
+  return new Date(t).toISOString().slice(0, 10).replace(/-/g, '') === `${m[1]}${m[2]}${m[3]}` ? t : null;
+}
+
+function dated(name: string, fallback: number, fallbackFrom: DateFrom): { dataTime: number; dateFrom: DateFrom } {
+  const published = publishedFromName(name);
+  return published === null
+    ? { dataTime: fallback, dateFrom: fallbackFrom }
+    : { dataTime: published, dateFrom: 'file name' };
 }
 
 export async function readSourceFile(path: string): Promise<Obtained> {
   try {
     const [body, info] = await Promise.all([readFile(path), stat(path)]);
-    return { body, origin: path, page: null, dataTime: info.mtimeMs };
+    return { body, origin: path, page: null, ...dated(path, info.mtimeMs, 'file time') };
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new AcrEgressError('SERVICE_TAGS_UNREADABLE', `cannot read service-tag file ${path}: ${reason}`, {
@@ -54,7 +77,7 @@ export async function downloadServiceTags(
   const accept = 'application/json, text/html;q=0.9, */*;q=0.1';
   const first = await fetchLimited(url, { ...options, accept });
   if (!looksLikeHtml(first.body, first.contentType))
-    return { body: first.body, origin: first.url, page: null, dataTime: now() };
+    return { body: first.body, origin: first.url, page: null, ...dated(first.url, now(), 'download time') };
   let page = first.url;
   let link = pickServiceTagsLink(first.body.toString('utf8'), page, cloudWord);
   const tried = [page];
@@ -87,5 +110,7 @@ export async function downloadServiceTags(
       `${file.url} (linked from ${page}) answered an HTML page, not the service-tag JSON`,
     );
   }
-  return { body: file.body, origin: file.url, page, dataTime: now() };
+  // The link's name carries the date even when a redirect lands on an undated mirror URL.
+  const named = publishedFromName(file.url) === null ? link : file.url;
+  return { body: file.body, origin: file.url, page, ...dated(named, now(), 'download time') };
 }

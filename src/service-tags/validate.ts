@@ -1,13 +1,13 @@
 // Decides whether a service-tag file may replace the data in use: well-formed, for the configured
-// cloud, holding every tag the rules need with prefixes, and not older than what is in use.
+// cloud, and not older than what is in use. A file that lacks a tag some rule needs is still used:
+// that rule alone is blocked (missingTags names it), every other rule keeps its ranges.
 
 import { SERVICE_TAG_CLOUD, type CloudName } from '../config/cloud.js';
 import type { LoadedConfig } from '../config/load.js';
 import { AcrEgressError, isAcrEgressError } from '../errors.js';
-import { compileRules } from '../policy/rules.js';
 import { buildServiceTagIndex } from './index.js';
 import { parseServiceTags } from './parse.js';
-import type { ServiceTagIndex, ServiceTagsFile, TagSelector } from './types.js';
+import type { RuleTagNeed, ServiceTagIndex, ServiceTagsFile, TagSelector } from './types.js';
 
 export interface ValidateOptions {
   /** Change number of the data in use; null when none is loaded. */
@@ -23,37 +23,53 @@ export interface ValidTags {
   index: ServiceTagIndex;
 }
 
-/** The tag selectors the configured rules need, each with the first rule that needs it. */
-export function neededSelectors(loaded: LoadedConfig): Array<{ selector: TagSelector; rule: string }> {
-  const seen = new Set<string>();
-  const out: Array<{ selector: TagSelector; rule: string }> = [];
-  for (const rule of compileRules(loaded).list) {
-    for (const selector of rule.tags) {
-      const key = `${selector.base}|${(selector.regions ?? []).join(',')}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push({ selector, rule: rule.id });
-    }
+/** A tag one rule needs that the data does not have (or has with no prefixes). */
+export interface MissingTag {
+  readonly rule: string;
+  /** `Base` or `Base.region` (the configured region, lower case). */
+  readonly tag: string;
+}
+
+/**
+ * What of selector the index lacks: the base tag, or each region with no regional tag (a rule scoped
+ * to two regions lacks one when either has none), or a tag with no prefixes.
+ */
+export function selectorGaps(index: ServiceTagIndex, selector: TagSelector): string[] {
+  const regions = selector.regions ?? [];
+  const parts =
+    regions.length === 0
+      ? [{ tag: selector.base, sel: selector }]
+      : regions.map((r) => ({ tag: `${selector.base}.${r}`, sel: { base: selector.base, regions: [r] } }));
+  const gaps: string[] = [];
+  for (const { tag, sel } of parts) {
+    const names = index.select(sel);
+    if (names.length === 0 || names.every((n) => (index.rangesOf(n)?.prefixCount ?? 0) === 0)) gaps.push(tag);
   }
+  return gaps;
+}
+
+/** Every (rule, tag) the data lacks, in rule order. */
+export function missingTags(needs: readonly RuleTagNeed[], index: ServiceTagIndex): MissingTag[] {
+  const out: MissingTag[] = [];
+  for (const { rule, selectors } of needs)
+    for (const selector of selectors) for (const tag of selectorGaps(index, selector)) out.push({ rule, tag });
   return out;
 }
 
 /** Tag names the configured rules use in this index, sorted. */
-export function usedTagNames(loaded: LoadedConfig, index: ServiceTagIndex): string[] {
+export function usedTagNames(needs: readonly RuleTagNeed[], index: ServiceTagIndex): string[] {
   const names = new Set<string>();
-  for (const { selector } of neededSelectors(loaded)) for (const name of index.select(selector)) names.add(name);
+  for (const { selectors } of needs)
+    for (const selector of selectors) for (const name of index.select(selector)) names.add(name);
   return [...names].sort();
 }
 
 /** Prefix counts of the used tags (status, `tags show`, `tags update`). */
-export function usedTagCounts(loaded: LoadedConfig, index: ServiceTagIndex): Record<string, number> {
+export function usedTagCounts(needs: readonly RuleTagNeed[], index: ServiceTagIndex): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const name of usedTagNames(loaded, index)) counts[name] = index.rangesOf(name)?.prefixCount ?? 0;
+  for (const name of usedTagNames(needs, index)) counts[name] = index.rangesOf(name)?.prefixCount ?? 0;
   return counts;
 }
-
-const describe = (s: TagSelector): string =>
-  s.regions && s.regions.length > 0 ? `${s.base} in ${s.regions.join(', ')}` : s.base;
 
 /** Parses, indexes and checks raw file bytes; throws an AcrEgressError naming the first refusal. */
 export function validateServiceTags(raw: string | Buffer, loaded: LoadedConfig, options: ValidateOptions): ValidTags {
@@ -82,24 +98,5 @@ function check(raw: string | Buffer, loaded: LoadedConfig, options: ValidateOpti
     );
   }
   const index = buildServiceTagIndex(file);
-  const problems: string[] = [];
-  for (const { selector, rule } of neededSelectors(loaded)) {
-    const names = index.select(selector);
-    if (names.length === 0) problems.push(`no tag ${describe(selector)} (needed by ${rule})`);
-    for (const name of names) {
-      if ((index.rangesOf(name)?.prefixCount ?? 0) === 0)
-        problems.push(`tag ${name} has no prefixes (needed by ${rule})`);
-    }
-  }
-  if (problems.length > 0) {
-    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
-    throw new AcrEgressError(
-      'SERVICE_TAGS_TAG_MISSING',
-      `service-tag file change ${file.changeNumber}: ${problems[0]}${more}`,
-      {
-        details: problems,
-      },
-    );
-  }
   return { file, index };
 }

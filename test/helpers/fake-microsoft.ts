@@ -47,7 +47,9 @@ function page(title: string, body: string): string {
 export async function startFakeMicrosoft(): Promise<FakeMicrosoft> {
   let mode: FakeMode = 'ok';
   let json = '{}';
-  let fileName = 'ServiceTags_Public_20251106.json';
+  // Published today by default: fresh data, unless a test names an older date.
+  const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  let fileName = `ServiceTags_Public_${today}.json`;
   const requests: FakeRequest[] = [];
   const sockets = new Set<Socket>();
   let origin = '';
@@ -155,7 +157,7 @@ export async function startFakeMicrosoft(): Promise<FakeMicrosoft> {
     origin,
     detailsUrl: (id = 56519) => `${origin}/en-us/download/details.aspx?id=${id}`,
     jsonUrl: `${origin}/json`,
-    publish(body, date = '20251106', cloudWord = 'Public') {
+    publish(body, date = today, cloudWord = 'Public') {
       json = body;
       fileName = `ServiceTags_${cloudWord}_${date}.json`;
     },

@@ -98,7 +98,7 @@ describe('acr-egress check', () => {
     const bad = writeConfig('bad.json', { registries: [{ name: 'x' }] });
     const r = await cli('check', 'myregistry.azurecr.io', '--config', bad);
     expect(r.code).toBe(2);
-    expect(r.err.join('\n')).toContain('registries[0].name: must match');
+    expect(r.err.join('\n')).toContain('registries[0].name: `x` is not a valid ACR name: 5-50 letters and digits');
   });
 });
 
@@ -114,9 +114,9 @@ describe('acr-egress config validate', () => {
     expect(r.code).toBe(2);
     expect(r.err).toEqual(
       expect.arrayContaining([
-        '  registries[0].name: must match ^[A-Za-z0-9]{5,50}$',
+        '  registries[0].name: `x` is not a valid ACR name: 5-50 letters and digits',
         '  proxy.ports[0]: must be >= 1',
-        '  mode: must be one of "enforce", "report"',
+        '  mode: `nope`: must be one of "enforce", "report"',
       ]),
     );
   });
@@ -228,6 +228,6 @@ describe('acr-egress serve (a real process)', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     expect(code).toBe(2);
-    expect(stderr).toContain('registries[0].name: must match');
+    expect(stderr).toContain('registries[0].name: `x` is not a valid ACR name: 5-50 letters and digits');
   });
 });

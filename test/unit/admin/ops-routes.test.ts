@@ -146,6 +146,8 @@ describe('GET /api/v1/openapi.json', () => {
         '/api/v1/service-tags/refresh',
         '/api/v1/service-tags/lookup',
         '/api/v1/reload',
+        '/api/v1/pulls',
+        '/api/v1/store',
       ].sort(),
     );
     const params = doc.paths['/api/v1/logs'].get.parameters.map((p: { name: string }) => p.name);

@@ -2,7 +2,7 @@
 // top clients, over the window and filters given.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../../src/admin/app.js';
-import type { Stats } from '../../../src/admin/stats.js';
+import type { Stats } from '../../../src/store/memory-stats.js';
 import { auth, fakeDeps, rec } from './fake-deps.js';
 
 const fake = fakeDeps();

@@ -55,6 +55,23 @@ describe('ProxyUsers', () => {
     expect(await users.verify('alice', 'correct hors')).toBe(false);
   });
 
+  it('answers a burst of distinct checks, two scrypt runs at a time, each correctly', async () => {
+    const users = ProxyUsers.parse(`alice:${alice}\nbob:${bob}\n`, 'users.txt');
+    const tries: [string, string, boolean][] = [
+      ['alice', 'wrong 1', false],
+      ['bob', 's3cret:with:colons', true],
+      ['carol', 'x', false],
+      ['alice', 'wrong 2', false],
+      ['alice', 'correct horse', true],
+      ['bob', 'wrong', false],
+    ];
+    const answers = await Promise.all(tries.map(([u, p]) => users.verify(u, p)));
+    expect(answers).toEqual(tries.map(([, , ok]) => ok));
+    // A remembered refusal is for that password only.
+    expect(await users.verify('alice', 'wrong 1')).toBe(false);
+    expect(await users.verify('alice', 'correct horse')).toBe(true);
+  });
+
   it('keeps no cache across a reload: a new file with a new hash refuses the old password', async () => {
     const before = ProxyUsers.parse(`alice:${alice}\n`, 'users.txt');
     expect(await before.verify('alice', 'correct horse')).toBe(true);

@@ -28,7 +28,7 @@ describe('bench flags', () => {
 
   it('defaults to the full run: 1 GiB, every scenario, 8/64/256 concurrent, 1,000 and the most idle tunnels', () => {
     expect(parseBenchArgs([])).toMatchObject({
-      only: [1, 2, 3, 4, 5],
+      only: [1, 2, 3, 4, 5, 6],
       size: 2 ** 30,
       concurrency: [8, 64, 256],
       idle: [1000, MAX_LEVEL],

@@ -10,7 +10,7 @@ const hasCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status ===
 const skipNote = hasSquid && hasCurl ? '' : ' (SKIPPED: squid or curl not installed; apt-get install -y squid curl)';
 
 describe.skipIf(!hasSquid || !hasCurl)(`bench smoke run${skipNote}`, () => {
-  it('runs all five scenarios with tiny sizes and prints every table', async () => {
+  it('runs all six scenarios with tiny sizes and prints every table', async () => {
     const args = [
       '--import',
       'tsx',
@@ -46,6 +46,7 @@ describe.skipIf(!hasSquid || !hasCurl)(`bench smoke run${skipNote}`, () => {
       '### 3. Concurrent idle tunnels',
       '### 4. Many pulls',
       '### 5. Policy micro-benchmarks',
+      '### 6. Inspected pull',
     ]) {
       expect(stdout).toContain(heading);
     }

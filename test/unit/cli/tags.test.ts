@@ -91,7 +91,7 @@ describe('tags show', () => {
     expect(r.code).toBe(0);
     expect(r.out[0]).toBe('change 12, cloud Public, 8 tags, 10 prefixes');
     expect(r.out[1]).toBe(`source: ${source}`);
-    expect(r.out[2]).toMatch(/^data time: .*Z \(age 3d 1h\)$/);
+    expect(r.out[2]).toMatch(/^data time: .*Z \(age 3d 1h, from the file time\)$/);
     expect(r.out.slice(3)).toEqual([
       'tags in use (prefixes):',
       '  AzureContainerRegistry.EastUS: 1',

@@ -75,8 +75,13 @@ describe('clientGroups', () => {
       'clientGroups[0].allow[1]: "evil.example.com" is not in the top-level allow list (a group only narrows it)',
     ],
     ['an unknown key', [{ name: 'g', users: ['a'], registry: ['x'] }], {}, 'clientGroups[0]: unknown key "registry"'],
-    ['a name with spaces', [{ name: 'iot edge', users: ['a'] }], {}, 'clientGroups[0].name: must match'],
-    ['not a list', { name: 'g' }, {}, 'clientGroups: must be array'],
+    [
+      'a name with spaces',
+      [{ name: 'iot edge', users: ['a'] }],
+      {},
+      'clientGroups[0].name: `iot edge` is not a group name',
+    ],
+    ['not a list', { name: 'g' }, {}, 'clientGroups: {"name":"g"} is object; must be an array'],
   ];
   it.each(cases)('reports %s with its path', (_name, groups, extra, expected) => {
     const got = problems(groups, extra);

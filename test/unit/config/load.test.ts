@@ -25,6 +25,9 @@ function problems(raw: unknown): string[] {
   return [];
 }
 
+/** The inspection fields of a registry that does not inspect. */
+const NOT_INSPECTED = { blobLearned: false, inspect: false, pullOnly: false, repositories: null };
+
 describe('valid configs', () => {
   it('fills every default from a minimal config', () => {
     const loaded = buildConfig({ registries: [{ name: 'myregistry' }] }, null);
@@ -37,7 +40,17 @@ describe('valid configs', () => {
     expect(loaded.config.serviceTags.enforce).toBe(true);
     expect(loaded.config.admin.listen).toBe('127.0.0.1:9128');
     expect(loaded.registries).toEqual([
-      { name: 'myregistry', regions: [], dataEndpoints: ['*'], regionalEndpoints: [], blobStorage: true },
+      {
+        name: 'myregistry',
+        regions: [],
+        dataEndpoints: ['*'],
+        regionalEndpoints: [],
+        blobStorage: true,
+        blobLearned: false,
+        inspect: false,
+        pullOnly: false,
+        repositories: null,
+      },
     ]);
     expect(Object.isFrozen(loaded.config)).toBe(true);
   });
@@ -70,6 +83,7 @@ describe('valid configs', () => {
       dataEndpoints: ['eastus', 'westus'],
       regionalEndpoints: ['eastus'],
       blobStorage: false,
+      ...NOT_INSPECTED,
     });
   });
 
@@ -88,6 +102,7 @@ describe('valid configs', () => {
       dataEndpoints: [],
       regionalEndpoints: [],
       blobStorage: true,
+      ...NOT_INSPECTED,
     });
   });
 
@@ -113,8 +128,10 @@ describe('valid configs', () => {
 
   it('loads the shipped default config on a fresh machine', () => {
     const loaded = loadConfigFile('config/acr-egress.yaml', {});
-    expect(loaded.registries[0]?.name).toBe('myregistry');
+    expect(loaded.registries).toEqual([]); // ACR_REGISTRY unset: only MCR
+    expect(loaded.config.mcr).toBe(true);
     expect(loaded.config.serviceTags.enforce).toBe('when-available');
+    expect(loaded.config.serviceTags.cacheFile).toBe(join(process.cwd(), 'data', 'service-tags.json'));
   });
 
   it('picks --config, then ACR_EGRESS_CONFIG, then the default', () => {
@@ -129,14 +146,14 @@ describe('invalid configs report every problem with its path', () => {
     [
       'a registry name that breaks the ACR rule',
       { registries: [{ name: 'my-reg' }] },
-      ['registries[0].name: must match ^[A-Za-z0-9]{5,50}$'],
+      ['registries[0].name: `my-reg` is not a valid ACR name: 5-50 letters and digits'],
     ],
-    ['a short registry name', { registries: [{ name: 'abc' }] }, ['registries[0].name: must match']],
+    ['a short registry name', { registries: [{ name: 'abc' }] }, ['registries[0].name: `abc` is not a valid ACR name']],
     ['an unknown key', { registries: [{ name: 'myregistry' }], proxy: { lisen: '1' } }, ['proxy: unknown key "lisen"']],
     [
       'an unknown mode',
       { registries: [{ name: 'myregistry' }], mode: 'audit' },
-      ['mode: must be one of "enforce", "report"'],
+      ['mode: `audit`: must be one of "enforce", "report"'],
     ],
     [
       'a port out of range',
@@ -202,12 +219,12 @@ describe('invalid configs report every problem with its path', () => {
     [
       'a bad listen address',
       { registries: [{ name: 'myregistry' }], proxy: { listen: 'localhost' } },
-      ['proxy.listen: must match'],
+      ['proxy.listen: `localhost` is not address:port'],
     ],
     [
       'a wrong type',
       { registries: [{ name: 'myregistry' }], serviceTags: { enforce: 'yes' } },
-      ['serviceTags.enforce: must be one of true, false, "when-available"'],
+      ['serviceTags.enforce: `yes`: must be one of true, false, "when-available"'],
     ],
   ];
   it.each(cases)('reports %s', (_name, raw, expected) => {
@@ -226,15 +243,22 @@ describe('invalid configs report every problem with its path', () => {
   });
 
   it('names the unset environment variable', () => {
-    const f = file('unset.yaml', 'registries:\n  - name: ${ACR_REGISTRY_UNSET_FOR_TEST}\n');
+    const f = file('unset.yaml', 'proxy:\n  listen: ${PROXY_LISTEN_UNSET_FOR_TEST}\n');
     try {
       loadConfigFile(f, {});
       expect.unreachable();
     } catch (err) {
       expect((err as AcrEgressError).details).toContain(
-        'registries[0].name: environment variable ACR_REGISTRY_UNSET_FOR_TEST is not set',
+        'proxy.listen: environment variable PROXY_LISTEN_UNSET_FOR_TEST is not set',
       );
     }
+  });
+
+  it('leaves out a registry named by an unset variable (the default config with no ACR_REGISTRY)', () => {
+    const f = file('unset-registry.yaml', 'registries:\n  - name: ${ACR_REGISTRY_UNSET_FOR_TEST}\n');
+    const loaded = loadConfigFile(f, {});
+    expect(loaded.registries).toEqual([]);
+    expect(loaded.skippedRegistries).toEqual([{ path: 'registries[0]', variable: 'ACR_REGISTRY_UNSET_FOR_TEST' }]);
   });
 
   it('refuses YAML that does not parse, with the parser message', () => {

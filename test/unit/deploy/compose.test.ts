@@ -49,6 +49,7 @@ const compose = parseYaml(read('docker-compose.yml')) as {
       volumes?: string[];
       stop_grace_period?: string;
       depends_on?: Record<string, { condition: string }>;
+      profiles?: string[];
     }
   >;
   networks: Record<string, { internal?: boolean } | null>;
@@ -196,15 +197,30 @@ describe('docker-compose.yml', () => {
   const loaded = loadContainerConfig();
 
   it('has the gateway, a client, an internal network, an egress network and the cache volume', () => {
-    expect(Object.keys(services).sort()).toEqual(['client', 'gateway']);
-    expect(Object.keys(networks).sort()).toEqual(['egress', 'internal']);
+    expect(Object.keys(services).sort()).toEqual(['client', 'gateway', 'postgres']);
+    expect(Object.keys(networks).sort()).toEqual(['egress', 'internal', 'store']);
     expect(networks.internal?.internal).toBe(true);
     expect(networks.egress?.internal ?? false).toBe(false);
-    expect(Object.keys(volumes)).toEqual(['service-tags']);
+    expect(Object.keys(volumes)).toEqual(['service-tags', 'postgres-data']);
+  });
+
+  it('offers PostgreSQL only under the postgres profile, on a network the workloads are not on', () => {
+    const pgService = services.postgres!;
+    expect(pgService.profiles).toEqual(['postgres']);
+    expect(pgService.networks).toEqual(['store']);
+    expect(networks.store?.internal).toBe(true);
+    expect(pgService.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    expect(gateway.environment?.ACR_EGRESS_DATABASE_URL).toContain('${POSTGRES_PASSWORD');
+    const withPg = loadContainerConfig({
+      ACR_EGRESS_STORE: 'postgres',
+      ACR_EGRESS_DATABASE_URL: 'postgres://x@postgres/y',
+    });
+    expect(withPg.config.audit).toMatchObject({ store: 'postgres', url: 'postgres://x@postgres/y' });
+    expect(loaded.config.audit.store).toBe('memory');
   });
 
   it('puts the gateway on both networks and the client on the internal one only', () => {
-    expect([...(gateway.networks ?? [])].sort()).toEqual(['egress', 'internal']);
+    expect([...(gateway.networks ?? [])].sort()).toEqual(['egress', 'internal', 'store']);
     expect(client.networks).toEqual(['internal']);
   });
 

@@ -1,6 +1,7 @@
 // The Kubernetes manifests, parsed and checked where a mistake would only show up in a cluster: ports
 // that disagree with the config, probes on routes that do not exist, a config the loader refuses.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
@@ -12,7 +13,9 @@ import { substituteEnv } from '../../../src/config/env.js';
 import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway.js';
 
-const DIR = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
+// deploy/kubernetes applies base/ plus the admin-token Secret generator; overlays build on base/ too.
+const TOP = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
+const DIR = join(TOP, 'base');
 
 // Loose shapes: only the fields the checks read.
 type Manifest = {
@@ -51,7 +54,12 @@ const one = (kind: string, name = 'acr-egress'): Manifest => {
 const deployment = one('Deployment');
 const service = one('Service');
 const configMap = one('ConfigMap');
-const secret = one('Secret');
+type Generator = { name: string; namespace?: string; files?: string[]; literals?: string[] };
+const kustomization = parseYaml(readFileSync(join(TOP, 'kustomization.yaml'), 'utf8')) as {
+  resources: string[];
+  secretGenerator?: Generator[];
+};
+const secret = (kustomization.secretGenerator ?? []).find((g) => g.name === 'acr-egress-admin')!;
 const pod = deployment.spec.template.spec;
 const container = pod.containers[0];
 const TOKEN = 'k8s-test-token-0123456789abcdef';
@@ -82,7 +90,6 @@ describe('kubernetes manifests', () => {
       'Deployment',
       'Service',
       'ConfigMap',
-      'Secret',
       'PodDisruptionBudget',
       'HorizontalPodAutoscaler',
       'NetworkPolicy',
@@ -94,10 +101,11 @@ describe('kubernetes manifests', () => {
     }
   });
 
-  it('lists every manifest but the NetworkPolicy examples in kustomization.yaml', () => {
-    const kustomization = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+  it('lists every manifest but the NetworkPolicy examples in base/kustomization.yaml', () => {
     const files = [...new Set(manifests.map((m) => m.file))].filter((f) => f !== 'networkpolicy.yaml');
-    expect([...kustomization.resources].sort()).toEqual(files.sort());
+    const base = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
+    expect([...base.resources].sort()).toEqual(files.sort());
+    expect(kustomization.resources).toEqual(['base']);
   });
 
   it('runs at least two replicas, and the autoscaler and disruption budget keep it so', () => {
@@ -200,18 +208,28 @@ describe('kubernetes manifests', () => {
     expect(volumes.find((v) => v.name === cacheMount.name)?.emptyDir).toBeDefined();
   });
 
-  it('takes the admin token from the Secret, under a key the Secret has', () => {
+  it('takes the admin token from the generated Secret, under the key the generator writes', () => {
     const ref = envValue('ACR_EGRESS_ADMIN_TOKEN').valueFrom.secretKeyRef as { name: string; key: string };
-    expect(ref.name).toBe(secret.metadata.name);
-    expect(Object.keys(secret.stringData ?? secret.data)).toContain(ref.key);
+    expect(ref.name).toBe(secret.name);
+    expect(secret.namespace).toBe('acr-egress');
+    expect(secret.files?.map((f) => f.split('=')[0])).toContain(ref.key);
     expect(loaded.adminTokens.get('default')).toBe(TOKEN);
   });
 
-  it('leaves the admin API tokenless when the Secret is missing, and refuses a token under 16 characters', () => {
-    const noToken = loadConfigMap({});
-    // Without a token the loader accepts the shape; the admin API then refuses a non-loopback listen.
-    expect(noToken.adminTokens.size).toBe(0);
+  it('refuses to start without the token (admin API on 0.0.0.0), and refuses a token under 16 characters', () => {
+    expect(() => loadConfigMap({})).toThrow(/problem/);
     expect(() => loadConfigMap({ ACR_EGRESS_ADMIN_TOKEN: 'short' })).toThrow(/problem/);
+  });
+
+  it('ships no token: no Secret manifest, the generator reads only a git-ignored file absent from the tree', () => {
+    expect(all.filter((d) => d.kind === 'Secret')).toEqual([]);
+    expect(secret.literals).toBeUndefined();
+    const ignored = readFileSync(join(TOP, '.gitignore'), 'utf8').split('\n');
+    for (const f of secret.files ?? []) {
+      const file = f.split('=').pop()!;
+      expect(ignored).toContain(file);
+      expect(existsSync(join(TOP, file)), `${file} must not be committed`).toBe(false);
+    }
   });
 
   it('writes decision records to stdout and gives the drain time to finish before SIGKILL', () => {
@@ -254,5 +272,38 @@ describe('kubernetes manifests', () => {
       r.ports.map((p) => p.port),
     );
     expect(ingressPorts).toContain(portOf(loaded.config.proxy.listen));
+  });
+});
+
+const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+
+describe.skipIf(!kubectl)('kubectl kustomize deploy/kubernetes (skipped: kubectl not installed)', () => {
+  const build = (dir: string) => spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+
+  it('fails clearly, naming admin-token, when the operator has not created it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
+    cpSync(TOP, dir, { recursive: true });
+    rmSync(join(dir, 'admin-token'), { force: true });
+    const r = build(dir);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('admin-token');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('generates the Secret from the file and points the Deployment at it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
+    cpSync(TOP, dir, { recursive: true });
+    writeFileSync(join(dir, 'admin-token'), TOKEN);
+    const r = build(dir);
+    expect(r.status, r.stderr).toBe(0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
+    const generated = docs.find((d) => d.kind === 'Secret')!;
+    expect(Buffer.from(generated.data.token as string, 'base64').toString()).toBe(TOKEN);
+    const dep = docs.find((d) => d.kind === 'Deployment')!;
+    const env = dep.spec.template.spec.containers[0].env as { name: string; valueFrom?: any }[];
+    expect(env.find((e) => e.name === 'ACR_EGRESS_ADMIN_TOKEN')?.valueFrom.secretKeyRef.name).toBe(
+      generated.metadata.name,
+    );
+    rmSync(dir, { recursive: true, force: true });
   });
 });

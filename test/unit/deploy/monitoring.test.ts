@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createMetrics } from '../../../src/metrics/metrics.js';
+import { registerStoreMetrics } from '../../../src/store/metrics.js';
 
 const DIR = fileURLToPath(new URL('../../../deploy/monitoring/', import.meta.url));
 const read = (name: string): string => readFileSync(join(DIR, name), 'utf8');
@@ -51,7 +52,10 @@ export function metricNames(expr: string): string[] {
   return [...names];
 }
 
-const exported = new Set((await createMetrics().registry.getMetricsAsJSON()).map((m) => m.name as string));
+// The gateway's registry as `serve` builds it: createMetrics plus the decision store's metrics.
+const gatewayMetrics = createMetrics();
+registerStoreMetrics(gatewayMetrics.registry, 'memory', () => null);
+const exported = new Set((await gatewayMetrics.registry.getMetricsAsJSON()).map((m) => m.name as string));
 const recorded = new Set(recording.map((r) => r.record as string));
 /** Prometheus's own series, present for every scrape target. */
 const BUILTIN = new Set(['up']);

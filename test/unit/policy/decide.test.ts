@@ -42,6 +42,8 @@ function policy(extra: Record<string, unknown> = {}, tags: typeof index | null =
       ...extra,
     },
     null,
+    new Map(),
+    { regions: null }, // the made-up regions of these tables are not Azure's
   );
   return compilePolicy(loaded, tags);
 }
@@ -216,12 +218,27 @@ describe('destination addresses', () => {
     expect(checkAddress(q, m, '10.0.0.1')).toMatchObject({ allowed: false, reason: 'private_destination' });
   });
 
-  it('names a region with no tag in the detail of ip_not_in_service_tag', () => {
+  it('blocks only the rule whose region has no tag, with service_tags_unavailable naming the tag', () => {
     const q = policy({ registries: [{ name: 'myregistry', regions: ['nowhere1'] }] });
     const m = checkRequest(q, { client: null, host: 'myregistry.azurecr.io', port: 443 }).match;
     const d = checkAddress(q, m, '20.1.2.3');
-    expect(d).toMatchObject({ allowed: false, reason: 'ip_not_in_service_tag' });
-    expect(d.detail).toContain('nowhere1');
+    expect(d).toMatchObject({ allowed: false, reason: 'service_tags_unavailable' });
+    expect(d.detail).toContain('AzureContainerRegistry.nowhere1');
+    // MCR's tags are present: its rule keeps checking its ranges.
+    const mcr = checkRequest(q, { client: null, host: 'mcr.microsoft.com', port: 443 }).match;
+    expect(checkAddress(q, mcr, '40.1.2.3')).toMatchObject({ allowed: true, tag: 'MicrosoftContainerRegistry' });
+    expect(checkAddress(q, mcr, '20.1.2.3')).toMatchObject({ allowed: false, reason: 'ip_not_in_service_tag' });
+  });
+
+  it('with when-available, leaves only the rule lacking its tag unchecked (marked), not every rule', () => {
+    const q = policy({
+      registries: [{ name: 'myregistry', regions: ['nowhere1'] }],
+      serviceTags: { enforce: 'when-available', source: null, cacheFile: null },
+    });
+    const m = checkRequest(q, { client: null, host: 'myregistry.azurecr.io', port: 443 }).match;
+    expect(checkAddress(q, m, '20.1.2.3')).toMatchObject({ allowed: true, tagsUnenforced: true });
+    const mcr = checkRequest(q, { client: null, host: 'mcr.microsoft.com', port: 443 }).match;
+    expect(checkAddress(q, mcr, '20.1.2.3')).toMatchObject({ allowed: false, reason: 'ip_not_in_service_tag' });
   });
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/load.js';
+import { ruleTagNeeds } from '../../../src/policy/tag-needs.js';
 import { ServiceTagManager } from '../../../src/service-tags/manager.js';
 import type { ServiceTagIndex } from '../../../src/service-tags/types.js';
 import { testConfig } from '../../helpers/gateway.js';
@@ -53,6 +54,7 @@ function setup(): Setup {
         testConfig({ serviceTags: { enforce: true, source, cacheFile: cache, refreshHours: 24, ...over } }),
         null,
       ),
+      needs: ruleTagNeeds,
       log,
       onUpdate: (index) => updates.push(index),
       now: () => clock.now,
@@ -303,7 +305,11 @@ describe('ServiceTagManager.reconfigure', () => {
     await m.loadInitial();
     await m.reconfigure(
       buildConfig(
-        testConfig({ cloud: 'AzureChinaCloud', serviceTags: { enforce: true, source: s.source, cacheFile: null } }),
+        testConfig({
+          cloud: 'AzureChinaCloud',
+          registries: [{ name: 'myregistry', regions: ['chinanorth'] }],
+          serviceTags: { enforce: true, source: s.source, cacheFile: null },
+        }),
         null,
       ),
     );

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/load.js';
 import { isAcrEgressError, type ErrorCode } from '../../../src/errors.js';
-import { neededSelectors, usedTagCounts, validateServiceTags } from '../../../src/service-tags/validate.js';
+import { ruleTagNeeds } from '../../../src/policy/tag-needs.js';
+import { missingTags, usedTagCounts, validateServiceTags } from '../../../src/service-tags/validate.js';
 import { testConfig } from '../../helpers/gateway.js';
 import { loopbackTags, serviceTagsJson, type TestTag } from '../../helpers/tags.js';
 
@@ -72,7 +73,7 @@ describe('validateServiceTags', () => {
       text: serviceTagsJson(loopbackTags()),
       code: 'SERVICE_TAGS_WRONG_CLOUD',
       message: /needs "China"/,
-      config: { cloud: 'AzureChinaCloud' },
+      config: { cloud: 'AzureChinaCloud', registries: [{ name: 'myregistry', regions: ['chinanorth'] }] },
     },
     {
       name: 'refuses a lower change number than the one in use',
@@ -80,24 +81,6 @@ describe('validateServiceTags', () => {
       current: 4,
       code: 'SERVICE_TAGS_STALE_CHANGE',
       message: /3 is lower than 4/,
-    },
-    {
-      name: 'refuses a file without the MCR tag the mcr rule needs',
-      text: serviceTagsJson(without('MicrosoftContainerRegistry')),
-      code: 'SERVICE_TAGS_TAG_MISSING',
-      message: /no tag MicrosoftContainerRegistry \(needed by mcr:login\)/,
-    },
-    {
-      name: 'refuses a file without the regional ACR tag of a configured region',
-      text: serviceTagsJson(without('AzureContainerRegistry.EastUS')),
-      code: 'SERVICE_TAGS_TAG_MISSING',
-      message: /no tag AzureContainerRegistry in eastus \(needed by registry:myregistry:login\)/,
-    },
-    {
-      name: 'refuses an empty prefix list for a needed tag',
-      text: serviceTagsJson(emptied('AzureContainerRegistry.EastUS')),
-      code: 'SERVICE_TAGS_TAG_MISSING',
-      message: /tag AzureContainerRegistry.EastUS has no prefixes/,
     },
   ];
 
@@ -124,22 +107,58 @@ describe('validateServiceTags', () => {
   });
 });
 
-describe('neededSelectors and usedTagCounts', () => {
-  it('lists each selector the rules need once, with the first rule needing it', () => {
-    const list = neededSelectors(
-      loaded({ registries: [{ name: 'myregistry', regions: ['eastus'], dataEndpoints: true }] }),
+describe('missingTags and usedTagCounts', () => {
+  const needs = (over: Record<string, unknown> = {}) => ruleTagNeeds(loaded(over));
+
+  it.each([
+    {
+      name: 'accepts a file without the MCR tag and names the mcr rule that lacks it',
+      text: serviceTagsJson(without('MicrosoftContainerRegistry')),
+      missing: [{ rule: 'mcr:login', tag: 'MicrosoftContainerRegistry' }],
+    },
+    {
+      name: 'accepts a file without the regional ACR tag and names the login rule',
+      text: serviceTagsJson(without('AzureContainerRegistry.EastUS')),
+      missing: [
+        { rule: 'registry:myregistry:login', tag: 'AzureContainerRegistry.eastus' },
+        { rule: 'registry:myregistry:data:eastus', tag: 'AzureContainerRegistry.eastus' },
+      ],
+    },
+    {
+      name: 'treats an empty prefix list like a missing tag',
+      text: serviceTagsJson(emptied('AzureContainerRegistry.EastUS')),
+      missing: [
+        { rule: 'registry:myregistry:login', tag: 'AzureContainerRegistry.eastus' },
+        { rule: 'registry:myregistry:data:eastus', tag: 'AzureContainerRegistry.eastus' },
+      ],
+    },
+    {
+      name: 'ignores the WestUS variant when only eastus is configured',
+      text: serviceTagsJson(emptied('AzureContainerRegistry.WestUS')),
+      missing: [],
+    },
+  ])('$name', ({ text, missing }) => {
+    const { index } = validateServiceTags(text, loaded(), { current: null });
+    expect(missingTags(needs(), index)).toEqual(missing);
+  });
+
+  it('names each region of a two-region rule that has no tag', () => {
+    const { index } = validateServiceTags(serviceTagsJson(loopbackTags()), loaded(), { current: null });
+    const got = missingTags(
+      needs({ registries: [{ name: 'myregistry', regions: ['eastus', 'westeurope'], dataEndpoints: false }] }),
+      index,
     );
-    expect(list.map((n) => [n.selector.base, n.selector.regions ?? [], n.rule])).toEqual([
-      ['AzureContainerRegistry', ['eastus'], 'registry:myregistry:login'],
-      ['Storage', ['eastus'], 'registry:myregistry:data:eastus'],
-      ['MicrosoftContainerRegistry', [], 'mcr:login'],
-      ['AzureFrontDoor.FirstParty', [], 'mcr:data'],
-    ]);
+    expect(got).toEqual(
+      expect.arrayContaining([
+        { rule: 'registry:myregistry:login', tag: 'AzureContainerRegistry.westeurope' },
+        { rule: 'registry:myregistry:blob', tag: 'Storage.westeurope' },
+      ]),
+    );
   });
 
   it('counts the prefixes of the tags in use', () => {
     const { index } = validateServiceTags(serviceTagsJson(loopbackTags()), loaded(), { current: null });
-    expect(usedTagCounts(loaded(), index)).toEqual({
+    expect(usedTagCounts(needs(), index)).toEqual({
       'AzureContainerRegistry.EastUS': 1,
       'AzureFrontDoor.FirstParty': 1,
       MicrosoftContainerRegistry: 1,

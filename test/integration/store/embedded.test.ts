@@ -1,0 +1,138 @@
+// The embedded store in a real `acr-egress serve` (dist/cli.js): records survive a clean restart,
+// and a SIGKILL loses nothing the writer had already written (at most audit.flushMs of records).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import { testConfig } from '../../helpers/gateway.js';
+import { connectThrough } from '../../helpers/raw.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const root = process.cwd();
+let dir = '';
+let configFile = '';
+let proxyPort = 0;
+let admin = '';
+let child: ChildProcess | null = null;
+
+async function serve(): Promise<void> {
+  child = spawn(process.execPath, [join(root, 'dist/cli.js'), 'serve', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await until('the gateway to answer', async () => (await fetch(`${admin}/healthz`)).ok);
+}
+
+async function stopped(signal: NodeJS.Signals): Promise<void> {
+  const c = child as ChildProcess;
+  const exit = new Promise((r) => c.once('exit', r));
+  c.kill(signal);
+  await exit;
+  child = null;
+}
+
+async function hosts(): Promise<string[]> {
+  const res = await fetch(`${admin}/api/v1/logs?host=*.example.net&limit=1000`);
+  const page = (await res.json()) as { items: { host: string }[] };
+  return page.items.map((r) => r.host).sort();
+}
+
+async function block(host: string): Promise<void> {
+  const a = await connectThrough(proxyPort, `${host}:443`);
+  a.socket.destroy();
+  expect(a.status).toBe(403);
+}
+
+describe('the embedded store under acr-egress serve', () => {
+  beforeAll(async () => {
+    const built = spawnSync('npm', ['run', 'build'], { cwd: root, encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`);
+    dir = mkdtempSync(join(tmpdir(), 'acr-egress-embedded-serve-'));
+    proxyPort = await freePort();
+    const adminPort = await freePort();
+    admin = `http://127.0.0.1:${adminPort}`;
+    configFile = join(dir, 'config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify(
+        testConfig({
+          proxy: { listen: `127.0.0.1:${proxyPort}` },
+          admin: { listen: `127.0.0.1:${adminPort}` },
+          log: { level: 'error', file: join(dir, 'audit.log') },
+          audit: { store: 'embedded', dir: join(dir, 'store'), flushMs: 200 },
+        }),
+      ),
+    );
+  }, 180_000);
+
+  afterAll(async () => {
+    if (child !== null) await stopped('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps records across a clean restart and across SIGKILL once written', async () => {
+    await serve();
+    for (let i = 0; i < 5; i++) await block(`before${i}.example.net`);
+    await stopped('SIGTERM');
+    await serve();
+    expect(await hosts()).toEqual([0, 1, 2, 3, 4].map((i) => `before${i}.example.net`));
+    for (let i = 0; i < 5; i++) await block(`killed${i}.example.net`);
+    // Written once the writer's queue is empty: at most flushMs after the record was made.
+    await until('the writer to catch up', async () => {
+      const s = (await (await fetch(`${admin}/api/v1/store`)).json()) as { queued: number; written: number };
+      return s.queued === 0 && s.written >= 5;
+    });
+    await stopped('SIGKILL');
+    await serve();
+    const after = await hosts();
+    expect(after).toHaveLength(10);
+    expect(after.filter((h) => h.startsWith('killed'))).toHaveLength(5);
+    const state = (await (await fetch(`${admin}/api/v1/store`)).json()) as { backend: string; oldest: string };
+    expect(state.backend).toBe('embedded');
+    expect(state.oldest).not.toBeNull();
+    await stopped('SIGTERM');
+  }, 300_000);
+
+  it('logs import loads the audit log into the store, and again adds nothing', async () => {
+    const out: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
+    // Into an empty store: every record of the audit log (the SIGKILL above may have cost the log its
+    // last second), and importing twice changes nothing.
+    const logged = readFileSync(join(dir, 'audit.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{')).length;
+    expect(logged).toBeGreaterThanOrEqual(5);
+    rmSync(join(dir, 'store'), { recursive: true, force: true });
+    expect(await main(['logs', 'import', join(dir, 'audit.log'), '--config', configFile], io)).toBe(0);
+    expect(await main(['logs', 'import', join(dir, 'audit.log'), '--config', configFile], io)).toBe(0);
+    expect(out[0]).toMatch(new RegExp(`: ${logged} records loaded into the embedded store`));
+    await serve();
+    expect(await hosts()).toHaveLength(logged);
+    await stopped('SIGTERM');
+  }, 300_000);
+});

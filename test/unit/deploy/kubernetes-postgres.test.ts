@@ -1,0 +1,49 @@
+// The PostgreSQL overlay: its config loads with the store it promises, the file it reads the URL
+// from is the Secret the Deployment patch mounts, and no credentials are in the repository.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { substituteEnv } from '../../../src/config/env.js';
+import { buildConfig } from '../../../src/config/load.js';
+
+const DIR = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes', 'overlays', 'postgres');
+const read = (f: string): any => parseYaml(readFileSync(join(DIR, f), 'utf8'));
+
+describe('deploy/kubernetes/overlays/postgres', () => {
+  const kustomization = read('kustomization.yaml');
+  const configMap = read('configmap-patch.yaml');
+  const deployment = read('deployment-patch.yaml');
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0];
+
+  it('builds on the base and patches the ConfigMap and the Deployment', () => {
+    expect(kustomization.resources).toEqual(['../../base']);
+    expect(kustomization.patches.map((p: { path: string }) => p.path).sort()).toEqual([
+      'configmap-patch.yaml',
+      'deployment-patch.yaml',
+    ]);
+  });
+
+  it('configures a postgres store whose URL file is the mounted Secret', () => {
+    const { value, unset } = substituteEnv(parseYaml(configMap.data['acr-egress.yaml']), {
+      ACR_EGRESS_ADMIN_TOKEN: 'x'.repeat(32),
+    });
+    const loaded = buildConfig(value, 'overlay configmap', unset);
+    expect(loaded.config.audit.store).toBe('postgres');
+    const file = loaded.config.audit.urlFile as string;
+    const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'postgres-url');
+    const volume = pod.volumes.find((v: { name: string }) => v.name === 'postgres-url');
+    expect(file).toBe(join(mount.mountPath, volume.secret.items[0].path));
+    expect(volume.secret.secretName).toBe('acr-egress-postgres');
+    expect(container.env).toContainEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+  });
+
+  it('holds no credentials and no Secret object', () => {
+    for (const f of readdirSync(DIR)) {
+      const text = readFileSync(join(DIR, f), 'utf8');
+      expect(text).not.toMatch(/postgres(ql)?:\/\/[^\s"]*:[^\s"]*@/);
+      expect(text).not.toMatch(/^kind: Secret/m);
+    }
+  });
+});
