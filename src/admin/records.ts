@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { MemoryStore } from '../store/memory-store.js';
 import type { StoreState } from '../store/service.js';
 import type { Gap, RecordStore } from '../store/types.js';
+import { idleWriterState } from '../store/writer.js';
 import { sendError } from './answers.js';
 import type { AdminDeps } from './deps.js';
 
@@ -31,14 +32,7 @@ export function recordsOf(deps: AdminDeps): AdminRecords {
         retentionDays: 0,
         flushMs: 0,
         queueMax: 0,
-        queued: 0,
-        written: 0,
-        dropped: 0,
-        lastError: null,
-        lastErrorAt: null,
-        lastWriteAt: null,
-        healthy: true,
-        gaps: [],
+        ...idleWriterState(),
         ...(await store.bounds()),
       }),
     };

@@ -9,7 +9,7 @@ import { openEmbeddedStore } from './embedded.js';
 import { MemoryStore } from './memory-store.js';
 import { PostgresStore } from './postgres.js';
 import type { Gap, RecordStore, StoreBackend, StoreBounds, StoredRecord } from './types.js';
-import { StoreWriter, type WriterState } from './writer.js';
+import { idleWriterState, StoreWriter, type WriterState } from './writer.js';
 
 export type AuditConfig = Config['audit'];
 
@@ -129,16 +129,7 @@ export class StoreService {
   }
 
   async state(): Promise<StoreState> {
-    const w = this.writer?.state() ?? {
-      queued: 0,
-      written: 0,
-      dropped: 0,
-      lastError: null,
-      lastErrorAt: null,
-      lastWriteAt: null,
-      healthy: true,
-      gaps: [],
-    };
+    const w = this.writer?.state() ?? idleWriterState();
     let bounds: StoreBounds | null = null;
     try {
       bounds = await this.store.bounds();

@@ -7,18 +7,7 @@ import type { Stats } from './memory-stats.js';
 export type StoreBackend = 'memory' | 'embedded' | 'postgres';
 
 /** A record as stored: a decision record, or (with `kind: "request"`) an inspected request. */
-export type StoredRecord = DecisionRecord & {
-  kind?: string;
-  instance?: string;
-  user?: string | null;
-  tunnel?: string;
-  method?: string;
-  path?: string;
-  repository?: string | null;
-  reference?: string | null;
-  digest?: string | null;
-  status?: number | null;
-};
+export type StoredRecord = DecisionRecord;
 
 /** Records that never reached the store: dropped beyond the queue bound between `from` and `to`. */
 export interface Gap {

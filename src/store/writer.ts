@@ -28,6 +28,20 @@ export interface WriterState {
   gaps: Gap[];
 }
 
+/** The state of a store with no writer (the memory back end): nothing queued, nothing lost. */
+export function idleWriterState(): WriterState {
+  return {
+    queued: 0,
+    written: 0,
+    dropped: 0,
+    lastError: null,
+    lastErrorAt: null,
+    lastWriteAt: null,
+    healthy: true,
+    gaps: [],
+  };
+}
+
 /** Gaps remembered in memory; older ones are still in the store (acr_store_gaps). */
 const MAX_GAPS = 100;
 
