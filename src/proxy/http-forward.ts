@@ -2,6 +2,7 @@
 // same host and address checks as tunnels; the upstream is dialled at the vetted address only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
+import { auditGate } from '../audit/recorder.js';
 import { checkRequest, refuse, chain, type Decision } from '../policy/decide.js';
 import type { Reason } from '../policy/reasons.js';
 import { blockBody, PROXY_AUTHENTICATE, statusFor } from './responses.js';
@@ -106,6 +107,8 @@ async function forward(
   if (request.host !== null) ctx.host = request.host;
   let decision = request.decision;
   if (!decision.allowed) return blocked(decision);
+  const unaudited = auditGate(deps);
+  if (unaudited !== null) return blocked(chain(decision, unaudited));
   if (hostHeader !== '' && hostHeader !== url.hostname.toLowerCase()) {
     return blocked(
       refuse('bad_request', `Host header "${hostHeader}" differs from the request target ${url.hostname}`),
