@@ -102,10 +102,6 @@ export class Recorder {
     return this.#log.status();
   }
 
-  get store(): DecisionStore {
-    return this.#store;
-  }
-
   /** Extra consumers (metrics); each sees every record. */
   addSink(sink: RecordSink): void {
     this.#sinks.push(sink);

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { parseClientHello, type ClientHelloResult } from './client-hello.js';
 
 export type HelloOutcome =
-  | { kind: 'hello'; sni: string | null; alpn: string[]; hasEch: boolean; buffered: Buffer }
+  | { kind: 'hello'; sni: string | null; hasEch: boolean; buffered: Buffer }
   | { kind: 'not_tls'; detail: string; buffered: Buffer }
   | { kind: 'timeout'; buffered: Buffer }
   | { kind: 'closed' };
@@ -40,7 +40,7 @@ export function readClientHello(
         case 'incomplete':
           return;
         case 'ok':
-          return settle({ kind: 'hello', sni: result.sni, alpn: result.alpn, hasEch: result.hasEch, buffered });
+          return settle({ kind: 'hello', sni: result.sni, hasEch: result.hasEch, buffered });
         case 'not_tls':
           return settle({ kind: 'not_tls', detail: result.detail, buffered });
         case 'too_large':

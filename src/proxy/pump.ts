@@ -39,7 +39,7 @@ function giveBack(buf: Buffer | null): void {
   if (buf !== null && pool.length < POOL_MAX) pool.push(buf);
 }
 
-export type PumpEnd = 'closed' | 'idle_timeout' | 'client_error' | 'upstream_error' | 'aborted';
+export type PumpEnd = 'closed' | 'idle_timeout' | 'client_error' | 'upstream_error';
 
 export interface PumpStats {
   bytesUp: number;
