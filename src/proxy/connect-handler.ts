@@ -150,7 +150,10 @@ async function serve(
   }
   if (!decision.allowed) return conn.refuse(decision); // the 200 is out: a block closes the tunnel
   if (deps.inspector?.wants(decision.rule)) {
-    // Inspection takes the tunnel over and writes its record; finish() still closes the client.
+    // Inspection takes the tunnel over and writes its record; finish() still closes the client. The
+    // hello reader left the socket flowing for the pump: paused, the ClientHello the inspector puts
+    // back (unshift) stays buffered for its TLS socket instead of being emitted to no listener.
+    socket.pause();
     ctx.decision = decision;
     conn.upstream = null;
     conn.enter('tunnel');
