@@ -137,3 +137,36 @@ export function Bars(props: { rows: readonly { label: string; value: number; not
     </table>
   );
 }
+
+/** The decision and reason selects of the live and history filters: "" means any. */
+export function DecisionReasonSelects(props: {
+  decision: string;
+  reason: string;
+  reasons: readonly string[];
+  onDecision: (e: Event) => void;
+  onReason: (e: Event) => void;
+}) {
+  return (
+    <>
+      <label>
+        decision
+        <select name="decision" value={props.decision} onChange={props.onDecision}>
+          <option value="">any</option>
+          <option value="allowed">allowed</option>
+          <option value="blocked">blocked</option>
+        </select>
+      </label>
+      <label>
+        reason
+        <select name="reason" value={props.reason} onChange={props.onReason}>
+          <option value="">any</option>
+          {props.reasons.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </select>
+      </label>
+    </>
+  );
+}

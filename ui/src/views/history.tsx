@@ -1,7 +1,7 @@
 // History: a time-range query over the store with every filter the API takes, paged with nextCursor.
 import { useState } from 'preact/hooks';
 import { api, query, type Rec } from '../api';
-import { ErrorBox, RecordDetail, RecordTable, Section } from '../components';
+import { DecisionReasonSelects, ErrorBox, RecordDetail, RecordTable, Section } from '../components';
 import { REASON_CODES } from '../../../src/policy/reasons';
 
 const FIELDS = [
@@ -84,25 +84,13 @@ export function History() {
             />
           </label>
         ))}
-        <label>
-          decision
-          <select name="decision" value={form.decision} onChange={set('decision')}>
-            <option value="">any</option>
-            <option value="allowed">allowed</option>
-            <option value="blocked">blocked</option>
-          </select>
-        </label>
-        <label>
-          reason
-          <select name="reason" value={form.reason} onChange={set('reason')}>
-            <option value="">any</option>
-            {REASON_CODES.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </label>
+        <DecisionReasonSelects
+          decision={form.decision}
+          reason={form.reason}
+          reasons={REASON_CODES}
+          onDecision={set('decision')}
+          onReason={set('reason')}
+        />
         <label>
           page size
           <input name="limit" type="number" min="1" max="1000" value={form.limit} onInput={set('limit')} />

@@ -2,7 +2,7 @@
 // shown, pause holds new records back until resume, a click shows the whole record.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, follow, type Rec, type StreamState } from '../api';
-import { ErrorBox, RecordDetail, RecordTable, Section } from '../components';
+import { DecisionReasonSelects, ErrorBox, RecordDetail, RecordTable, Section } from '../components';
 import { matches, NO_FILTERS, type Filters } from '../filters';
 import { REASON_CODES } from '../../../src/policy/reasons';
 
@@ -92,25 +92,13 @@ export function Live() {
     >
       <ErrorBox error={error} />
       <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="filters">
-        <label>
-          decision
-          <select name="decision" value={filters.decision} onChange={set('decision')}>
-            <option value="">any</option>
-            <option value="allowed">allowed</option>
-            <option value="blocked">blocked</option>
-          </select>
-        </label>
-        <label>
-          reason
-          <select name="reason" value={filters.reason} onChange={set('reason')}>
-            <option value="">any</option>
-            {reasons.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </label>
+        <DecisionReasonSelects
+          decision={filters.decision}
+          reason={filters.reason}
+          reasons={reasons}
+          onDecision={set('decision')}
+          onReason={set('reason')}
+        />
         <label>
           host
           <input name="host" value={filters.host} onInput={set('host')} placeholder="text or *.suffix" />
