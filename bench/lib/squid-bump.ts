@@ -5,8 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { spawnProc, waitForPort, type Proc } from './proc.js';
-import { SQUID_BIN } from './squid.js';
+import type { Proc } from './proc.js';
+import { runSquid, squidCommonLines, writeHostsFile } from './squid.js';
 
 export const CERTGEN = '/usr/lib/squid/security_file_certgen';
 
@@ -43,20 +43,7 @@ export function bumpConf(o: BumpOptions): string {
     'http_access deny writes',
     'http_access allow bench_hosts bench_ports',
     'http_access deny all',
-    `hosts_file ${join(o.dir, 'hosts')}`,
-    'dns_nameservers 127.0.0.1',
-    'cache deny all',
-    'cache_mem 8 MB',
-    `access_log stdio:${join(o.dir, 'access.log')}`,
-    `cache_log ${join(o.dir, 'cache.log')}`,
-    'cache_store_log none',
-    'logfile_rotate 0',
-    `pid_filename ${join(o.dir, 'squid.pid')}`,
-    `coredump_dir ${o.dir}`,
-    'netdb_filename none',
-    'pinger_enable off',
-    `max_filedescriptors ${o.nofile}`,
-    'shutdown_lifetime 1 seconds',
+    ...squidCommonLines(o),
     '',
   ].join('\n');
 }
@@ -69,20 +56,11 @@ function openUp(path: string): void {
 export async function startSquidBump(o: BumpOptions): Promise<Proc> {
   mkdirSync(o.dir, { recursive: true });
   writeFileSync(join(o.dir, 'ca.pem'), o.caPem);
-  writeFileSync(
-    join(o.dir, 'hosts'),
-    Object.entries(o.hosts)
-      .map(([name, ip]) => `${ip} ${name}\n`)
-      .join(''),
-  );
+  writeHostsFile(o);
   execFileSync(CERTGEN, ['-c', '-s', join(o.dir, 'ssl_db'), '-M', '16MB'], { stdio: 'ignore' });
   // Squid and its helper drop to their own user: everything here must be theirs to read and write.
   openUp(o.dir);
   for (let d = dirname(o.dir); d !== dirname(d); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o111);
-  const conf = join(o.dir, 'squid.conf');
-  writeFileSync(conf, bumpConf(o));
-  const log = join(o.dir, 'squid.out');
-  const proc = spawnProc('squid-bump', SQUID_BIN, ['-N', '-f', conf], { logFile: log, nofile: o.nofile });
-  await waitForPort('127.0.0.1', o.port, 20_000, proc, join(o.dir, 'cache.log'));
-  return proc;
+  writeFileSync(join(o.dir, 'squid.conf'), bumpConf(o));
+  return runSquid('squid-bump', o);
 }

@@ -15,14 +15,9 @@ export interface SquidOptions {
   nofile: number;
 }
 
-export function squidConf(o: SquidOptions): string {
+/** The part of squid.conf both bench Squids share: names from a hosts file, no cache, logs in o.dir. */
+export function squidCommonLines(o: { dir: string; nofile: number }): string[] {
   return [
-    `http_port 127.0.0.1:${o.port}`,
-    `acl bench_hosts dstdomain ${Object.keys(o.hosts).join(' ')}`,
-    `acl bench_ports port ${o.ports.join(' ')}`,
-    'acl CONNECT method CONNECT',
-    'http_access allow CONNECT bench_hosts bench_ports',
-    'http_access deny all',
     `hosts_file ${join(o.dir, 'hosts')}`,
     'dns_nameservers 127.0.0.1',
     'cache deny all',
@@ -37,6 +32,38 @@ export function squidConf(o: SquidOptions): string {
     'pinger_enable off',
     `max_filedescriptors ${o.nofile}`,
     'shutdown_lifetime 1 seconds',
+  ];
+}
+
+/** The hosts_file: the only names the bench Squids resolve, each to its loopback address. */
+export function writeHostsFile(o: { dir: string; hosts: Readonly<Record<string, string>> }): void {
+  writeFileSync(
+    join(o.dir, 'hosts'),
+    Object.entries(o.hosts)
+      .map(([name, ip]) => `${ip} ${name}\n`)
+      .join(''),
+  );
+}
+
+/** Runs `squid -N -f o.dir/squid.conf` in the foreground; resolves once it accepts connections. */
+export async function runSquid(name: string, o: { dir: string; port: number; nofile: number }): Promise<Proc> {
+  const proc = spawnProc(name, SQUID_BIN, ['-N', '-f', join(o.dir, 'squid.conf')], {
+    logFile: join(o.dir, 'squid.out'),
+    nofile: o.nofile,
+  });
+  await waitForPort('127.0.0.1', o.port, 20_000, proc, join(o.dir, 'cache.log'));
+  return proc;
+}
+
+export function squidConf(o: SquidOptions): string {
+  return [
+    `http_port 127.0.0.1:${o.port}`,
+    `acl bench_hosts dstdomain ${Object.keys(o.hosts).join(' ')}`,
+    `acl bench_ports port ${o.ports.join(' ')}`,
+    'acl CONNECT method CONNECT',
+    'http_access allow CONNECT bench_hosts bench_ports',
+    'http_access deny all',
+    ...squidCommonLines(o),
     'read_timeout 15 minutes',
     'client_lifetime 1 hour',
     '',
@@ -50,16 +77,7 @@ export async function startSquid(o: SquidOptions): Promise<Proc> {
   // above it must let that user in.
   chmodSync(o.dir, 0o777);
   for (let d = dirname(o.dir); d !== dirname(d); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o111);
-  writeFileSync(
-    join(o.dir, 'hosts'),
-    Object.entries(o.hosts)
-      .map(([name, ip]) => `${ip} ${name}\n`)
-      .join(''),
-  );
-  const conf = join(o.dir, 'squid.conf');
-  writeFileSync(conf, squidConf(o));
-  const log = join(o.dir, 'squid.out');
-  const proc = spawnProc('squid', SQUID_BIN, ['-N', '-f', conf], { logFile: log, nofile: o.nofile });
-  await waitForPort('127.0.0.1', o.port, 20_000, proc, join(o.dir, 'cache.log'));
-  return proc;
+  writeHostsFile(o);
+  writeFileSync(join(o.dir, 'squid.conf'), squidConf(o));
+  return runSquid('squid', o);
 }
