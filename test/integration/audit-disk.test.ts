@@ -104,6 +104,50 @@ async function waitFor<T>(get: () => T | undefined | false, timeoutMs = 15_000):
   }
 }
 
+/** A real `serve` process with a config that tunnels to the loopback registry; `stderr` is its
+ * operational log so far, `port` the proxy port it printed. */
+async function spawnServe(
+  dir: string,
+  overrides: Record<string, unknown>,
+  drainTimeoutMs: number,
+): Promise<{ child: ReturnType<typeof spawn>; stderr: () => string; port: number }> {
+  const cfg = join(dir, 'serve.json');
+  writeFileSync(
+    cfg,
+    JSON.stringify(
+      testConfig({
+        proxy: { listen: '127.0.0.1:0', ports: [acr.port], drainTimeoutMs },
+        serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+        dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
+        ...overrides,
+      }),
+    ),
+  );
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    const port = await waitFor(() => {
+      const m = /"listen":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(stderr);
+      return m ? Number(m[1]) : undefined;
+    }, 30_000);
+    return { child, stderr: () => stderr, port };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+}
+
+/** One allowed tunnel and GET through the gateway on port. */
+async function pullThrough(port: number): Promise<void> {
+  const a = await connectThrough(port, `myregistry.azurecr.io:${acr.port}`);
+  expect(a.status).toBe(200);
+  const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', acr.ca);
+  expect(await httpsGet(tls, 'myregistry.azurecr.io')).toContain('ok');
+}
+
 async function get(r: Running, path: string): Promise<{ status: number; text: string }> {
   const res = await fetch(`http://127.0.0.1:${r.admin.address.port}${path}`, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, text: await res.text() };
@@ -212,41 +256,16 @@ describe('acr-egress serve (a real process) reopens log.file on SIGUSR2 and SIGH
   it('puts each record in the file that was at the path when it was written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acr-egress-serve-rotate-'));
     const file = join(dir, 'audit.log');
-    const cfg = join(dir, 'serve.json');
-    writeFileSync(
-      cfg,
-      JSON.stringify(
-        testConfig({
-          proxy: { listen: '127.0.0.1:0', ports: [acr.port], drainTimeoutMs: 2000 },
-          serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
-          dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
-          log: { level: 'info', file },
-        }),
-      ),
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const { child, stderr: log, port } = await spawnServe(dir, { log: { level: 'info', file } }, 2000);
     try {
-      const port = await waitFor(() => {
-        const m = /"listen":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(stderr);
-        return m ? Number(m[1]) : undefined;
-      }, 30_000);
-      const pull = async (): Promise<void> => {
-        const a = await connectThrough(port, `myregistry.azurecr.io:${acr.port}`);
-        expect(a.status).toBe(200);
-        const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', acr.ca);
-        expect(await httpsGet(tls, 'myregistry.azurecr.io')).toContain('ok');
-      };
+      const pull = (): Promise<void> => pullThrough(port);
       const lineIn = (f: string): boolean => existsSync(f) && readFileSync(f, 'utf8').includes('\n');
       const rotate = async (to: string, signal: 'SIGUSR2' | 'SIGHUP', logged: string): Promise<void> => {
         await waitFor(() => lineIn(file)); // the record is written within the 1 s batch interval
         renameSync(file, to);
-        const before = stderr.split(logged).length;
+        const before = log().split(logged).length;
         child.kill(signal);
-        await waitFor(() => stderr.split(logged).length > before);
+        await waitFor(() => log().split(logged).length > before);
       };
       await pull();
       await rotate(`${file}.1`, 'SIGUSR2', 'reopening the audit log');
@@ -272,56 +291,36 @@ describe('acr-egress serve (a real process) reopens log.file on SIGUSR2 and SIGH
 describe.skipIf(!hasDevFull)('acr-egress serve (a real process) with log.file on /dev/full', () => {
   it('keeps tunnels and /healthz answering, counts the errors, and exits on SIGTERM saying what was lost', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'acr-egress-serve-full-'));
-    const cfg = join(dir, 'serve.json');
-    writeFileSync(
-      cfg,
-      JSON.stringify(
-        testConfig({
-          proxy: { listen: '127.0.0.1:0', ports: [acr.port], drainTimeoutMs: 1000 },
-          serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
-          dns: { servers: ['127.0.0.1:1'], overrides: { 'myregistry.azurecr.io': ['127.0.0.2'] } },
-          admin: { listen: '127.0.0.1:0' },
-          log: { level: 'info', file: '/dev/full' },
-        }),
-      ),
-    );
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const {
+      child,
+      stderr: log,
+      port,
+    } = await spawnServe(dir, { admin: { listen: '127.0.0.1:0' }, log: { level: 'info', file: '/dev/full' } }, 1000);
     try {
-      const port = await waitFor(() => {
-        const m = /"listen":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(stderr);
-        return m ? Number(m[1]) : undefined;
-      }, 30_000);
       const adminPort = await waitFor(() => {
-        const line = stderr.split('\n').find((l) => l.includes('admin API listening'));
+        const line = log()
+          .split('\n')
+          .find((l) => l.includes('admin API listening'));
         const m = line === undefined ? null : /"port":(\d+)/.exec(line);
         return m ? Number(m[1]) : undefined;
       }, 30_000);
       const admin = `http://127.0.0.1:${adminPort}`;
-      const pull = async (): Promise<void> => {
-        const a = await connectThrough(port, `myregistry.azurecr.io:${acr.port}`);
-        expect(a.status).toBe(200);
-        const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', acr.ca);
-        expect(await httpsGet(tls, 'myregistry.azurecr.io')).toContain('ok');
-      };
+      const pull = (): Promise<void> => pullThrough(port);
       await pull();
       // The batch interval writes the record within a second or so; that write finds the disk full.
-      await waitFor(() => stderr.includes('audit log write failed'), 30_000);
+      await waitFor(() => log().includes('audit log write failed'), 30_000);
       await pull();
       const health = await fetch(`${admin}/healthz`, { signal: AbortSignal.timeout(10_000) });
       expect(health.status).toBe(200);
       const metrics = await (await fetch(`${admin}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
       expect(metrics).toMatch(/^acr_egress_audit_write_errors_total [1-9]/m);
-      expect(stderr.split('audit log write failed').length).toBe(2); // once per burst
+      expect(log().split('audit log write failed').length).toBe(2); // once per burst
       const code = await new Promise<number | null>((resolve) => {
         child.on('exit', resolve);
         child.kill('SIGTERM');
       });
       expect(code).toBe(0);
-      expect(stderr).toMatch(/[12] record\(s\) unwritten/);
+      expect(log()).toMatch(/[12] record\(s\) unwritten/);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
