@@ -131,7 +131,7 @@ export class Gateway {
       log: componentLog(this.log, 'proxy'),
       events: this.tunnelEvents,
       learned: this.inspector.learned,
-      inspector: this.inspector,
+      handlers: [this.inspector],
       parent: () => this.#loaded.parent,
     };
     this.#proxy = new ProxyServer(deps);

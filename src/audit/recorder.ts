@@ -24,6 +24,8 @@ export interface RecordInput {
   id?: string;
   /** 'parent' when proxy.parent carried the tunnel. */
   via?: 'parent';
+  /** Present on a request record (one HTTP request inside an inspected tunnel): `kind: "request"`. */
+  request?: RequestFields;
 }
 
 export type RecordSink = (record: DecisionRecord) => void;
@@ -72,6 +74,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
   if (d.tagsUnenforced) record.tagsUnenforced = true;
   if (d.detail !== undefined) record.detail = d.detail;
   if (input.via !== undefined) record.via = input.via;
+  if (input.request !== undefined) Object.assign(record, { kind: 'request' }, input.request);
   return record;
 }
 
@@ -109,11 +112,6 @@ export class Recorder {
 
   record(input: RecordInput): DecisionRecord {
     return this.#emit(makeRecord(input));
-  }
-
-  /** One HTTP request inside an inspected tunnel: a `kind: "request"` record linked to its tunnel. */
-  recordRequest(input: RecordInput, request: RequestFields): DecisionRecord {
-    return this.#emit({ ...makeRecord(input), kind: 'request', ...request });
   }
 
   /** Stamps the replica, then the audit log (the record of truth), the ring and every sink. */

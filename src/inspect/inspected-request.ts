@@ -1,13 +1,17 @@
-// One HTTP request inside an inspected tunnel: parse, check, forward with http-proxy or refuse in
-// the registry's error shape, learn a blob redirect's storage host, and write a `request` record.
+// One HTTP request inside an inspected tunnel: parse, check, then (only if it will be forwarded)
+// `100 Continue`, forward with http-proxy without hop-by-hop or proxy headers, or refuse in the
+// registry's error shape; learn a blob redirect's storage host, and write a `request` record.
 // Never kept anywhere: the Authorization header, request or response bodies, the query string.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type HttpProxy from 'http-proxy';
 import type { Recorder } from '../audit/recorder.js';
 import type { RequestFields } from '../audit/record.js';
+import { stripHopByHop } from '../net/hop-by-hop.js';
 import { normalizeHost } from '../net/host.js';
 import { allow, block, chain, refuse, type Decision } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
+import { recordOf, type ConnectionContext } from '../proxy/context.js';
+import type { Dialed } from '../proxy/vetted-dial.js';
 import { answerRefusal } from './answers.js';
 import type { LearnedHosts } from './learned-hosts.js';
 import { parseRegistryPath, pathOnly, type RegistryRoute } from './registry-path.js';
@@ -16,10 +20,9 @@ import { isTlsVerifyError, type VettedAgent } from './upstream-agent.js';
 
 /** What every request of one tunnel shares; made once when the tunnel starts. */
 export interface TunnelState {
-  readonly id: string;
-  readonly client: string | null;
+  /** The connection's facts (client, user, via, ip...): every request record is built from them. */
+  readonly ctx: Readonly<ConnectionContext>;
   readonly host: string;
-  readonly ip: string;
   readonly port: number;
   readonly decision: Decision;
   readonly policy: PolicySnapshot;
@@ -28,17 +31,43 @@ export interface TunnelState {
   readonly agent: VettedAgent;
   readonly target: string;
   readonly recorder: Recorder;
+  /** The vetted dial for another host (policy, addresses, parent), on behalf of this tunnel's client. */
+  readonly dial: (host: string, port: number) => Promise<Dialed>;
+}
+
+/**
+ * The per-request extension point (a layer cache plugs in here). `claims` is asked for each request
+ * that will be forwarded; for a claimed one the upstream response is not relayed by http-proxy:
+ * `onResponse` sees its status and headers first and either answers the client itself (fetching a
+ * redirect's Location through `exchange.tunnel.dial`) or hands it back to `relayResponse`.
+ */
+export interface RequestInterceptor {
+  claims(exchange: Exchange): boolean;
+  onResponse(exchange: Exchange, upstream: IncomingMessage, res: ServerResponse): void;
+}
+
+/** One forwarded request as an interceptor sees it. */
+export interface Exchange {
+  readonly tunnel: TunnelState;
+  readonly method: string;
+  readonly route: RegistryRoute;
+  /** Request record fields; an interceptor may refine them (status is filled at the end). */
+  readonly fields: RequestFields;
 }
 
 export interface RequestEnv {
   readonly proxy: HttpProxy;
   readonly learned: LearnedHosts;
+  readonly interceptors: readonly RequestInterceptor[];
 }
 
 /** Per-request bookkeeping, found again from http-proxy's events through the request. */
-export interface RequestState {
+export interface RequestState extends Exchange {
   readonly tunnel: TunnelState;
   readonly route: RegistryRoute;
+  /** The interceptor that takes this request's response, if any. */
+  interceptor: RequestInterceptor | null;
+  readonly res: ServerResponse;
   readonly startedAt: number;
   readonly fields: RequestFields;
   decision: Decision;
@@ -79,12 +108,17 @@ function hostHeaderProblem(req: IncomingMessage, state: TunnelState): string | n
   return `the Host header "${raw.slice(0, 100)}" is not ${state.host}`;
 }
 
+/**
+ * `expectsContinue`: the client sent `Expect: 100-continue` (http.Server's checkContinue); it gets
+ * its 100 only once the request is known to be forwarded, so a refused push sends no body.
+ */
 export function handleInspectedRequest(
   env: RequestEnv,
   requests: WeakMap<IncomingMessage, RequestState>,
   state: TunnelState,
   req: IncomingMessage,
   res: ServerResponse,
+  expectsContinue = false,
 ): void {
   const method = req.method ?? '';
   const target = req.url ?? '';
@@ -96,10 +130,13 @@ export function handleInspectedRequest(
   else if (verdict.reason !== null) decision = block(state.policy, verdict.reason, verdict.detail, state.decision.rule);
   const rs: RequestState = {
     tunnel: state,
+    method,
     route,
+    interceptor: null,
+    res,
     startedAt: Date.now(),
     fields: {
-      tunnel: state.id,
+      tunnel: state.ctx.id,
       method: method.slice(0, 16),
       path: pathOnly(target),
       status: null,
@@ -115,15 +152,28 @@ export function handleInspectedRequest(
     return;
   }
   requests.set(req, rs);
-  env.proxy.web(req, res, { target: state.target, agent: state.agent, secure: true, xfwd: false }, (err) =>
-    upstreamFailed(rs, res, err as NodeJS.ErrnoException),
-  );
+  stripHopByHop(req.headers);
+  if (expectsContinue) {
+    // Decided: the 100 is the gateway's to send; the upstream gets the body without waiting for its own.
+    delete req.headers.expect;
+    res.writeContinue();
+  }
+  rs.interceptor = env.interceptors.find((i) => i.claims(rs)) ?? null;
+  const options = {
+    target: state.target,
+    agent: state.agent,
+    secure: true,
+    xfwd: false,
+    selfHandleResponse: rs.interceptor !== null,
+  };
+  env.proxy.web(req, res, options, (err) => upstreamFailed(rs, res, err as NodeJS.ErrnoException));
   req.on('data', (chunk: Buffer) => (rs.bytesUp += chunk.length));
 }
 
 function upstreamFailed(rs: RequestState, res: ServerResponse, err: NodeJS.ErrnoException): void {
   const rule = rs.tunnel.decision.rule;
-  const detail = `${rs.tunnel.host} (${rs.tunnel.ip}): ${err.code ?? 'error'}: ${err.message}`.slice(0, 300);
+  const where = rs.tunnel.ctx.via === 'parent' ? 'via parent' : (rs.tunnel.ctx.ip ?? 'no address');
+  const detail = `${rs.tunnel.host} (${where}): ${err.code ?? 'error'}: ${err.message}`.slice(0, 300);
   rs.decision = isTlsVerifyError(err)
     ? refuse('upstream_tls_error', detail, rule)
     : refuse('upstream_unreachable', detail, rule);
@@ -137,7 +187,9 @@ export function onUpstreamResponse(env: RequestEnv, rs: RequestState, upstream: 
   if (rs.route.kind === 'manifest' && typeof digest === 'string' && digest.length <= 200) rs.fields.digest = digest;
   const status = upstream.statusCode ?? 0;
   const { tunnel } = rs;
-  if (!tunnel.blobLearned || rs.route.kind !== 'blob' || !REDIRECTS.has(status) || tunnel.client === null) return;
+  if (rs.interceptor !== null) rs.interceptor.onResponse(rs, upstream, rs.res);
+  const client = tunnel.ctx.client;
+  if (!tunnel.blobLearned || rs.route.kind !== 'blob' || !REDIRECTS.has(status) || client === null) return;
   let host: string;
   try {
     // Only the host name is read; the URL (with its SAS signature) is passed on and never kept.
@@ -147,25 +199,27 @@ export function onUpstreamResponse(env: RequestEnv, rs: RequestState, upstream: 
   }
   const norm = normalizeHost(host);
   if (norm.ok && tunnel.policy.rules.isStorageHost(norm.host))
-    env.learned.learn(tunnel.client, norm.host, tunnel.rules.registry);
+    env.learned.learn(client, norm.host, tunnel.rules.registry);
+}
+
+/**
+ * Relays an upstream response as http-proxy would, without hop-by-hop headers: what an interceptor
+ * calls for a response it does not take over.
+ */
+export function relayResponse(upstream: IncomingMessage, res: ServerResponse): void {
+  const headers = { ...upstream.headers };
+  stripHopByHop(headers);
+  res.writeHead(upstream.statusCode ?? 502, headers);
+  upstream.pipe(res);
 }
 
 function finish(rs: RequestState, res: ServerResponse): void {
-  const { tunnel } = rs;
   rs.fields.status = res.headersSent ? res.statusCode : null;
-  tunnel.recorder.recordRequest(
-    {
-      mode: 'connect',
-      client: tunnel.client,
-      host: tunnel.host,
-      port: tunnel.port,
-      sni: tunnel.host,
-      ip: tunnel.ip,
-      decision: rs.decision,
-      startedAt: rs.startedAt,
-      bytesUp: rs.bytesUp,
-      bytesDown: rs.bytesDown,
-    },
-    rs.fields,
-  );
+  const outcome = {
+    decision: rs.decision,
+    bytesUp: rs.bytesUp,
+    bytesDown: rs.bytesDown,
+    request: { startedAt: rs.startedAt, fields: rs.fields },
+  };
+  rs.tunnel.recorder.record(recordOf(rs.tunnel.ctx, outcome));
 }

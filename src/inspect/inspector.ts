@@ -1,22 +1,24 @@
-// Inspected tunnels: for a registry with inspect: true, after the usual checks pass, terminate the
-// client's TLS with a leaf for the CONNECT host (ALPN http/1.1 only), serve its requests through one
-// shared http.Server, and write the tunnel's record when the client goes. Reconfigured on reload.
+// Inspected tunnels, a handler of the pipeline's handle stage: for a registry with inspect: true,
+// after the usual checks pass, terminate the client's TLS with a leaf for the tunnel's host (ALPN
+// http/1.1 only), serve its requests through one shared http.Server, reach the registry through the
+// tunnel's vetted dial, and write the tunnel's record when the client goes. Reconfigured on reload.
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { createSecureContext, rootCertificates, type SecureContext, TLSSocket } from 'node:tls';
 import HttpProxy from 'http-proxy';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import { newRecordId } from '../audit/recorder.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { ConnectionContext, ProxyDeps, TunnelInspector } from '../proxy/context.js';
+import type { HostMatch } from '../policy/rules.js';
+import type { TunnelHandler, TunnelJob } from '../proxy/context.js';
 import { loadCa } from './ca.js';
 import {
   handleInspectedRequest,
   onUpstreamResponse,
   type RequestEnv,
+  type RequestInterceptor,
   type RequestState,
   type TunnelState,
 } from './inspected-request.js';
@@ -38,9 +40,9 @@ export interface InspectStatus {
   readonly tunnelsActive: number;
 }
 
-const RULE = /^registry:([a-z0-9]+):(?:login|data:|geo:)/;
-
-export class Inspector implements TunnelInspector {
+export class Inspector implements TunnelHandler {
+  /** Inspection opens its own TLS connections to the registry through job.connect(). */
+  readonly rawUpstream = false;
   readonly learned: LearnedHosts;
   #registries = new Map<string, RegistryInspection>();
   #signer: LeafSigner | null = null;
@@ -57,23 +59,27 @@ export class Inspector implements TunnelInspector {
   #generation = 0;
   #env: RequestEnv;
 
-  constructor(loaded: LoadedConfig, log: Logger) {
+  /** `interceptors`: per-request handlers (a layer cache) asked in order for each forwarded request. */
+  constructor(loaded: LoadedConfig, log: Logger, interceptors: readonly RequestInterceptor[] = []) {
     this.#log = log;
     const { learnedTtlSeconds, learnedMax } = loaded.config.inspect;
     this.learned = new LearnedHosts(learnedTtlSeconds, learnedMax);
     this.#proxy = HttpProxy.createProxyServer({});
-    this.#env = { proxy: this.#proxy, learned: this.learned };
+    this.#env = { proxy: this.#proxy, learned: this.learned, interceptors };
     this.#proxy.on('proxyRes', (upstream, req) => {
       const rs = this.#requests.get(req);
       if (rs !== undefined) onUpstreamResponse(this.#env, rs, upstream);
     });
     // Errors reach the per-request callback; this keeps an unexpected one from crashing the process.
     this.#proxy.on('error', () => undefined);
-    this.#server = createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => {
+    const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
       const state = this.#tunnels.get(req.socket);
       if (state === undefined) return void res.destroy();
-      handleInspectedRequest(this.#env, this.#requests, state, req, res);
-    });
+      handleInspectedRequest(this.#env, this.#requests, state, req, res, expectsContinue);
+    };
+    this.#server = createServer({ maxHeaderSize: 32 * 1024 }, (req, res) => serve(req, res, false));
+    // With a listener, Node leaves `100 Continue` to us: sent only once the request is allowed.
+    this.#server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => serve(req, res, true));
     this.#server.headersTimeout = 60_000;
     this.#server.requestTimeout = 0; // a layer upload may take long; idleness is bounded per socket
     this.configure(loaded);
@@ -117,20 +123,21 @@ export class Inspector implements TunnelInspector {
     this.#agents.clear();
   }
 
-  #agentFor(host: string, ip: string, port: number, connectTimeoutMs: number): VettedAgent {
-    const key = `${this.#generation} ${host} ${ip} ${port}`;
+  #agentFor(job: TunnelJob, host: string): VettedAgent {
+    const key = `${this.#generation} ${job.routeKey}`;
     let agent = this.#agents.get(key);
     if (agent === undefined) {
-      agent = new VettedAgent({ host, ip, port, roots: this.#roots, connectTimeoutMs });
+      const handshakeTimeoutMs = job.settings.connectTimeoutMs;
+      agent = new VettedAgent({ host, roots: this.#roots, connect: job.connect, handshakeTimeoutMs });
       this.#agents.set(key, agent);
     }
     return agent;
   }
 
-  wants(rule: string | null): boolean {
-    if (rule === null || this.#signer === null) return false;
-    const m = RULE.exec(rule);
-    return m !== null && this.#registries.has(m[1] as string);
+  /** Takes the tunnels of a registry API host whose registry has inspect: true (and a CA to sign with). */
+  claims(match: HostMatch | null): boolean {
+    const registry = match?.rule.registry ?? null;
+    return registry !== null && this.#signer !== null && this.#registries.has(registry.name);
   }
 
   status(): InspectStatus {
@@ -143,19 +150,22 @@ export class Inspector implements TunnelInspector {
     };
   }
 
-  async run(deps: ProxyDeps, ctx: ConnectionContext, client: Socket, upstream: Socket, first: Buffer): Promise<void> {
-    // The splice's raw connection proved the address answers; requests go over TLS connections of their own.
-    upstream.destroy();
-    const registry = this.#registries.get(RULE.exec(ctx.decision?.rule ?? '')?.[1] ?? '');
+  async run(job: TunnelJob): Promise<void> {
+    const { ctx, client, first, decision, settings, events } = job;
+    // The hello reader may have left the socket flowing: paused, the ClientHello put back (unshift)
+    // stays buffered for the TLS socket instead of being emitted to no listener.
+    client.pause();
+    const name = job.match?.rule.registry?.name;
+    const registry = name === undefined ? undefined : this.#registries.get(name);
     const signer = this.#signer;
-    const { host, ip, port, decision } = ctx;
-    if (registry === undefined || signer === null || host === null || ip === null || port === null || !decision) {
+    const { host, port } = ctx;
+    if (registry === undefined || signer === null || host === null || port === null) {
+      // Reconfigured between claims() and here: close rather than let the tunnel through unchecked.
       client.destroy();
+      job.record({ ...decision, detail: 'inspection was reconfigured as the tunnel opened' }, 0, 0);
       return;
     }
-    const settings = deps.settings();
-    const id = newRecordId(ctx.startedAt);
-    const agent = this.#agentFor(host, ip, port, settings.connectTimeoutMs);
+    const agent = this.#agentFor(job, host);
     if (first.length > 0) client.unshift(first);
     const tls = new TLSSocket(client, {
       isServer: true,
@@ -175,21 +185,20 @@ export class Inspector implements TunnelInspector {
       tls.setTimeout(settings.idleTimeoutMs, () => tls.destroy());
     });
     this.#tunnels.set(tls, {
-      id,
-      client: ctx.client,
+      ctx,
       host,
-      ip,
       port,
       decision,
-      policy: deps.policy(),
+      policy: job.policy,
       rules: registry.rules,
       blobLearned: registry.blobLearned,
       agent,
       target: `https://${host}:${port}`,
-      recorder: deps.recorder,
+      recorder: job.recorder,
+      dial: job.dial,
     });
     this.#active++;
-    deps.events?.opened();
+    events?.opened();
     const closed = once(tls, 'close').catch(() => undefined);
     this.#server.emit('connection', tls);
     await closed;
@@ -198,24 +207,12 @@ export class Inspector implements TunnelInspector {
     const down = client.bytesWritten;
     client.destroy();
     this.#active--;
-    deps.events?.closed(up, down);
+    events?.closed(up, down);
     const detail =
       handshake === null
         ? decision.detail
         : `${handshake}: does the client trust the acr-egress CA? (docs/inspection.md)`;
-    deps.recorder.record({
-      id,
-      mode: ctx.mode,
-      client: ctx.client,
-      host,
-      port,
-      sni: ctx.sni,
-      ip,
-      decision: detail === decision.detail ? decision : { ...decision, detail },
-      startedAt: ctx.startedAt,
-      bytesUp: up,
-      bytesDown: down,
-    });
-    this.#log.debug({ tunnel: id, host }, 'inspected tunnel closed');
+    job.record(detail === decision.detail ? decision : { ...decision, detail }, up, down);
+    this.#log.debug({ tunnel: ctx.id, host }, 'inspected tunnel closed');
   }
 }

@@ -1,19 +1,23 @@
-// The agent that carries an inspected tunnel's requests to the registry: TLS to the address the
-// tunnel already vetted (never a new name lookup), SNI and certificate check against the CONNECT
-// host, roots from the system plus inspect.upstreamCaFile. Keep-alive; one agent per (host,
-// address, port), shared by the tunnels to it: clients such as skopeo open a tunnel per request,
-// and a pooled connection spares each of them a TLS handshake with the registry.
+// The agent that carries an inspected tunnel's requests to the registry: a plain connection from
+// the tunnel's vetted dial (the address the pipeline vetted, or the parent proxy; never a new name
+// lookup), then TLS over it with SNI and the certificate checked against the CONNECT host, roots
+// from the system plus inspect.upstreamCaFile. Keep-alive; one agent per route, shared by the
+// tunnels on it: clients such as skopeo open a tunnel per request, and a pooled connection spares
+// each of them a TLS handshake with the registry.
 import { Agent } from 'node:https';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { checkServerIdentity, connect, type PeerCertificate, type SecureContext } from 'node:tls';
+import type { Dialed } from '../proxy/vetted-dial.js';
 
 export interface UpstreamTarget {
   readonly host: string;
-  readonly ip: string;
-  readonly port: number;
   /** Trusted roots, built once per config (parsing ~150 roots per connection costs ~100 ms). */
   readonly roots: SecureContext;
-  readonly connectTimeoutMs: number;
+  /** The vetted dial along the tunnel's route: a plain connection, or why there is none. */
+  readonly connect: () => Promise<Dialed>;
+  /** The TLS handshake's deadline (proxy.connectTimeoutMs, as for the connection itself). */
+  readonly handshakeTimeoutMs: number;
 }
 
 export class VettedAgent extends Agent {
@@ -25,25 +29,41 @@ export class VettedAgent extends Agent {
     this.#target = target;
   }
 
-  override createConnection(): Socket {
-    const { host, ip, port, roots, connectTimeoutMs } = this.#target;
-    const socket = connect({
-      host: ip,
-      port,
-      servername: host,
-      secureContext: roots,
-      ALPNProtocols: ['http/1.1'],
-      rejectUnauthorized: true,
-      // The name checked is the CONNECT host, not the address dialled.
-      checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
-    });
-    const timer = setTimeout(
-      () => socket.destroy(Object.assign(new Error(`connect to ${ip}:${port} timed out`), { code: 'ETIMEDOUT' })),
-      connectTimeoutMs,
+  // Node's Agent takes the callback form when createConnection returns nothing.
+  override createConnection(_options: unknown, callback?: (err: Error | null, stream: Duplex) => void): undefined {
+    const { host, roots } = this.#target;
+    const done = (err: Error | null, socket?: Socket): void => callback?.(err, socket as Duplex);
+    this.#target.connect().then(
+      (dialed) => {
+        if (!dialed.ok) {
+          const err = Object.assign(new Error(dialed.decision.detail ?? 'upstream unreachable'), {
+            code: 'EUPSTREAM',
+          });
+          return done(err);
+        }
+        const tls = connect({
+          socket: dialed.upstream,
+          servername: host,
+          secureContext: roots,
+          ALPNProtocols: ['http/1.1'],
+          rejectUnauthorized: true,
+          // The name checked is the CONNECT host, not the address dialled.
+          checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
+        });
+        const timer = setTimeout(
+          () => tls.destroy(Object.assign(new Error(`TLS handshake with ${host} timed out`), { code: 'ETIMEDOUT' })),
+          this.#target.handshakeTimeoutMs,
+        );
+        tls.once('secureConnect', () => clearTimeout(timer));
+        tls.once('close', () => {
+          clearTimeout(timer);
+          dialed.upstream.destroy();
+        });
+        done(null, tls);
+      },
+      (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
     );
-    socket.once('secureConnect', () => clearTimeout(timer));
-    socket.once('close', () => clearTimeout(timer));
-    return socket;
+    return undefined;
   }
 }
 

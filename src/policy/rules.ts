@@ -3,6 +3,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import { CLOUDS, type CloudName } from '../config/cloud.js';
 import { allowKey } from '../config/client-groups.js';
+import type { ResolvedRegistry } from '../config/registries.js';
 import type { TagSelector } from '../service-tags/types.js';
 
 export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'blob-learned' | 'mcr-login' | 'mcr-data' | 'allow';
@@ -17,6 +18,11 @@ export interface HostRule {
   readonly tags: readonly TagSelector[];
   /** What a client group must name to use the rule: `registry:<name>`, `mcr` or `allow:<pattern>`. */
   readonly grants: readonly string[];
+  /**
+   * The registry whose API this host serves (login, geo and data endpoints), with its settings
+   * (inspect, pullOnly, repositories): what a later stage needs is carried, never parsed from the id.
+   */
+  readonly registry: ResolvedRegistry | null;
 }
 
 export interface HostMatch {
@@ -83,6 +89,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
       pattern: login,
       tags: [scoped(ACR, reg.regions)],
       grants,
+      registry: reg,
     });
     for (const region of reg.regionalEndpoints) {
       const host = `${reg.name}.${region}.geo.${suffix.acr}`;
@@ -92,6 +99,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         pattern: host,
         tags: [scoped(ACR, [region])],
         grants,
+        registry: reg,
       });
     }
     for (const region of reg.dataEndpoints) {
@@ -103,6 +111,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
           pattern,
           tags: [{ base: ACR }, { base: STORAGE }],
           grants,
+          registry: reg,
         });
         continue;
       }
@@ -113,6 +122,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         pattern: host,
         tags: [scoped(ACR, [region]), scoped(STORAGE, [region])],
         grants,
+        registry: reg,
       });
     }
     if (reg.blobLearned) {
@@ -122,6 +132,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         pattern: `*.${suffix.blob} (learned from redirects)`,
         tags: [scoped(STORAGE, reg.regions)],
         grants,
+        registry: null,
       };
       learned.set(reg.name, rule);
       list.push(rule);
@@ -133,6 +144,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
         pattern: `*.${suffix.blob}`,
         tags: [scoped(STORAGE, reg.regions)],
         grants,
+        registry: null,
       });
     }
   }
@@ -143,6 +155,7 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
       pattern: suffix.mcr,
       tags: [{ base: 'MicrosoftContainerRegistry' }],
       grants: ['mcr'],
+      registry: null,
     });
     add(wildcard, `data.${suffix.mcr}`, {
       id: 'mcr:data',
@@ -150,11 +163,19 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
       pattern: `*.data.${suffix.mcr}`,
       tags: [{ base: 'AzureFrontDoor.FirstParty' }],
       grants: ['mcr'],
+      registry: null,
     });
   }
   for (const raw of config.allow) {
     const pattern = allowKey(raw);
-    const rule: HostRule = { id: `allow:${pattern}`, kind: 'allow', pattern, tags: [], grants: [`allow:${pattern}`] };
+    const rule: HostRule = {
+      id: `allow:${pattern}`,
+      kind: 'allow',
+      pattern,
+      tags: [],
+      grants: [`allow:${pattern}`],
+      registry: null,
+    };
     if (pattern.startsWith('*.')) add(wildcard, pattern.slice(2), rule);
     else add(exact, pattern, rule);
   }

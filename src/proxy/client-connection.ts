@@ -10,8 +10,8 @@
 //   refused                 REFUSAL_LINGER_MS for the client to read the answer      socket destroyed
 import type { Socket } from 'node:net';
 import type { Decision } from '../policy/decide.js';
-import { newContext, recordConnection, type ConnectionContext, type ProxyDeps } from './context.js';
-import { refuseSocket } from './responses.js';
+import { newContext, recordOf, type ConnectionContext, type ProxyDeps } from './context.js';
+import { linger, refuseSocket } from './responses.js';
 
 export type ConnectionState =
   'proxy_header' | 'request' | 'deciding' | 'client_hello' | 'tunnel' | 'refused' | 'handed_over' | 'closed';
@@ -53,7 +53,17 @@ export class ClientConnection {
     if (this.#recorded) return;
     this.#recorded = true;
     this.ctx.decision = decision;
-    recordConnection(this.#deps, this.ctx, bytesUp, bytesDown);
+    this.#deps.recorder.record(recordOf(this.ctx, { decision, bytesUp, bytesDown }));
+  }
+
+  /**
+   * Ends a connection whose client has half-closed after its answer: our side ends too, so what was
+   * written (the 200) is delivered before the close; lingers like a refusal, then finish() leaves it.
+   */
+  endGracefully(): void {
+    this.#state = 'refused';
+    if (!this.socket.destroyed) this.socket.end();
+    linger(this.socket);
   }
 
   /**

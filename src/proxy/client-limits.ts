@@ -1,5 +1,5 @@
 // Per-client limits (proxy.limits): concurrent tunnels and new tunnels per second (a token bucket
-// with a burst of max(1, rate)), keyed by the authenticated user, else by the client address.
+// with a burst of max(1, rate)), keyed by the client address (taken before authentication).
 import { RATE_BUCKETS_SWEEP_AT } from './defaults.js';
 
 export interface LimitSettings {
@@ -19,8 +19,8 @@ export class ClientLimits {
   readonly #buckets = new Map<string, Bucket>();
 
   /** The key a client is limited by. */
-  static key(client: string | null, user: string | null): string {
-    return user !== null ? `user:${user}` : `addr:${client ?? 'unknown'}`;
+  static key(client: string | null): string {
+    return `addr:${client ?? 'unknown'}`;
   }
 
   /** Open tunnels counted for `key` now. */

@@ -1,10 +1,17 @@
-// Opens the upstream TCP connection to one already-vetted address, with a connect timeout.
+// Opens the upstream TCP connection to one already-vetted address, with a connect timeout. With a
+// reader the socket reads straight into the splice's buffers (pump.ts); without one it is a plain
+// stream, for a handler that speaks TLS over it (inspection).
 import { connect, type Socket } from 'node:net';
 import type { DownstreamReader } from './pump.js';
 
 export type DialResult = { ok: true; socket: Socket } | { ok: false; detail: string };
 
-export function dial(ip: string, port: number, timeoutMs: number, reader: DownstreamReader): Promise<DialResult> {
+export function dial(
+  ip: string,
+  port: number,
+  timeoutMs: number,
+  reader: DownstreamReader | null,
+): Promise<DialResult> {
   return new Promise((resolve) => {
     const socket = connect({
       host: ip,
@@ -13,7 +20,7 @@ export function dial(ip: string, port: number, timeoutMs: number, reader: Downst
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: 60_000,
-      onread: reader.onread,
+      ...(reader === null ? {} : { onread: reader.onread }),
     });
     const timer = setTimeout(() => {
       socket.destroy();

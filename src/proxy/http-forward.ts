@@ -7,9 +7,8 @@ import { checkRequest, refuse, chain, type Decision } from '../policy/decide.js'
 import type { Reason } from '../policy/reasons.js';
 import { blockBody, PROXY_AUTHENTICATE, statusFor } from './responses.js';
 import { chooseDestination } from './destination.js';
-import { newContext, type ProxyDeps } from './context.js';
-
-const HOP_BY_HOP = ['proxy-authorization', 'proxy-connection', 'proxy-authenticate'];
+import { stripHopByHop } from '../net/hop-by-hop.js';
+import { newContext, recordOf, type ProxyDeps } from './context.js';
 
 /** `clientOf`: the client a trusted PROXY header named for this request's connection, if any. */
 export function createHttpForwarder(
@@ -72,7 +71,7 @@ async function forward(
   if (proxiedClient !== undefined) ctx.client = proxiedClient;
   const done = (decision: Decision, bytesUp: number | null = null, bytesDown: number | null = null): void => {
     ctx.decision = decision;
-    deps.recorder.record({ ...ctx, decision, bytesUp, bytesDown });
+    deps.recorder.record(recordOf(ctx, { decision, bytesUp, bytesDown }));
   };
   const blocked = (decision: Decision): void => {
     if (decision.reason !== null) answer(res, decision.reason, decision.detail);
@@ -119,7 +118,7 @@ async function forward(
   decision = chain(decision, dest.decision);
   if (!dest.ok || !decision.allowed) return blocked(decision);
 
-  for (const h of HOP_BY_HOP) delete req.headers[h];
+  stripHopByHop(req.headers);
   const counter: Counter = { bytesUp: 0, bytesDown: 0 };
   counters.set(req, counter);
   req.on('data', (c: Buffer) => (counter.bytesUp += c.length));

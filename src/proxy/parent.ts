@@ -3,10 +3,7 @@
 // socket is the tunnel. The parent resolves the name, so no address is checked or recorded here.
 import { connect } from 'node:net';
 import type { ParentProxy } from '../config/parent.js';
-import { refuse } from '../policy/decide.js';
-import type { ProxyDeps } from './context.js';
-import { DownstreamReader } from './pump.js';
-import type { Dialed } from './tunnel.js';
+import type { DownstreamReader } from './pump.js';
 
 /** A parent's answer head larger than this is not a proxy speaking HTTP. */
 const MAX_HEAD_BYTES = 16 * 1024;
@@ -17,16 +14,17 @@ export type ParentDial =
 const authorityOf = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /**
- * Connects to the parent and asks it for host:port. The reader's onread is wrapped: until the
- * parent's answer head is complete the bytes are parsed here; anything after it (a server speaking
- * first) is passed on to the reader, which keeps it until the tunnel is spliced.
+ * Connects to the parent and asks it for host:port. With a reader (a splice) its onread is wrapped:
+ * until the parent's answer head is complete the bytes are parsed here; anything after it (a server
+ * speaking first) is passed on to the reader, which keeps it until the tunnel is spliced. Without
+ * one (a handler speaking TLS over the tunnel) the head is read from 'data' and the rest put back.
  */
 export function dialParent(
   parent: ParentProxy,
   host: string,
   port: number,
   timeoutMs: number,
-  reader: DownstreamReader,
+  reader: DownstreamReader | null,
 ): Promise<ParentDial> {
   const authority = authorityOf(host, port);
   return new Promise((resolve) => {
@@ -41,13 +39,14 @@ export function dialParent(
       if (!result.ok) socket.destroy();
       resolve(result);
     };
-    const onHead = (chunk: Buffer): boolean => {
+    /** Parses the answer head; returns the bytes after it once the parent said 200, else null. */
+    const onHead = (chunk: Buffer): Buffer | null => {
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) {
         if (head.length >= MAX_HEAD_BYTES)
           finish({ ok: false, status: null, detail: `parent proxy ${parent.label}: answer head too large` });
-        return !settled;
+        return null;
       }
       const statusLine = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
       const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
@@ -55,14 +54,25 @@ export function dialParent(
       if (status !== 200) {
         const said = m ? `${status}${m[2] ? ` ${m[2]}` : ''}` : `"${statusLine.slice(0, 80)}"`;
         finish({ ok: false, status, detail: `parent proxy ${parent.label} refused CONNECT ${authority}: ${said}` });
-        return false;
+        return null;
       }
       open = true;
-      const rest = head.subarray(end + 4);
-      finish({ ok: true, socket });
-      // Bytes after the head belong to the tunnel: the reader keeps a copy until it is spliced.
-      return rest.length === 0 ? true : reader.onread.callback(rest.length, Buffer.from(rest));
+      return head.subarray(end + 4);
     };
+    const onread =
+      reader === null
+        ? undefined
+        : {
+            buffer: () => (open ? reader.onread.buffer() : own),
+            callback: (n: number, buf: Uint8Array): boolean => {
+              if (open) return reader.onread.callback(n, buf);
+              const rest = onHead(Buffer.from(buf.subarray(0, n)));
+              if (rest === null) return !settled;
+              finish({ ok: true, socket });
+              // Bytes after the head belong to the tunnel: the reader keeps a copy until it is spliced.
+              return rest.length === 0 ? true : reader.onread.callback(rest.length, Buffer.from(rest));
+            },
+          };
     const socket = connect({
       host: parent.host,
       port: parent.port,
@@ -70,12 +80,19 @@ export function dialParent(
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: 60_000,
-      onread: {
-        buffer: () => (open ? reader.onread.buffer() : own),
-        callback: (n: number, buf: Uint8Array) =>
-          open ? reader.onread.callback(n, buf) : onHead(Buffer.from(buf.subarray(0, n))),
-      },
+      ...(onread === undefined ? {} : { onread }),
     });
+    if (reader === null) {
+      const onData = (chunk: Buffer): void => {
+        const rest = onHead(chunk);
+        if (rest === null) return;
+        socket.off('data', onData);
+        socket.pause();
+        if (rest.length > 0) socket.unshift(rest);
+        finish({ ok: true, socket });
+      };
+      socket.on('data', onData);
+    }
     const timer = setTimeout(
       () =>
         finish({ ok: false, status: null, detail: `parent proxy ${parent.label}: no answer within ${timeoutMs} ms` }),
@@ -96,23 +113,4 @@ export function dialParent(
       finish({ ok: false, status: null, detail: `parent proxy ${parent.label} closed before answering CONNECT` }),
     );
   });
-}
-
-/** dialVetted's twin for a parent: the tunnel to host:port through it, or upstream_unreachable with the parent's answer. */
-export async function dialViaParent(
-  deps: ProxyDeps,
-  client: import('node:net').Socket,
-  parent: ParentProxy,
-  host: string,
-  port: number,
-  rule: string | null,
-): Promise<Dialed> {
-  const reader = new DownstreamReader();
-  const dialed = await dialParent(parent, host, port, deps.settings().connectTimeoutMs, reader);
-  if (!dialed.ok) return { ok: false, decision: refuse('upstream_unreachable', dialed.detail, rule) };
-  if (client.destroyed) {
-    dialed.socket.destroy();
-    return { ok: false, decision: refuse('upstream_unreachable', 'client went away before the tunnel opened', rule) };
-  }
-  return { ok: true, upstream: dialed.socket, reader };
 }

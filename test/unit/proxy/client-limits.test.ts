@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ClientLimits } from '../../../src/proxy/client-limits.js';
 
 describe('ClientLimits', () => {
-  it('keys by user when there is one, else by address', () => {
-    expect(ClientLimits.key('10.0.0.5', null)).toBe('addr:10.0.0.5');
-    expect(ClientLimits.key('10.0.0.5', 'agent')).toBe('user:agent');
+  it('keys by the client address (limits run before authentication)', () => {
+    expect(ClientLimits.key('10.0.0.5')).toBe('addr:10.0.0.5');
+    expect(ClientLimits.key(null)).toBe('addr:unknown');
   });
 
   it('refuses the connection over perClientConnections and admits again after a release', () => {
