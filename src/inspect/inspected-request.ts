@@ -182,6 +182,10 @@ function upstreamFailed(rs: RequestState, res: ServerResponse, err: NodeJS.Errno
 
 /** http-proxy's proxyRes: status and digest for the record, and a blob redirect's storage host. */
 export function onUpstreamResponse(env: RequestEnv, rs: RequestState, upstream: IncomingMessage): void {
+  // The upstream's hop-by-hop headers are its own; the client's connection keeps what it asked for
+  // (http-proxy would otherwise answer keep-alive to a client that sent Connection: close).
+  stripHopByHop(upstream.headers);
+  upstream.headers.connection = rs.res.shouldKeepAlive ? 'keep-alive' : 'close';
   upstream.on('data', (chunk: Buffer) => (rs.bytesDown += chunk.length));
   const digest = upstream.headers['docker-content-digest'];
   if (rs.route.kind === 'manifest' && typeof digest === 'string' && digest.length <= 200) rs.fields.digest = digest;

@@ -13,6 +13,8 @@ export interface Upstream {
   readonly snis: (string | false)[];
   /** Request lines seen (`GET /v2/ HTTP/1.1`). */
   readonly requests: string[];
+  /** Whole request heads as received (request line and every header), to count what arrived. */
+  readonly heads: string[];
   close(): Promise<void>;
 }
 
@@ -25,6 +27,8 @@ export interface UpstreamOptions {
   body?: (sni: string) => Buffer | string;
   /** Speak raw: write this on connect, after the handshake, instead of parsing HTTP. */
   rawGreeting?: string;
+  /** A redirect to answer instead of the 200 (its Location), or null for the usual answer. */
+  redirect?: (requestLine: string, sni: string) => string | null;
 }
 
 export function testCa(): PemPair {
@@ -36,6 +40,7 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
   const leaf = makeLeaf(ca, opts.names);
   const snis: (string | false)[] = [];
   const requests: string[] = [];
+  const heads: string[] = [];
   const sockets = new Set<TLSSocket>();
   const server: Server = createServer({ key: leaf.key, cert: leaf.cert }, (socket) => {
     sockets.add(socket);
@@ -53,7 +58,14 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
       while ((end = buf.indexOf('\r\n\r\n')) !== -1) {
         const head = buf.slice(0, end);
         buf = buf.slice(end + 4);
-        requests.push(head.split('\r\n')[0] ?? '');
+        const line = head.split('\r\n')[0] ?? '';
+        requests.push(line);
+        heads.push(head);
+        const location = opts.redirect?.(line, sni || '') ?? null;
+        if (location !== null) {
+          socket.write(`HTTP/1.1 307 Temporary Redirect\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`);
+          continue;
+        }
         const body = opts.body ? opts.body(sni || '') : `ok ${sni || ''}\n`;
         const bytes = typeof body === 'string' ? Buffer.from(body) : body;
         socket.write(
@@ -74,6 +86,7 @@ export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {
     ca: ca.cert,
     snis,
     requests,
+    heads,
     async close() {
       for (const s of sockets) s.destroy();
       server.close();
