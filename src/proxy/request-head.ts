@@ -35,6 +35,31 @@ const TCHAR = new Uint8Array(256);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
   TCHAR[c.charCodeAt(0)] = 1;
 
+/** What a TLS client configured with HTTPS_PROXY=https://... sends to an HTTP proxy port. */
+export const TLS_ON_PROXY_PORT = 'a TLS handshake: this is an HTTP proxy port: use http:// in HTTPS_PROXY';
+
+/**
+ * Whether the bytes so far can still start an HTTP request (null) or why not, so such a client is
+ * answered at once instead of at proxy.headersTimeoutMs: a TLS record (0x16 0x03), or any byte in the
+ * method that is not a tchar. Leading empty lines are allowed (RFC 9112 section 2.2).
+ */
+export function headStartProblem(buf: Buffer): string | null {
+  if (buf.length === 0) return null;
+  if (buf[0] === 0x16) return buf.length < 2 ? null : buf[1] === 0x03 ? TLS_ON_PROXY_PORT : notHttp(buf[0]);
+  let i = 0;
+  while (i < buf.length && (buf[i] === CR || buf[i] === LF)) i++;
+  for (; i < buf.length && i < 64; i++) {
+    const c = buf[i] as number;
+    if (c === SP) return null;
+    if (TCHAR[c] !== 1) return notHttp(c);
+  }
+  return null;
+}
+
+function notHttp(byte: number): string {
+  return `bytes that cannot start an HTTP request (0x${byte.toString(16).padStart(2, '0')})`;
+}
+
 /**
  * Looks for the end of the head in `buf` (`\r\n\r\n`, or bare `\n` line ends, which RFC 9112 lets a
  * recipient accept) starting at `scanFrom` (what the last call returned), so a head that arrives a

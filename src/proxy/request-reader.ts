@@ -2,7 +2,7 @@
 // request head, within proxy.headersTimeoutMs of accept (however slowly they drip); then keeps what
 // follows (often the ClientHello, in the same segment) for the tunnel, without pausing the socket.
 import type { Socket } from 'node:net';
-import { parseRequestHead, type RequestHead } from './request-head.js';
+import { headStartProblem, parseRequestHead, type RequestHead } from './request-head.js';
 
 /** What parseProxyHeader (src/proxy/proxy-protocol.ts) answers; a parameter, so this file stays a reader. */
 export type ProxyHeaderResult =
@@ -133,6 +133,10 @@ export class RequestReader {
     const got = parseRequestHead(view, this.#maxBytes, this.#scanFrom);
     if (got.kind === 'incomplete') {
       this.#scanFrom = got.scanFrom;
+      // Bounded (it looks at the method only), and only on a head that did not come whole.
+      const problem = headStartProblem(view);
+      if (problem !== null && !(this.#proxyHeader === null && looksLikeProxyHeader(view)))
+        this.#settle?.({ kind: 'invalid', detail: problem });
       return;
     }
     if (got.kind === 'invalid') {
