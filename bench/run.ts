@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
+import { buildRev, isGitRev, type BeforeBuild } from './lib/before-rev.js';
 import type { BenchContext } from './lib/context.js';
 import { hardNofile, killAll } from './lib/proc.js';
 import { profileMarkdown, summariseProfileDir } from './lib/profile.js';
@@ -120,6 +121,19 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
+  let beforeBuild: BeforeBuild | null = null;
+  let beforeCli = args.before === null ? null : isAbsolute(args.before) ? args.before : resolve(args.before);
+  if (args.before !== null && isGitRev(ROOT, args.before)) {
+    try {
+      beforeBuild = buildRev(ROOT, args.before, (m) => console.error(`bench: ${m}`));
+      beforeCli = beforeBuild.cli;
+    } catch (err) {
+      console.error(`bench: --before ${args.before}: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  if (beforeBuild !== null) versions['before (--before)'] = args.before ?? '';
+
   const dir = mkdtempSync(join(tmpdir(), 'acr-egress-bench-'));
   chmodSync(dir, 0o755); // Squid drops to its own user and must reach its files under here
   const nofile = hardNofile();
@@ -143,7 +157,7 @@ async function main(argv: string[]): Promise<number> {
       deadline,
       profileDir,
       contenders,
-      beforeCli: args.before === null ? null : isAbsolute(args.before) ? args.before : resolve(args.before),
+      beforeCli,
       fromSource: args.fromSource,
       log: (m) => console.error(`bench: ${m}`),
     };
@@ -166,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await upstream?.stop();
     killAll();
+    beforeBuild?.remove();
   }
 
   const extra: string[] = [];

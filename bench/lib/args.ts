@@ -70,7 +70,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --profile             acr-egress under --cpu-prof in scenarios 1 and 2
   --out FILE            markdown to update (default docs/benchmarks.md); --no-write to print only
   --quick               tiny sizes everywhere (a smoke run)
-  --before DIST/cli.js  also run another acr-egress build as "acr-egress (before)", to measure a change
+  --before REV|DIST/cli.js  also run another acr-egress as "acr-egress (before)", to measure a change:
+                        a git revision (built in a temporary worktree) or a built dist/cli.js
   --from-source         run acr-egress from src/ through tsx, no build (smoke runs only)`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
