@@ -12,6 +12,7 @@ import { instanceName, StoreService } from './store/service.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
+import type { RequestInterceptor } from './inspect/inspected-request.js';
 import { Inspector } from './inspect/inspector.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import { ruleTagNeeds } from './policy/tag-needs.js';
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   logDestination?: DestinationStream;
   /** Service tags to start with (trusted, not validated); by default the manager's loadInitial. */
   tags?: ServiceTagIndex | null;
+  /** Per-request handlers inside inspected tunnels (inspect/inspected-request.ts), asked in order. */
+  interceptors?: readonly RequestInterceptor[];
 }
 
 export type ReloadResult = { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
@@ -97,7 +100,7 @@ export class Gateway {
     });
     // After the audit log (the record of truth): the store's writer queues, never blocks.
     this.recorder.addSink((rec) => records.add(rec));
-    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'));
+    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'), options.interceptors);
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,

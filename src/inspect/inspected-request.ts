@@ -189,10 +189,16 @@ export function onUpstreamResponse(env: RequestEnv, rs: RequestState, upstream: 
   upstream.on('data', (chunk: Buffer) => (rs.bytesDown += chunk.length));
   const digest = upstream.headers['docker-content-digest'];
   if (rs.route.kind === 'manifest' && typeof digest === 'string' && digest.length <= 200) rs.fields.digest = digest;
-  const status = upstream.statusCode ?? 0;
+  learnRedirect(env, rs, upstream);
+  // Last: an interceptor following the redirect dials a storage host already learned for this client.
+  rs.interceptor?.onResponse(rs, upstream, rs.res);
+}
+
+/** blobStorage: learned: a blob redirect's storage host is allowed for this client from now on. */
+function learnRedirect(env: RequestEnv, rs: RequestState, upstream: IncomingMessage): void {
   const { tunnel } = rs;
-  if (rs.interceptor !== null) rs.interceptor.onResponse(rs, upstream, rs.res);
   const client = tunnel.ctx.client;
+  const status = upstream.statusCode ?? 0;
   if (!tunnel.blobLearned || rs.route.kind !== 'blob' || !REDIRECTS.has(status) || client === null) return;
   let host: string;
   try {

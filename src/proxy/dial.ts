@@ -16,7 +16,7 @@ export function dial(
     const socket = connect({
       host: ip,
       port,
-      allowHalfOpen: true,
+      allowHalfOpen: reader !== null, // a splice carries half-closes; a plain stream closes at the FIN
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: 60_000,

@@ -76,7 +76,7 @@ export function dialParent(
     const socket = connect({
       host: parent.host,
       port: parent.port,
-      allowHalfOpen: true,
+      allowHalfOpen: reader !== null, // a splice carries half-closes; a plain stream closes at the FIN
       noDelay: true,
       keepAlive: true,
       keepAliveInitialDelay: 60_000,

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { Gateway } from '../../src/gateway.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
+import type { RequestInterceptor } from '../../src/inspect/inspected-request.js';
 
 export interface TestGateway {
   readonly gateway: Gateway;
@@ -51,17 +52,18 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
 export async function startGateway(
   config: Record<string, unknown>,
   /** logDestination: the gateway builds its own operational log at log.level and writes it there. */
-  options: { logger?: Logger; logDestination?: DestinationStream } = {},
+  options: { logger?: Logger; logDestination?: DestinationStream; interceptors?: readonly RequestInterceptor[] } = {},
 ): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'acr-egress-test-'));
   const logFile = join(dir, 'audit.log');
   const full = { ...config, log: { level: 'silent', ...(config.log as object | undefined), file: logFile } };
   const configFile = join(dir, 'acr-egress.json');
   writeFileSync(configFile, JSON.stringify(full, null, 2));
+  const interceptors = options.interceptors ?? [];
   const gateway = await Gateway.create(
     options.logDestination
-      ? { configFile, logDestination: options.logDestination }
-      : { configFile, logger: options.logger ?? pino({ level: 'silent' }) },
+      ? { configFile, logDestination: options.logDestination, interceptors }
+      : { configFile, logger: options.logger ?? pino({ level: 'silent' }), interceptors },
   );
   const addr = await gateway.listen();
   const records = (): DecisionRecord[] => [...gateway.store.newestFirst()].reverse();
