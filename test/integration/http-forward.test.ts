@@ -13,10 +13,13 @@ let origin: Server;
 let port: number;
 let gw: TestGateway;
 const seen: { url: string; host: string | undefined; proxyAuth: string | undefined }[] = [];
+/** Every header name the origin received, per request. */
+const received: string[][] = [];
 
 beforeAll(async () => {
   origin = createServer((req, res) => {
     seen.push({ url: req.url ?? '', host: req.headers.host, proxyAuth: req.headers['proxy-authorization'] });
+    received.push(Object.keys(req.headers));
     res.end(`hello from ${req.headers.host}${req.url}`);
   });
   origin.listen(0, '127.0.0.2');
@@ -57,6 +60,21 @@ describe('absolute-form HTTP requests', () => {
     const rec = await gw.waitForRecord((r) => r.mode === 'http' && r.decision === 'allowed');
     expect(rec).toMatchObject({ host: 'plain.example.org', port, ip: '127.0.0.2', rule: 'allow:plain.example.org' });
     expect(rec.bytesDown).toBeGreaterThan(0);
+  });
+
+  it('consumes the proxy and hop-by-hop headers and every name Connection lists (RFC 9110 7.6.1)', async () => {
+    const a = await rawConnect(
+      gw.port,
+      `GET http://plain.example.org:${port}/hop HTTP/1.1\r\nHost: plain.example.org:${port}\r\n` +
+        'Proxy-Authorization: Basic Zm9vOmJhcg==\r\nProxy-Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n' +
+        'TE: trailers\r\nX-Hop: 1\r\nX-Kept: 1\r\nConnection: keep-alive, X-Hop\r\n\r\n',
+    );
+    expect(a.status).toBe(200);
+    a.socket.destroy();
+    const names = received.at(-1) ?? [];
+    expect(names).toContain('x-kept');
+    for (const name of ['proxy-authorization', 'proxy-connection', 'keep-alive', 'te', 'x-hop'])
+      expect(names).not.toContain(name);
   });
 
   it('refuses a host no rule allows with 403 host_not_allowed', async () => {
