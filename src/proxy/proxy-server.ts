@@ -5,7 +5,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { refuse } from '../policy/decide.js';
 import type { ListenAddress } from '../net/listen.js';
 import { handleProxyConnection, type HandOver } from './connect-handler.js';
-import { clientAddress, type ProxyDeps } from './context.js';
+import { newContext, recordOf, type ProxyDeps } from './context.js';
 import { HTTP_KEEP_ALIVE_MS } from './defaults.js';
 import { createHttpForwarder } from './http-forward.js';
 import { listenOn } from './listen-on.js';
@@ -33,14 +33,9 @@ export class ProxyServer {
     this.#http.on('connect', (_req, socket: Socket) => {
       const detail = 'CONNECT after a plain request on the same connection: open a new one';
       refuseSocket(socket, 'bad_request', detail);
-      const client = proxied.get(socket) ?? clientAddress(socket.remoteAddress);
-      deps.recorder.record({
-        mode: 'connect',
-        client,
-        host: null,
-        port: null,
-        decision: refuse('bad_request', detail),
-      });
+      const ctx = newContext('connect', socket.remoteAddress);
+      ctx.client = proxied.get(socket) ?? ctx.client;
+      deps.recorder.record(recordOf(ctx, { decision: refuse('bad_request', detail) }));
     });
     this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.#clientError(err, socket));
     this.#handOver = (socket, bytes, client) => {
@@ -59,13 +54,7 @@ export class ProxyServer {
       socket.on('error', () => undefined);
       const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached`);
       refuseSocket(socket, 'too_many_connections', decision.detail);
-      deps.recorder.record({
-        mode: 'connect',
-        client: clientAddress(socket.remoteAddress),
-        host: null,
-        port: null,
-        decision,
-      });
+      deps.recorder.record(recordOf(newContext('connect', socket.remoteAddress), { decision }));
       return;
     }
     handleProxyConnection(deps, socket, this.#handOver).catch((err: unknown) => {
@@ -81,13 +70,8 @@ export class ProxyServer {
     }
     const detail = `malformed proxy request (${err.code ?? err.message})`;
     refuseSocket(socket, 'bad_request', detail);
-    this.#deps.recorder.record({
-      mode: 'http',
-      client: clientAddress(socket.remoteAddress),
-      host: null,
-      port: null,
-      decision: refuse('bad_request', detail),
-    });
+    const decision = refuse('bad_request', detail);
+    this.#deps.recorder.record(recordOf(newContext('http', socket.remoteAddress), { decision }));
   }
 
   listen(addr: ListenAddress): Promise<AddressInfo> {

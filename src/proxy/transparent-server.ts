@@ -2,7 +2,7 @@
 // sidecar), routed by SNI. Shares the connection limit semantics of the CONNECT listener.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { refuse } from '../policy/decide.js';
-import { clientAddress, type ProxyDeps } from './context.js';
+import { newContext, recordOf, type ProxyDeps } from './context.js';
 import type { ListenAddress } from '../net/listen.js';
 import { listenOn } from './listen-on.js';
 import { handleTransparent } from './transparent-handler.js';
@@ -27,13 +27,7 @@ export class TransparentServer {
     if (!this.#deps.connections.admit(socket, max)) {
       socket.destroy();
       const decision = refuse('too_many_connections', `proxy.maxConnections (${max}) reached`);
-      this.#deps.recorder.record({
-        mode: 'transparent',
-        client: clientAddress(socket.remoteAddress),
-        host: null,
-        port: null,
-        decision,
-      });
+      this.#deps.recorder.record(recordOf(newContext('transparent', socket.remoteAddress), { decision }));
       return;
     }
     handleTransparent(this.#deps, socket, this.#upstreamPort()).catch((err: unknown) => {
