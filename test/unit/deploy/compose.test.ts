@@ -151,28 +151,28 @@ describe('Dockerfile', () => {
 });
 
 describe('container config (deploy/docker/acr-egress.yaml)', () => {
-  type Case = { name: string; env: NodeJS.ProcessEnv; adminListen: string; token: boolean; registry: string };
+  type Case = { name: string; env: NodeJS.ProcessEnv; adminListen: string; token: boolean; registry: string[] };
   const cases: Case[] = [
     {
-      name: 'loads with no environment: myregistry, admin on loopback without a token',
+      name: 'loads with no environment: MCR only, admin on loopback without a token',
       env: {},
       adminListen: '127.0.0.1:9128',
       token: false,
-      registry: 'myregistry',
+      registry: [],
     },
     {
       name: 'takes the registry name from ACR_REGISTRY',
       env: { ACR_REGISTRY: 'contosoprod' },
       adminListen: '127.0.0.1:9128',
       token: false,
-      registry: 'contosoprod',
+      registry: ['contosoprod'],
     },
     {
       name: 'publishes the admin API when ACR_EGRESS_ADMIN_LISTEN and a token are given',
       env: { ACR_EGRESS_ADMIN_LISTEN: '0.0.0.0:9128', ACR_EGRESS_ADMIN_TOKEN: 'x'.repeat(32) },
       adminListen: '0.0.0.0:9128',
       token: true,
-      registry: 'myregistry',
+      registry: [],
     },
   ];
 
@@ -180,7 +180,7 @@ describe('container config (deploy/docker/acr-egress.yaml)', () => {
     const loaded = loadContainerConfig(env);
     expect(loaded.config.admin.listen).toBe(adminListen);
     expect(loaded.adminTokens.has('default')).toBe(token);
-    expect(loaded.registries.map((r) => r.name)).toEqual([registry]);
+    expect(loaded.registries.map((r) => r.name)).toEqual(registry);
     expect(loaded.config.proxy.listen).toBe('0.0.0.0:3128');
     expect(loaded.config.log.file).toBeNull();
   });
@@ -219,7 +219,7 @@ describe('docker-compose.yml', () => {
       ACR_EGRESS_DATABASE_URL: 'postgres://x@postgres/y',
     });
     expect(withPg.config.audit).toMatchObject({ store: 'postgres', url: 'postgres://x@postgres/y' });
-    expect(loaded.config.audit.store).toBe('memory');
+    expect(loaded.config.audit.store).toBe('embedded');
   });
 
   it('puts the gateway on both networks and the client on the internal one only', () => {
