@@ -45,7 +45,9 @@ function registryDefaults(): Record<string, string | undefined> {
   const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
     services: { gateway: { environment: Record<string, string> } };
   };
-  const composeDefault = /^\$\{ACR_REGISTRY:-(.*)\}$/.exec(compose.services.gateway.environment.ACR_REGISTRY)?.[1];
+  const composeDefault = /^\$\{ACR_REGISTRY:-(.*)\}$/.exec(
+    compose.services.gateway.environment.ACR_REGISTRY ?? '',
+  )?.[1];
   const kustomization = parseYaml(readFileSync(join(ROOT, 'deploy/kubernetes/base/kustomization.yaml'), 'utf8')) as {
     configMapGenerator: { name: string; literals?: string[] }[];
   };
