@@ -141,6 +141,27 @@ describe('Dockerfile', () => {
     expect(loaded.config.admin.listen).toBe(`127.0.0.1:${adminPort}`);
   });
 
+  it('labels the image the OCI way: version (package.json), revision and source from build args, licence', () => {
+    const label = ops('LABEL', 'runtime')
+      .map((i) => i.args)
+      .join(' ');
+    const labels = Object.fromEntries(
+      [...label.matchAll(/(org\.opencontainers\.image\.\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    const version = (JSON.parse(read('package.json')) as { version: string; license: string }).version;
+    const license = (JSON.parse(read('package.json')) as { license: string }).license;
+    expect(labels).toMatchObject({
+      'org.opencontainers.image.version': '${VERSION}',
+      'org.opencontainers.image.revision': '${REVISION}',
+      'org.opencontainers.image.source': '${SOURCE}',
+      'org.opencontainers.image.licenses': license,
+    });
+    const args = ops('ARG', 'runtime').map((i) => i.args);
+    expect(args).toContain(`VERSION=${version}`);
+    expect(args.some((a) => a.startsWith('REVISION'))).toBe(true);
+    expect(args.some((a) => a.startsWith('SOURCE'))).toBe(true);
+  });
+
   it('reads the config from /etc/acr-egress and keeps the service-tag cache on the volume', () => {
     const configPath = envOf('ACR_EGRESS_CONFIG');
     expect(configPath).toBe('/etc/acr-egress/acr-egress.yaml');
