@@ -12,6 +12,7 @@ import { adminDepsFromGateway } from '../../../src/admin/from-gateway.js';
 import { substituteEnv } from '../../../src/config/env.js';
 import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway.js';
+import { findKustomizeKubectl } from '../../helpers/tools.js';
 
 // deploy/kubernetes applies base/ plus the admin-token Secret generator; overlays build on base/ too.
 const TOP = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
@@ -315,99 +316,102 @@ describe('kubernetes manifests', () => {
   });
 });
 
-const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+const kubectl = findKustomizeKubectl();
 
-describe.skipIf(!kubectl)('kubectl kustomize deploy/kubernetes (skipped: kubectl not installed)', () => {
-  const build = (dir: string) => spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+describe.skipIf(kubectl === undefined)(
+  `kubectl kustomize deploy/kubernetes${kubectl === undefined ? ' (skipped: no kubectl 1.21+ with kustomize v4+)' : ''}`,
+  () => {
+    const build = (dir: string) => spawnSync(kubectl as string, ['kustomize', dir], { encoding: 'utf8' });
 
-  it('fails clearly, naming admin-token, when the operator has not created it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
-    cpSync(TOP, dir, { recursive: true });
-    rmSync(join(dir, 'admin-token'), { force: true });
-    const r = build(dir);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('admin-token');
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it('generates the Secret from the file and points the Deployment at it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
-    cpSync(TOP, dir, { recursive: true });
-    writeFileSync(join(dir, 'admin-token'), TOKEN);
-    const r = build(dir);
-    expect(r.status, r.stderr).toBe(0);
-    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
-    const generated = docs.find((d) => d.kind === 'Secret')!;
-    expect(Buffer.from(generated.data.token as string, 'base64').toString()).toBe(TOKEN);
-    const dep = docs.find((d) => d.kind === 'Deployment')!;
-    const env = dep.spec.template.spec.containers[0].env as { name: string; valueFrom?: any }[];
-    expect(env.find((e) => e.name === 'ACR_EGRESS_ADMIN_TOKEN')?.valueFrom.secretKeyRef.name).toBe(
-      generated.metadata.name,
-    );
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Renders `sub` (relative to deploy/kubernetes) with its admin-token in place. */
-  function render(sub: string, edit?: (dir: string) => void): Manifest[] {
-    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
-    try {
+    it('fails clearly, naming admin-token, when the operator has not created it', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
       cpSync(TOP, dir, { recursive: true });
-      writeFileSync(join(dir, sub, 'admin-token'), TOKEN);
-      edit?.(dir);
-      const r = build(join(dir, sub));
-      expect(r.status, r.stderr).toBe(0);
-      return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
-    } finally {
+      rmSync(join(dir, 'admin-token'), { force: true });
+      const r = build(dir);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('admin-token');
       rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('generates the Secret from the file and points the Deployment at it', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
+      cpSync(TOP, dir, { recursive: true });
+      writeFileSync(join(dir, 'admin-token'), TOKEN);
+      const r = build(dir);
+      expect(r.status, r.stderr).toBe(0);
+      const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
+      const generated = docs.find((d) => d.kind === 'Secret')!;
+      expect(Buffer.from(generated.data.token as string, 'base64').toString()).toBe(TOKEN);
+      const dep = docs.find((d) => d.kind === 'Deployment')!;
+      const env = dep.spec.template.spec.containers[0].env as { name: string; valueFrom?: any }[];
+      expect(env.find((e) => e.name === 'ACR_EGRESS_ADMIN_TOKEN')?.valueFrom.secretKeyRef.name).toBe(
+        generated.metadata.name,
+      );
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Renders `sub` (relative to deploy/kubernetes) with its admin-token in place. */
+    function render(sub: string, edit?: (dir: string) => void): Manifest[] {
+      const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
+      try {
+        cpSync(TOP, dir, { recursive: true });
+        writeFileSync(join(dir, sub, 'admin-token'), TOKEN);
+        edit?.(dir);
+        const r = build(join(dir, sub));
+        expect(r.status, r.stderr).toBe(0);
+        return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     }
-  }
 
-  it.each(['.', 'overlays/postgres'])('renders %s with the package version as every image', (sub) => {
-    const version = (JSON.parse(readFileSync(join(TOP, '..', '..', 'package.json'), 'utf8')) as { version: string })
-      .version;
-    const images = render(sub)
-      .filter((d) => d.kind === 'Deployment')
-      .flatMap((d) => [...d.spec.template.spec.containers, ...(d.spec.template.spec.initContainers ?? [])])
-      .map((c: { image: string }) => c.image);
-    expect(images).toEqual([`acr-egress:${version}`]);
-  });
+    it.each(['.', 'overlays/postgres'])('renders %s with the package version as every image', (sub) => {
+      const version = (JSON.parse(readFileSync(join(TOP, '..', '..', 'package.json'), 'utf8')) as { version: string })
+        .version;
+      const images = render(sub)
+        .filter((d) => d.kind === 'Deployment')
+        .flatMap((d) => [...d.spec.template.spec.containers, ...(d.spec.template.spec.initContainers ?? [])])
+        .map((c: { image: string }) => c.image);
+      expect(images).toEqual([`acr-egress:${version}`]);
+    });
 
-  it('gives a changed config a new ConfigMap name that the Deployment follows (a rollout)', () => {
-    const configName = (docs: Manifest[]): [string, string] => {
+    it('gives a changed config a new ConfigMap name that the Deployment follows (a rollout)', () => {
+      const configName = (docs: Manifest[]): [string, string] => {
+        const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('acr-egress-config-'))!;
+        const dep = docs.find((d) => d.kind === 'Deployment')!;
+        const vol = (dep.spec.template.spec.volumes as { name: string; configMap?: { name: string } }[]).find(
+          (v) => v.configMap !== undefined,
+        )!;
+        return [cm.metadata.name, vol.configMap!.name];
+      };
+      const [before, usedBefore] = configName(render('.'));
+      const [after, usedAfter] = configName(
+        render('.', (dir) => {
+          const file = join(dir, 'base', 'acr-egress.yaml');
+          writeFileSync(file, readFileSync(file, 'utf8').replace('mode: enforce', 'mode: report'));
+        }),
+      );
+      expect(usedBefore).toBe(before);
+      expect(usedAfter).toBe(after);
+      expect(after).not.toBe(before);
+    });
+
+    it('loads the rendered postgres overlay config with the store it promises', () => {
+      const docs = render('overlays/postgres');
       const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('acr-egress-config-'))!;
       const dep = docs.find((d) => d.kind === 'Deployment')!;
-      const vol = (dep.spec.template.spec.volumes as { name: string; configMap?: { name: string } }[]).find(
-        (v) => v.configMap !== undefined,
-      )!;
-      return [cm.metadata.name, vol.configMap!.name];
-    };
-    const [before, usedBefore] = configName(render('.'));
-    const [after, usedAfter] = configName(
-      render('.', (dir) => {
-        const file = join(dir, 'base', 'acr-egress.yaml');
-        writeFileSync(file, readFileSync(file, 'utf8').replace('mode: enforce', 'mode: report'));
-      }),
-    );
-    expect(usedBefore).toBe(before);
-    expect(usedAfter).toBe(after);
-    expect(after).not.toBe(before);
-  });
-
-  it('loads the rendered postgres overlay config with the store it promises', () => {
-    const docs = render('overlays/postgres');
-    const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('acr-egress-config-'))!;
-    const dep = docs.find((d) => d.kind === 'Deployment')!;
-    const env = Object.fromEntries(
-      (dep.spec.template.spec.containers[0].env as { name: string; value?: string }[])
-        .filter((e) => e.value !== undefined)
-        .map((e) => [e.name, e.value]),
-    );
-    const { value, unset } = substituteEnv(parseYaml(cm.data['acr-egress.yaml']), {
-      ...env,
-      ACR_EGRESS_ADMIN_TOKEN: TOKEN,
+      const env = Object.fromEntries(
+        (dep.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+          .filter((e) => e.value !== undefined)
+          .map((e) => [e.name, e.value]),
+      );
+      const { value, unset } = substituteEnv(parseYaml(cm.data['acr-egress.yaml']), {
+        ...env,
+        ACR_EGRESS_ADMIN_TOKEN: TOKEN,
+      });
+      const overlay = buildConfig(value, 'overlay', unset);
+      expect(overlay.config.audit.store).toBe('postgres');
+      expect(overlay.config.audit.urlFile).toBe('/var/run/secrets/acr-egress/postgres-url');
     });
-    const overlay = buildConfig(value, 'overlay', unset);
-    expect(overlay.config.audit.store).toBe('postgres');
-    expect(overlay.config.audit.urlFile).toBe('/var/run/secrets/acr-egress/postgres-url');
-  });
-});
+  },
+);

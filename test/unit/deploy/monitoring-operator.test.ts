@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { GENERATED, RULE_FILES, prometheusRule } from '../../../scripts/gen-prometheus-rule.js';
-import { findTool } from '../../helpers/tools.js';
+import { findKustomizeKubectl, findTool } from '../../helpers/tools.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const MONITORING = join(ROOT, 'deploy', 'monitoring');
@@ -47,9 +47,9 @@ describe('deploy/monitoring PrometheusRule and ServiceMonitor', () => {
   });
 });
 
-const kubectl = findTool('kubectl');
+const kubectl = findKustomizeKubectl();
 describe.skipIf(kubectl === undefined)(
-  `kubectl kustomize deploy/monitoring${kubectl === undefined ? ' (skipped: kubectl is not installed)' : ''}`,
+  `kubectl kustomize deploy/monitoring${kubectl === undefined ? ' (skipped: no kubectl 1.21+ with kustomize v4+)' : ''}`,
   () => {
     it('renders the ServiceMonitor and the PrometheusRule', () => {
       const r = spawnSync(kubectl as string, ['kustomize', MONITORING], { encoding: 'utf8' });
