@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # acr-egress: egress gateway for Azure Container Registry and MCR.
-#   docker build -t acr-egress .
+#   docker build -t acr-egress:0.2.0 --build-arg REVISION=$(git rev-parse HEAD) .
 #   docker run -p 3128:3128 -e ACR_REGISTRY=myregistry acr-egress
 # Node 24 LTS, pinned to the version .ci/run tests on (NODE24_VERSION); bump them together, and keep
 # package.json engines to the lines .ci/run tests.
@@ -42,6 +42,18 @@ RUN mkdir -p /var/lib/acr-egress && chown node:node /var/lib/acr-egress
 VOLUME ["/var/lib/acr-egress"]
 # The `node` user (uid 1000) comes with the base image.
 USER node
+# OCI labels: what the image is and which source built it. `revision` and `source` come from the build:
+#   docker build --build-arg REVISION=$(git rev-parse HEAD) --build-arg SOURCE=$(git remote get-url origin) .
+# VERSION is package.json's version (a test keeps them equal).
+ARG VERSION=0.2.0
+ARG REVISION=unknown
+ARG SOURCE=unknown
+LABEL org.opencontainers.image.title="acr-egress" \
+      org.opencontainers.image.description="Egress gateway for Azure Container Registry and MCR" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="MIT"
 # 3128: the CONNECT proxy (HTTPS_PROXY=http://<gateway>:3128). 9128: the admin API (/healthz, /readyz, /metrics).
 EXPOSE 3128 9128
 # No curl in the slim image: Node's own fetch asks the admin API, which listens on loopback by default.

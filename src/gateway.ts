@@ -8,7 +8,8 @@ import { DecisionStore } from './audit/store.js';
 import { loadConfigChecked } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
 import { ProxyUsers } from './auth/users-file.js';
-import { instanceName, StoreService } from './store/service.js';
+import { databaseUrl, instanceName, StoreService } from './store/service.js';
+import { PostgresTagShare } from './store/tag-share.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
@@ -55,6 +56,8 @@ export class Gateway {
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
+  /** The fleet's shared service-tag data (PostgreSQL store only); closed on stop. */
+  #tagShare: PostgresTagShare | null = null;
   #policy: PolicySnapshot;
   #resolver: HostResolver;
   #proxy: ProxyServer;
@@ -174,7 +177,13 @@ export class Gateway {
       loaded.config.audit.instance ?? instanceName(options.env ?? process.env),
       componentLog(log!, 'store'),
     );
-    gateway = new Gateway(options, loaded, tags, log!, serviceTags!, ring, records);
+    // With a PostgreSQL store the fleet shares its last good service-tag data: a replica without a
+    // cache (a new pod) starts from it instead of tunnelling unenforced until its own download.
+    const tagShare = fleetTagShare(loaded, records.instance, log!);
+    serviceTags!.setShare(tagShare);
+    const startTags = tags ?? (options.tags === undefined ? await serviceTags!.loadShared() : null);
+    gateway = new Gateway(options, loaded, startTags, log!, serviceTags!, ring, records);
+    gateway.#tagShare = tagShare;
     return gateway;
   }
 
@@ -302,10 +311,23 @@ export class Gateway {
       this.inspector.close();
       await this.#audit.close();
       await this.records.close().catch((err: unknown) => this.log.warn({ err: String(err) }, 'store close failed'));
+      await this.#tagShare?.close().catch(() => undefined);
       this.log.info('stopped');
     })();
     return this.#stopping;
   }
+}
+
+/** The fleet's service-tag share: only with the PostgreSQL store (the URL StoreService.open already read). */
+function fleetTagShare(loaded: LoadedConfig, instance: string, log: Logger): PostgresTagShare | null {
+  const audit = loaded.config.audit;
+  if (audit.store !== 'postgres') return null;
+  return new PostgresTagShare({
+    url: databaseUrl(audit),
+    cloud: loaded.config.cloud,
+    instance,
+    onError: (err) => log.warn({ err: String(err) }, 'postgres connection error (service-tag share)'),
+  });
 }
 
 function compileTrusted(loaded: LoadedConfig): CidrList | null {

@@ -70,7 +70,13 @@ async function decide(
     });
     return { decision, host, ip: input.ip ?? null };
   }
-  const req = checkRequest(policy, { client: input.client ?? null, user: input.user ?? null, host: input.host, port });
+  const req = checkRequest(policy, {
+    client: input.client ?? null,
+    user: input.user ?? null,
+    host: input.host,
+    port,
+    checkClient: input.client !== undefined,
+  });
   if (!req.decision.allowed || req.host === null) return { decision: req.decision, host: req.host, ip: null };
   // Like the proxy: resolve, then the first address the policy accepts (or the first refusal).
   const dest = await chooseDestination(
@@ -122,7 +128,7 @@ export function registerPolicyRoutes(app: AdminApp, deps: AdminDeps): void {
         return sendError(reply, 'resolve_unavailable', 'this gateway offers no DNS to the admin API; give ip instead');
       }
       const { decision, host, ip } = await decide(deps.policy(), body, deps);
-      return makeRecord({
+      const record = makeRecord({
         mode: 'check',
         client: body.client ?? null,
         user: body.user ?? null,
@@ -132,6 +138,9 @@ export function registerPolicyRoutes(app: AdminApp, deps: AdminDeps): void {
         ip,
         decision,
       });
+      // A question about the host alone: say so, rather than judge a missing client as a stranger.
+      if (body.client === undefined) record.clientChecked = false;
+      return record;
     },
   );
 }

@@ -39,6 +39,9 @@ export const DecisionRecordSchema = Type.Object(
     tag: Nullable(Type.String()),
     report: Type.Optional(Type.Literal(true)),
     tagsUnenforced: Type.Optional(Type.Literal(true)),
+    clientChecked: Type.Optional(
+      Type.Literal(false, { description: 'check records that named no client: proxy.clients and groups not applied' }),
+    ),
     detail: Type.Optional(Type.String()),
     bytesUp: Nullable(Type.Integer()),
     bytesDown: Nullable(Type.Integer()),

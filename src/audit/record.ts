@@ -24,6 +24,8 @@ export interface DecisionRecord {
   tagsUnenforced?: true;
   /** 'parent' when the tunnel went through proxy.parent: the parent resolved the name, no address was checked. */
   via?: 'parent';
+  /** Dry runs (mode check) that named no client: false, the client checks did not run. */
+  clientChecked?: false;
   /** Human detail for the reason (never a secret). */
   detail?: string;
   bytesUp: number | null;

@@ -1,5 +1,6 @@
 // `acr-egress check HOST[:PORT] [--sni NAME] [--ip ADDR] [--client ADDR] [--user NAME] [--json]`: the
 // policy for one request (client groups included), evaluated from values, without opening any connection.
+// Without --client the client checks do not run, and the output says so.
 import pino from 'pino';
 import { makeRecord } from '../audit/recorder.js';
 import { configPath, loadConfigFile, type LoadedConfig } from '../config/load.js';
@@ -50,6 +51,9 @@ export const checkCommand: Command = {
     });
   },
 };
+
+/** Without --client the question is about the host: proxy.clients and client groups are not applied. */
+export const CLIENT_NOT_CHECKED = 'client not checked: give --client ADDR to apply proxy.clients and client groups';
 
 export interface CheckArgs {
   target: { host: string; port: number };
@@ -113,6 +117,7 @@ export function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | n
       ip: args.ip ?? null,
       decision,
     });
+    if (args.client === undefined) record.clientChecked = false;
     io.out(JSON.stringify(record));
   } else if (decision.allowed) {
     let line = `allowed rule=${decision.rule ?? '-'}`;
@@ -124,5 +129,6 @@ export function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | n
     io.out(`blocked reason=${decision.reason ?? 'unknown'}`);
     if (decision.detail !== undefined) io.err(decision.detail);
   }
+  if (!args.json && args.client === undefined) io.err(CLIENT_NOT_CHECKED);
   return decision.allowed ? 0 : 1;
 }

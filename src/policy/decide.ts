@@ -9,6 +9,8 @@
 //   5. host matches a rule, or (blobStorage: learned) a
 //      storage host a registry redirected this client to      host_not_allowed
 //   6. the client's group may use that rule                  client_not_allowed (detail names the group)
+//   (a dry run that names no client, `checkClient: false`, skips 1, and 2 and 6 unless it names a user;
+//   the proxy always has a client)
 //   -- the proxy resolves the host; for each address --
 //   7. address not private/reserved (unless allowPrivate)    private_destination
 //   8. address inside the rule's service-tag ranges          ip_not_in_service_tag / service_tags_unavailable
@@ -130,11 +132,12 @@ function who(client: string | null, user: string | null): string {
 /** Stages 1-6: everything that can be decided before DNS. */
 export function checkRequest(
   policy: PolicySnapshot,
-  req: { client: string | null; user?: string | null; host: string; port: number },
+  req: { client: string | null; user?: string | null; host: string; port: number; checkClient?: boolean },
   learned: LearnedLookup | null = null,
 ): RequestCheck {
   let decision = allow(null);
-  if (policy.clients !== null) {
+  const checkClient = req.checkClient !== false;
+  if (checkClient && policy.clients !== null) {
     const ip = req.client === null ? null : parseIp(req.client);
     if (ip === null || !policy.clients.contains(ip)) {
       decision = block(policy, 'client_not_allowed', `client ${req.client ?? 'unknown'} is not in proxy.clients`);
@@ -142,7 +145,7 @@ export function checkRequest(
     }
   }
   let group: ClientGroupPolicy | null = null;
-  if (policy.groups !== null) {
+  if ((checkClient || req.user != null) && policy.groups !== null) {
     group = policy.groups.groupFor(req.client, req.user ?? null);
     if (group === null) {
       const d = block(policy, 'client_not_allowed', `${who(req.client, req.user ?? null)} matches no client group`);
@@ -262,6 +265,7 @@ export function checkSni(
 }
 
 export interface EvaluateInput {
+  /** No client (undefined or null): a question about the host alone; the client checks do not run. */
   client?: string | null;
   user?: string | null;
   host: string;
@@ -272,11 +276,13 @@ export interface EvaluateInput {
 
 /** All stages for one request given as values (the `check` command and the admin dry-run). */
 export function evaluate(policy: PolicySnapshot, input: EvaluateInput): { decision: Decision; host: string | null } {
+  const client = input.client ?? null;
   const req = checkRequest(policy, {
-    client: input.client ?? null,
+    client,
     user: input.user ?? null,
     host: input.host,
     port: input.port ?? 443,
+    checkClient: client !== null,
   });
   let decision = req.decision;
   if (!decision.allowed || req.host === null) return { decision, host: req.host };

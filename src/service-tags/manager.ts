@@ -31,6 +31,15 @@ export interface ServiceTagManagerOptions {
   random?: () => number;
 }
 
+/**
+ * Where a fleet keeps its last good data (store/tag-share.ts for PostgreSQL): saved after a refresh
+ * that brought new data, loaded by a replica that starts without a cache.
+ */
+export interface TagShare {
+  load(): Promise<{ body: Buffer; dataTime: number } | null>;
+  save(data: { body: Buffer; dataTime: number; changeNumber: number; sha256: string }): Promise<void>;
+}
+
 export type RefreshResult =
   | { ok: true; changed: boolean; changes: UsedTagChange[]; status: TagsStatus; cacheError?: string }
   | { ok: false; error: string; status: TagsStatus };
@@ -77,6 +86,7 @@ export class ServiceTagManager {
   #abort: AbortController | null = null;
   /** Bumped when the source or cloud changes, so a refresh begun before it is discarded. */
   #generation = 0;
+  #share: TagShare | null = null;
 
   constructor(options: ServiceTagManagerOptions) {
     this.#config = options.config;
@@ -139,6 +149,57 @@ export class ServiceTagManager {
       else this.#fail(err, `${isCache ? 'cache' : 'source'} ${path}`);
       return false;
     }
+  }
+
+  /** The fleet's shared copy (the PostgreSQL store); set once the store is open. */
+  setShare(share: TagShare | null): void {
+    this.#share = share;
+  }
+
+  /**
+   * With no data yet: the fleet's last good data from the share, validated like a download and
+   * written to the cache file. Null (and a log line) when there is none or it cannot be read. Never throws.
+   */
+  async loadShared(): Promise<ServiceTagIndex | null> {
+    const share = this.#share;
+    if (share === null || this.#data !== null) return this.index;
+    const origin = 'the fleet store';
+    try {
+      const got = await share.load();
+      if (got === null) {
+        this.#log.info('no service-tag data in the fleet store yet');
+        return null;
+      }
+      const valid = validateServiceTags(got.body, this.#config, { current: null, origin });
+      const hash = sha256(got.body);
+      this.#data = { index: valid.index, origin, dataTime: got.dataTime, dateFrom: 'file time', hash };
+      const cache = this.#config.config.serviceTags.cacheFile;
+      if (cache !== null) {
+        await storeCache(cache, got.body, got.dataTime, false).then(
+          () => (this.#cacheHash = hash),
+          (err: unknown) => this.#log.warn({ err: String(err), path: cache }, 'service-tag cache not written'),
+        );
+      }
+      this.#log.info(
+        { changeNumber: valid.index.changeNumber, prefixes: valid.index.prefixCount, age: this.#ageSeconds() },
+        'service tags loaded from the fleet store: ranges are enforced from the start',
+      );
+      this.#warnMissing();
+      return this.index;
+    } catch (err) {
+      this.#log.warn({ err: err instanceof Error ? err.message : String(err) }, 'fleet store service tags not used');
+      return null;
+    }
+  }
+
+  #saveShared(body: Buffer, dataTime: number, changeNumber: number, hash: string): void {
+    const share = this.#share;
+    if (share === null) return;
+    // Never waits and never fails the refresh: the data is in use here whatever the store does.
+    share.save({ body, dataTime, changeNumber, sha256: hash }).then(
+      () => this.#log.info({ changeNumber }, 'service tags shared with the fleet store'),
+      (err: unknown) => this.#log.warn({ err: String(err) }, 'service tags not written to the fleet store'),
+    );
   }
 
   /** Data injected by the caller (tests, GatewayOptions.tags): trusted as is, not validated. */
@@ -260,6 +321,7 @@ export class ServiceTagManager {
       );
     this.#onUpdate(valid.index, valid.file);
     this.#data = { index: valid.index, origin: got.origin, dataTime: got.dataTime, dateFrom: got.dateFrom, hash };
+    this.#saveShared(got.body, got.dataTime, valid.index.changeNumber, hash);
     this.#log.info(
       {
         from: before?.index.changeNumber ?? null,

@@ -141,6 +141,27 @@ describe('Dockerfile', () => {
     expect(loaded.config.admin.listen).toBe(`127.0.0.1:${adminPort}`);
   });
 
+  it('labels the image the OCI way: version (package.json), revision and source from build args, licence', () => {
+    const label = ops('LABEL', 'runtime')
+      .map((i) => i.args)
+      .join(' ');
+    const labels = Object.fromEntries(
+      [...label.matchAll(/(org\.opencontainers\.image\.\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    const version = (JSON.parse(read('package.json')) as { version: string; license: string }).version;
+    const license = (JSON.parse(read('package.json')) as { license: string }).license;
+    expect(labels).toMatchObject({
+      'org.opencontainers.image.version': '${VERSION}',
+      'org.opencontainers.image.revision': '${REVISION}',
+      'org.opencontainers.image.source': '${SOURCE}',
+      'org.opencontainers.image.licenses': license,
+    });
+    const args = ops('ARG', 'runtime').map((i) => i.args);
+    expect(args).toContain(`VERSION=${version}`);
+    expect(args.some((a) => a.startsWith('REVISION'))).toBe(true);
+    expect(args.some((a) => a.startsWith('SOURCE'))).toBe(true);
+  });
+
   it('reads the config from /etc/acr-egress and keeps the service-tag cache on the volume', () => {
     const configPath = envOf('ACR_EGRESS_CONFIG');
     expect(configPath).toBe('/etc/acr-egress/acr-egress.yaml');
@@ -151,28 +172,28 @@ describe('Dockerfile', () => {
 });
 
 describe('container config (deploy/docker/acr-egress.yaml)', () => {
-  type Case = { name: string; env: NodeJS.ProcessEnv; adminListen: string; token: boolean; registry: string };
+  type Case = { name: string; env: NodeJS.ProcessEnv; adminListen: string; token: boolean; registry: string[] };
   const cases: Case[] = [
     {
-      name: 'loads with no environment: myregistry, admin on loopback without a token',
+      name: 'loads with no environment: MCR only, admin on loopback without a token',
       env: {},
       adminListen: '127.0.0.1:9128',
       token: false,
-      registry: 'myregistry',
+      registry: [],
     },
     {
       name: 'takes the registry name from ACR_REGISTRY',
       env: { ACR_REGISTRY: 'contosoprod' },
       adminListen: '127.0.0.1:9128',
       token: false,
-      registry: 'contosoprod',
+      registry: ['contosoprod'],
     },
     {
       name: 'publishes the admin API when ACR_EGRESS_ADMIN_LISTEN and a token are given',
       env: { ACR_EGRESS_ADMIN_LISTEN: '0.0.0.0:9128', ACR_EGRESS_ADMIN_TOKEN: 'x'.repeat(32) },
       adminListen: '0.0.0.0:9128',
       token: true,
-      registry: 'myregistry',
+      registry: [],
     },
   ];
 
@@ -180,7 +201,7 @@ describe('container config (deploy/docker/acr-egress.yaml)', () => {
     const loaded = loadContainerConfig(env);
     expect(loaded.config.admin.listen).toBe(adminListen);
     expect(loaded.adminTokens.has('default')).toBe(token);
-    expect(loaded.registries.map((r) => r.name)).toEqual([registry]);
+    expect(loaded.registries.map((r) => r.name)).toEqual(registry);
     expect(loaded.config.proxy.listen).toBe('0.0.0.0:3128');
     expect(loaded.config.log.file).toBeNull();
   });
@@ -209,14 +230,17 @@ describe('docker-compose.yml', () => {
     expect(pgService.profiles).toEqual(['postgres']);
     expect(pgService.networks).toEqual(['store']);
     expect(networks.store?.internal).toBe(true);
-    expect(pgService.environment?.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    // Compose interpolates every service before it filters by profile: a `${VAR:?}` anywhere would stop
+    // `docker compose up` for everyone who has not set VAR, profile on or off.
+    expect(read('docker-compose.yml')).not.toMatch(/\$\{\w+:\?/);
+    expect(pgService.environment?.POSTGRES_PASSWORD).toBe('${POSTGRES_PASSWORD:-}');
     expect(gateway.environment?.ACR_EGRESS_DATABASE_URL).toContain('${POSTGRES_PASSWORD');
     const withPg = loadContainerConfig({
       ACR_EGRESS_STORE: 'postgres',
       ACR_EGRESS_DATABASE_URL: 'postgres://x@postgres/y',
     });
     expect(withPg.config.audit).toMatchObject({ store: 'postgres', url: 'postgres://x@postgres/y' });
-    expect(loaded.config.audit.store).toBe('memory');
+    expect(loaded.config.audit.store).toBe('embedded');
   });
 
   it('puts the gateway on both networks and the client on the internal one only', () => {

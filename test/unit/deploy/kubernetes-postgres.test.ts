@@ -12,23 +12,24 @@ const read = (f: string): any => parseYaml(readFileSync(join(DIR, f), 'utf8'));
 
 describe('deploy/kubernetes/overlays/postgres', () => {
   const kustomization = read('kustomization.yaml');
-  const configMap = read('configmap-patch.yaml');
+  const base = parseYaml(readFileSync(join(DIR, '..', '..', 'base', 'acr-egress.yaml'), 'utf8'));
   const deployment = read('deployment-patch.yaml');
   const pod = deployment.spec.template.spec;
   const container = pod.containers[0];
 
-  it('builds on the base and patches the ConfigMap and the Deployment', () => {
+  it('builds on the base and patches only the Deployment: the config is the base one, not a copy', () => {
     expect(kustomization.resources).toEqual(['../../base']);
-    expect(kustomization.patches.map((p: { path: string }) => p.path).sort()).toEqual([
-      'configmap-patch.yaml',
-      'deployment-patch.yaml',
-    ]);
+    expect(kustomization.patches.map((p: { path: string }) => p.path)).toEqual(['deployment-patch.yaml']);
+    expect(kustomization.configMapGenerator).toBeUndefined();
   });
 
   it('configures a postgres store whose URL file is the mounted Secret', () => {
-    const { value, unset } = substituteEnv(parseYaml(configMap.data['acr-egress.yaml']), {
-      ACR_EGRESS_ADMIN_TOKEN: 'x'.repeat(32),
-    });
+    const env = Object.fromEntries(
+      (container.env as { name: string; value?: string }[])
+        .filter((e) => e.value !== undefined)
+        .map((e) => [e.name, e.value]),
+    );
+    const { value, unset } = substituteEnv(base, { ...env, ACR_EGRESS_ADMIN_TOKEN: 'x'.repeat(32) });
     const loaded = buildConfig(value, 'overlay configmap', unset);
     expect(loaded.config.audit.store).toBe('postgres');
     const file = loaded.config.audit.urlFile as string;

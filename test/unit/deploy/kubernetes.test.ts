@@ -12,6 +12,7 @@ import { adminDepsFromGateway } from '../../../src/admin/from-gateway.js';
 import { substituteEnv } from '../../../src/config/env.js';
 import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
 import { Gateway } from '../../../src/gateway.js';
+import { findKustomizeKubectl } from '../../helpers/tools.js';
 
 // deploy/kubernetes applies base/ plus the admin-token Secret generator; overlays build on base/ too.
 const TOP = join(import.meta.dirname, '..', '..', '..', 'deploy', 'kubernetes');
@@ -30,6 +31,8 @@ function loadManifests(): { file: string; doc: Manifest }[] {
   for (const file of readdirSync(DIR)
     .filter((f) => f.endsWith('.yaml'))
     .sort()) {
+    // acr-egress.yaml is the gateway's config, a configMapGenerator input.
+    if (file === 'acr-egress.yaml') continue;
     for (const d of parseAllDocuments(readFileSync(join(DIR, file), 'utf8'))) {
       if ('errors' in d && d.errors.length > 0)
         throw new Error(`${file}: ${d.errors.map((e) => e.message).join('; ')}`);
@@ -41,20 +44,36 @@ function loadManifests(): { file: string; doc: Manifest }[] {
   return out;
 }
 
-const manifests = loadManifests();
+type Generator = { name: string; namespace?: string; files?: string[]; literals?: string[] };
+const baseKustomization = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as {
+  resources: string[];
+  configMapGenerator: Generator[];
+  images: { name: string; newName?: string; newTag?: string }[];
+};
+
+/** The ConfigMaps base/kustomization.yaml generates (without kustomize's hash suffix). */
+function generatedConfigMaps(): { file: string; doc: Manifest }[] {
+  return baseKustomization.configMapGenerator.map((g) => {
+    const data: Record<string, string> = {};
+    for (const f of g.files ?? [])
+      data[f.split('=')[0] as string] = readFileSync(join(DIR, f.split('=').pop()!), 'utf8');
+    for (const l of g.literals ?? []) data[l.slice(0, l.indexOf('='))] = l.slice(l.indexOf('=') + 1);
+    const doc = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name, namespace: g.namespace }, data };
+    return { file: 'kustomization.yaml', doc };
+  });
+}
+
+const manifests = [...loadManifests(), ...generatedConfigMaps()];
 const all = manifests.map((m) => m.doc);
 const one = (kind: string, name = 'acr-egress'): Manifest => {
-  const found = all.filter(
-    (d) => d.kind === kind && (kind === 'ConfigMap' || kind === 'Secret' || d.metadata.name === name),
-  );
+  const found = all.filter((d) => d.kind === kind && d.metadata.name === name);
   if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}`);
   return found[0] as Manifest;
 };
 
 const deployment = one('Deployment');
 const service = one('Service');
-const configMap = one('ConfigMap');
-type Generator = { name: string; namespace?: string; files?: string[]; literals?: string[] };
+const configMap = one('ConfigMap', 'acr-egress-config');
 const kustomization = parseYaml(readFileSync(join(TOP, 'kustomization.yaml'), 'utf8')) as {
   resources: string[];
   secretGenerator?: Generator[];
@@ -102,9 +121,10 @@ describe('kubernetes manifests', () => {
   });
 
   it('lists every manifest but the NetworkPolicy examples in base/kustomization.yaml', () => {
-    const files = [...new Set(manifests.map((m) => m.file))].filter((f) => f !== 'networkpolicy.yaml');
-    const base = parseYaml(readFileSync(join(DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
-    expect([...base.resources].sort()).toEqual(files.sort());
+    const files = [...new Set(manifests.map((m) => m.file))].filter(
+      (f) => f !== 'networkpolicy.yaml' && f !== 'kustomization.yaml',
+    );
+    expect([...baseKustomization.resources].sort()).toEqual(files.sort());
     expect(kustomization.resources).toEqual(['base']);
   });
 
@@ -196,7 +216,7 @@ describe('kubernetes manifests', () => {
     }
   });
 
-  it('mounts the ConfigMap where ACR_EGRESS_CONFIG points and an emptyDir where the tag cache lives', () => {
+  it('mounts the ConfigMap where ACR_EGRESS_CONFIG points and an emptyDir where the tag cache and store live', () => {
     const configPath = envValue('ACR_EGRESS_CONFIG').value as string;
     const volumes = pod.volumes as { name: string; configMap?: { name: string }; emptyDir?: object }[];
     const mounts = container.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[];
@@ -206,6 +226,27 @@ describe('kubernetes manifests', () => {
     expect(Object.keys(configMap.data)).toEqual([configPath.slice(dirname(configPath).length + 1)]);
     const cacheMount = mounts.find((m) => m.mountPath === dirname(loaded.config.serviceTags.cacheFile as string))!;
     expect(volumes.find((v) => v.name === cacheMount.name)?.emptyDir).toBeDefined();
+    const storeDir = loaded.config.audit.dir;
+    const storeMount = mounts.find((m) => storeDir === m.mountPath || storeDir.startsWith(`${m.mountPath}/`))!;
+    expect(storeMount.readOnly ?? false).toBe(false);
+    expect(volumes.find((v) => v.name === storeMount.name)?.emptyDir).toBeDefined();
+  });
+
+  it('generates the config and ACR_REGISTRY as ConfigMaps, so a change rolls the pods', () => {
+    const envFrom = (container.envFrom ?? []) as { configMapRef?: { name: string } }[];
+    expect(envFrom.map((e) => e.configMapRef?.name)).toEqual(['acr-egress-env']);
+    expect(one('ConfigMap', 'acr-egress-env').data).toEqual({ ACR_REGISTRY: '' });
+    // Only generated ConfigMaps: a plain one keeps its name, and a changed config would not roll the pods.
+    expect(manifests.filter((m) => m.doc.kind === 'ConfigMap').every((m) => m.file === 'kustomization.yaml')).toBe(
+      true,
+    );
+  });
+
+  it('runs the image of the package version, through kustomize images:', () => {
+    const version = (JSON.parse(readFileSync(join(TOP, '..', '..', 'package.json'), 'utf8')) as { version: string })
+      .version;
+    expect(container.image).toBe('acr-egress');
+    expect(baseKustomization.images).toEqual([{ name: 'acr-egress', newTag: version }]);
   });
 
   it('takes the admin token from the generated Secret, under the key the generator writes', () => {
@@ -275,35 +316,102 @@ describe('kubernetes manifests', () => {
   });
 });
 
-const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status === 0;
+const kubectl = findKustomizeKubectl();
 
-describe.skipIf(!kubectl)('kubectl kustomize deploy/kubernetes (skipped: kubectl not installed)', () => {
-  const build = (dir: string) => spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+describe.skipIf(kubectl === undefined)(
+  `kubectl kustomize deploy/kubernetes${kubectl === undefined ? ' (skipped: no kubectl 1.21+ with kustomize v4+)' : ''}`,
+  () => {
+    const build = (dir: string) => spawnSync(kubectl as string, ['kustomize', dir], { encoding: 'utf8' });
 
-  it('fails clearly, naming admin-token, when the operator has not created it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
-    cpSync(TOP, dir, { recursive: true });
-    rmSync(join(dir, 'admin-token'), { force: true });
-    const r = build(dir);
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('admin-token');
-    rmSync(dir, { recursive: true, force: true });
-  });
+    it('fails clearly, naming admin-token, when the operator has not created it', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
+      cpSync(TOP, dir, { recursive: true });
+      rmSync(join(dir, 'admin-token'), { force: true });
+      const r = build(dir);
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain('admin-token');
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('generates the Secret from the file and points the Deployment at it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
-    cpSync(TOP, dir, { recursive: true });
-    writeFileSync(join(dir, 'admin-token'), TOKEN);
-    const r = build(dir);
-    expect(r.status, r.stderr).toBe(0);
-    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
-    const generated = docs.find((d) => d.kind === 'Secret')!;
-    expect(Buffer.from(generated.data.token as string, 'base64').toString()).toBe(TOKEN);
-    const dep = docs.find((d) => d.kind === 'Deployment')!;
-    const env = dep.spec.template.spec.containers[0].env as { name: string; valueFrom?: any }[];
-    expect(env.find((e) => e.name === 'ACR_EGRESS_ADMIN_TOKEN')?.valueFrom.secretKeyRef.name).toBe(
-      generated.metadata.name,
-    );
-    rmSync(dir, { recursive: true, force: true });
-  });
-});
+    it('generates the Secret from the file and points the Deployment at it', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
+      cpSync(TOP, dir, { recursive: true });
+      writeFileSync(join(dir, 'admin-token'), TOKEN);
+      const r = build(dir);
+      expect(r.status, r.stderr).toBe(0);
+      const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
+      const generated = docs.find((d) => d.kind === 'Secret')!;
+      expect(Buffer.from(generated.data.token as string, 'base64').toString()).toBe(TOKEN);
+      const dep = docs.find((d) => d.kind === 'Deployment')!;
+      const env = dep.spec.template.spec.containers[0].env as { name: string; valueFrom?: any }[];
+      expect(env.find((e) => e.name === 'ACR_EGRESS_ADMIN_TOKEN')?.valueFrom.secretKeyRef.name).toBe(
+        generated.metadata.name,
+      );
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Renders `sub` (relative to deploy/kubernetes) with its admin-token in place. */
+    function render(sub: string, edit?: (dir: string) => void): Manifest[] {
+      const dir = mkdtempSync(join(tmpdir(), 'acr-egress-kz-'));
+      try {
+        cpSync(TOP, dir, { recursive: true });
+        writeFileSync(join(dir, sub, 'admin-token'), TOKEN);
+        edit?.(dir);
+        const r = build(join(dir, sub));
+        expect(r.status, r.stderr).toBe(0);
+        return parseAllDocuments(r.stdout).map((d) => d.toJS() as Manifest);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    it.each(['.', 'overlays/postgres'])('renders %s with the package version as every image', (sub) => {
+      const version = (JSON.parse(readFileSync(join(TOP, '..', '..', 'package.json'), 'utf8')) as { version: string })
+        .version;
+      const images = render(sub)
+        .filter((d) => d.kind === 'Deployment')
+        .flatMap((d) => [...d.spec.template.spec.containers, ...(d.spec.template.spec.initContainers ?? [])])
+        .map((c: { image: string }) => c.image);
+      expect(images).toEqual([`acr-egress:${version}`]);
+    });
+
+    it('gives a changed config a new ConfigMap name that the Deployment follows (a rollout)', () => {
+      const configName = (docs: Manifest[]): [string, string] => {
+        const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('acr-egress-config-'))!;
+        const dep = docs.find((d) => d.kind === 'Deployment')!;
+        const vol = (dep.spec.template.spec.volumes as { name: string; configMap?: { name: string } }[]).find(
+          (v) => v.configMap !== undefined,
+        )!;
+        return [cm.metadata.name, vol.configMap!.name];
+      };
+      const [before, usedBefore] = configName(render('.'));
+      const [after, usedAfter] = configName(
+        render('.', (dir) => {
+          const file = join(dir, 'base', 'acr-egress.yaml');
+          writeFileSync(file, readFileSync(file, 'utf8').replace('mode: enforce', 'mode: report'));
+        }),
+      );
+      expect(usedBefore).toBe(before);
+      expect(usedAfter).toBe(after);
+      expect(after).not.toBe(before);
+    });
+
+    it('loads the rendered postgres overlay config with the store it promises', () => {
+      const docs = render('overlays/postgres');
+      const cm = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('acr-egress-config-'))!;
+      const dep = docs.find((d) => d.kind === 'Deployment')!;
+      const env = Object.fromEntries(
+        (dep.spec.template.spec.containers[0].env as { name: string; value?: string }[])
+          .filter((e) => e.value !== undefined)
+          .map((e) => [e.name, e.value]),
+      );
+      const { value, unset } = substituteEnv(parseYaml(cm.data['acr-egress.yaml']), {
+        ...env,
+        ACR_EGRESS_ADMIN_TOKEN: TOKEN,
+      });
+      const overlay = buildConfig(value, 'overlay', unset);
+      expect(overlay.config.audit.store).toBe('postgres');
+      expect(overlay.config.audit.urlFile).toBe('/var/run/secrets/acr-egress/postgres-url');
+    });
+  },
+);

@@ -108,7 +108,7 @@ function CheckBox() {
         </label>
         <label>
           client
-          <input name="client" value={form.client} onInput={set('client')} />
+          <input name="client" value={form.client} onInput={set('client')} placeholder="not checked when empty" />
         </label>
         <button type="submit">Check</button>
       </form>
