@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { hashPassword, ProxyUsers, USER_NAME } from '../auth/users-file.js';
+import { hashPassword } from '../auth/password-hash.js';
+import { ProxyUsers, USER_NAME } from '../auth/users-file.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 

@@ -81,7 +81,7 @@ async function serve(
   ctx.port = authority.port;
   const auth = deps.auth();
   if (auth !== null) {
-    const who = await auth.check(head.proxyAuthorization);
+    const who = await auth.check(head.proxyAuthorization, ctx.client);
     if (!who.ok) return conn.refuse(refuse('proxy_auth_required', who.detail));
     ctx.user = who.user;
   }

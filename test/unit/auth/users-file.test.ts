@@ -1,10 +1,12 @@
-// The proxy users file: scrypt hashes, constant-cost refusals, a bounded success cache, and errors
-// that name the file and line without echoing a hash or password.
+// The proxy users file: scrypt hashes, constant-cost refusals, a bounded success
+// the hashing charged per client address, and errors that name the file and line without echoing a
+// hash or password.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword, ProxyUsers } from '../../../src/auth/users-file.js';
+import { hashPassword } from '../../../src/auth/password-hash.js';
+import { ProxyUsers } from '../../../src/auth/users-file.js';
 import { isAcrEgressError } from '../../../src/errors.js';
 
 let alice: string;
@@ -127,5 +129,29 @@ describe('ProxyUsers', () => {
     expect(missing.code).toBe('CONFIG_UNREADABLE');
     expect(missing.text).toContain('nope.txt');
     expect(missing.text).toContain('ENOENT');
+  });
+});
+
+describe('ProxyUsers.attempt: the hashing charged to the client address', () => {
+  it('refuses a flooding address with busy beyond its queue, while another address gets its turn', async () => {
+    const users = ProxyUsers.parse(`alice:${alice}\n`, 'users.txt');
+    const flood = Array.from({ length: 40 }, (_, i) => users.attempt('alice', `wrong ${i}`, '127.0.0.2'));
+    const valid = users.attempt('alice', 'correct horse', '127.0.0.1');
+    const answers = await Promise.all(flood);
+    expect(await valid).toBe('ok');
+    // Two run at once and eight wait: the other thirty are refused without hashing.
+    expect(answers.filter((a) => a === 'wrong')).toHaveLength(10);
+    expect(answers.filter((a) => a === 'busy')).toHaveLength(30);
+  });
+
+  it('throttles an address after 10 failures, but not its already verified credentials or other addresses', async () => {
+    const users = ProxyUsers.parse(`alice:${alice}\nbob:${bob}\n`, 'users.txt');
+    expect(await users.attempt('alice', 'correct horse', '2001:db8::1')).toBe('ok');
+    for (let i = 0; i < 10; i++) expect(await users.attempt('alice', `guess ${i}`, '2001:db8::1')).toBe('wrong');
+    // The same /64 is the same client.
+    expect(await users.attempt('bob', 's3cret:with:colons', '2001:db8::2')).toBe('throttled');
+    expect(await users.attempt('alice', 'guess 10', '2001:db8::1')).toBe('throttled');
+    expect(await users.attempt('alice', 'correct horse', '2001:db8::1')).toBe('ok');
+    expect(await users.attempt('bob', 's3cret:with:colons', '2001:db8:0:1::1')).toBe('ok');
   });
 });
