@@ -1,7 +1,8 @@
-// Proxy authentication under attack: a flood of wrong passwords from one address is that address's
-// problem, and a valid user elsewhere still logs in.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// Proxy authentication under attack and with the password files operators already have: a flood of
+// wrong passwords from one address is that address's problem (a valid user elsewhere still logs in),
+// and a file made by `htpasswd -B` (apache2-utils) works with curl --proxy-user through a gateway.
+import { execFile, spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,5 +109,41 @@ describe('a flood of wrong passwords from one address', () => {
     expect(await connectFrom('127.0.0.2', g.port, 'agent', 'another guess')).toBe(407);
     await g.waitForRecord((r) => r.detail === 'too many failed logins from this client lately');
     expect((await curl(g, 'agent:agent-password-1')).connectCode).toBe('200');
+  });
+});
+
+describe('an htpasswd file made by htpasswd -B (apache2-utils)', () => {
+  async function htpasswd(args: string[], password: string): Promise<void> {
+    const child = spawn('htpasswd', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(`${password}\n`);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+  }
+
+  it('lets curl --proxy-user through with a bcrypt user and a scrypt user of the same file', async () => {
+    const usersFile = join(dir, 'htpasswd');
+    await htpasswd(['-B', '-i', '-c', usersFile, 'builder'], 'builder-password');
+    await htpasswd(['-B', '-C', '10', '-i', usersFile, 'puller'], 'puller-password');
+    appendFileSync(usersFile, `agent:${await hashPassword('agent-password-1')}\n`);
+    const g = await gatewayWith(usersFile);
+    expect(await curl(g, 'builder:builder-password')).toEqual({
+      connectCode: '200',
+      body: 'ok myregistry.azurecr.io\n',
+    });
+    expect((await curl(g, 'puller:puller-password')).connectCode).toBe('200');
+    expect((await curl(g, 'agent:agent-password-1')).connectCode).toBe('200');
+    expect((await curl(g, 'builder:builder-passwor')).connectCode).toBe('407');
+    expect((await curl(g, 'nobody:builder-password')).connectCode).toBe('407');
+    await g.waitForRecord((r) => r.user === 'builder' && r.decision === 'allowed');
+    await g.waitForRecord((r) => r.user === 'puller' && r.decision === 'allowed');
+
+    // A weaker line (htpasswd -s writes {SHA}) makes a reload fail with its line; the users stay.
+    await htpasswd(['-s', '-i', usersFile, 'legacy'], 'legacy-password');
+    const reload = await g.gateway.reload();
+    expect(reload).toMatchObject({ ok: false });
+    expect(JSON.stringify(reload)).toContain(`${usersFile}:4: user legacy: {SHA} (unsalted SHA-1), too weak`);
+    expect((await curl(g, 'builder:builder-password')).connectCode).toBe('200');
   });
 });

@@ -85,7 +85,7 @@ describe('acr-egress users add (in-process)', () => {
     writeFileSync(file, 'alice:not-a-hash\n');
     const r = await users(['add', '--file', file, 'bob'], 'pw\n');
     expect(r.code).toBe(2);
-    expect(r.err.join('\n')).toContain(`${file}:1: user alice: the hash is not scrypt`);
+    expect(r.err.join('\n')).toContain(`${file}:1: user alice: not a supported hash`);
     expect(readFileSync(file, 'utf8')).toBe('alice:not-a-hash\n');
   });
 
