@@ -60,7 +60,11 @@ export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Pr
       `users ${sub} takes ${names === 0 ? 'no NAME' : 'one NAME'} (got ${args.length}): try ${EXAMPLE[sub]}`,
     );
   try {
-    if (sub === 'list') return listUsers(io, file);
+    if (sub === 'list') {
+      listUsers(io, file);
+      warnIfOpen(io, file);
+      return 0;
+    }
     const name = args[0]!;
     if (!USER_NAME.test(name))
       throw usageError(
@@ -69,6 +73,7 @@ export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Pr
     if (sub === 'remove') {
       removeUser(file, name);
       io.out(`removed user ${name} from ${file}`);
+      warnIfOpen(io, file);
       return 0;
     }
     const stdin = deps.stdin ?? process.stdin;
@@ -90,6 +95,7 @@ export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Pr
     }
     const added = await addUser(file, name, password);
     io.out(`${added ? 'added' : 'updated'} user ${name} in ${file}`);
+    warnIfOpen(io, file);
     return 0;
   } catch (err) {
     return reportError(io, err, 1);
@@ -97,11 +103,22 @@ export async function runUsers(io: Io, argv: string[], deps: UsersDeps = {}): Pr
 }
 
 /** One line per user in file order: the name and its hash kind, never the hash. */
-function listUsers(io: Io, file: string): number {
+function listUsers(io: Io, file: string): void {
   const { entries } = ProxyUsers.load(file);
   const width = Math.max(0, ...entries.map((e) => e.name.length));
   for (const e of entries) io.out(`${e.name.padEnd(width)}  ${e.kind}`);
-  return 0;
+}
+
+/**
+ * The mode is kept as it was (a 0640 file may be how the gateway's group reads it), but a file
+ * every user of the host can read hands them the hashes to guess at: say so (`htpasswd -c` makes 0644).
+ */
+function warnIfOpen(io: Io, file: string): void {
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o007) !== 0)
+    io.err(
+      `acr-egress users: ${file} is readable by every user of this host (mode 0${mode.toString(8)}): chmod 600 it`,
+    );
 }
 
 /** The first line of the stream, without its line end; stops reading at the newline. */

@@ -132,6 +132,17 @@ describe('acr-egress users list and remove (in-process)', () => {
     expect(r.out.join('\n')).not.toContain('$');
   });
 
+  it('warns, without refusing, about a file every user of the host can read (htpasswd -c makes 0644)', async () => {
+    const file = await usersFile();
+    chmodSync(file, 0o644);
+    const warning = `acr-egress users: ${file} is readable by every user of this host (mode 0644): chmod 600 it`;
+    expect(await users(['list', '--file', file], '')).toMatchObject({ code: 0, err: [warning] });
+    expect(await users(['remove', '--file', file, 'bob'], '')).toMatchObject({ code: 0, err: [warning] });
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    chmodSync(file, 0o640);
+    expect(await users(['list', '--file', file], '')).toMatchObject({ code: 0, err: [] });
+  });
+
   it('lists nothing for a file with no users', async () => {
     const file = join(tempDir(), 'users.txt');
     writeFileSync(file, '# nobody yet\n');
