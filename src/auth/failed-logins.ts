@@ -2,7 +2,7 @@
 // without hashing once it has failed too often. Only counts are kept, never a name or a password.
 import { LRUCache } from 'lru-cache';
 
-export interface FailedLoginLimits {
+interface FailedLoginLimits {
   /** Failures within windowMs after which the client's new checks are refused unhashed. */
   readonly failures: number;
   /** How long a failure counts; each new failure extends the window. */

@@ -2,7 +2,7 @@
 // checks are queued per client and served round-robin, and one client can only queue a few.
 // Without this one address sending hundreds of wrong passwords delayed every other client's login.
 
-export interface FairQueueLimits {
+interface FairQueueLimits {
   /** Hashes running at once (scrypt takes a libuv pool thread and 16 MiB each). */
   readonly running: number;
   /** Checks waiting from one client; more are refused at once, so a flood is the flooder's own problem. */

@@ -4,7 +4,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { bcryptHash } from './bcrypt-worker.js';
 
-export const SCRYPT_DEFAULTS = { N: 16384, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } as const;
+const SCRYPT_DEFAULTS = { N: 16384, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } as const;
 
 // scrypt needs 128 * N * r bytes; Node's default maxmem (32 MiB) is just enough for N=16384 r=8,
 // so files written with a larger N still verify, up to the bounds readHash() accepts.

@@ -33,7 +33,7 @@ const FAILURES = { failures: 10, windowMs: 60_000, clients: 10_000 } as const;
 export type Attempt = 'ok' | 'wrong' | 'busy' | 'throttled';
 
 /** One user's line: the name and what kind of hash it holds (never the hash). */
-export interface UserEntry {
+interface UserEntry {
   readonly name: string;
   readonly kind: PasswordHash['kind'];
   readonly line: number;
