@@ -17,6 +17,8 @@ export class FairQueue {
   #waiting = 0;
   // Insertion order is the round-robin order: a client served moves to the back if it still waits.
   readonly #queues = new Map<string, (() => void)[]>();
+  // The client whose job started last: a client that got a slot at once must not get the next too.
+  #last: string | null = null;
 
   constructor(limits: FairQueueLimits) {
     this.#limits = limits;
@@ -26,6 +28,7 @@ export class FairQueue {
   run<T>(client: string, job: () => Promise<T>): Promise<T> | null {
     if (this.#running < this.#limits.running && this.#waiting === 0) {
       this.#running++;
+      this.#last = client;
       return this.#finally(job);
     }
     const queue = this.#queues.get(client);
@@ -47,12 +50,19 @@ export class FairQueue {
 
   /** Hands the finished job's slot to the first client in turn, or frees it. */
   #next(): void {
-    const first = this.#queues.entries().next();
-    if (first.done === true) {
+    let entry = this.#queues.entries().next().value;
+    if (entry === undefined) {
       this.#running--;
       return;
     }
-    const [client, queue] = first.value;
+    // The client whose job started last goes to the back, behind every other that waits.
+    if (entry[0] === this.#last && this.#queues.size > 1) {
+      this.#queues.delete(entry[0]);
+      this.#queues.set(...entry);
+      entry = this.#queues.entries().next().value!;
+    }
+    const [client, queue] = entry;
+    this.#last = client;
     const start = queue.shift()!;
     this.#queues.delete(client);
     if (queue.length > 0) this.#queues.set(client, queue);
