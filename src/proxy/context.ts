@@ -33,9 +33,9 @@ export type ClientLimit = 'connections' | 'rate' | 'lifetime';
 /** The answer of proxy authentication: the user, or why not (never the password). */
 export type AuthResult = { ok: true; user: string } | { ok: false; detail: string };
 
-/** Checks a Proxy-Authorization value against proxy.auth.usersFile. */
+/** Checks a Proxy-Authorization value against proxy.auth.usersFile; the client pays for its checks. */
 export interface ProxyAuthenticator {
-  check(header: string | undefined): Promise<AuthResult>;
+  check(header: string | undefined, client: string | null): Promise<AuthResult>;
 }
 
 export interface TunnelEvents {

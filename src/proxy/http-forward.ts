@@ -93,7 +93,7 @@ async function forward(
   const auth = deps.auth();
   if (auth !== null) {
     const header = req.headers['proxy-authorization'];
-    const who = await auth.check(Array.isArray(header) ? undefined : header);
+    const who = await auth.check(Array.isArray(header) ? undefined : header, ctx.client);
     if (!who.ok) return blocked(refuse('proxy_auth_required', who.detail));
     ctx.user = who.user;
   }

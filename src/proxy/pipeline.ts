@@ -40,7 +40,7 @@ export async function runPipeline(deps: ProxyDeps, conn: ClientConnection, entry
   // authenticate
   const auth = entry.credentials === null ? null : deps.auth();
   if (auth !== null) {
-    const who = await auth.check(entry.credentials?.header);
+    const who = await auth.check(entry.credentials?.header, ctx.client);
     if (!who.ok) return conn.refuse(refuse('proxy_auth_required', who.detail));
     ctx.user = who.user;
   }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecisionRecord } from '../../src/audit/record.js';
-import { hashPassword } from '../../src/auth/users-file.js';
+import { hashPassword } from '../../src/auth/password-hash.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';

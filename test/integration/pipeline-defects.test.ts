@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/users-file.js';
+import { hashPassword } from '../../src/auth/password-hash.js';
 import { createCa } from '../../src/inspect/ca.js';
 import { captureNodeTlsHello } from '../helpers/client-hello-capture.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/users-file.js';
+import { hashPassword } from '../../src/auth/password-hash.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
 import { buildConfig } from '../../src/config/load.js';
 import { createCa } from '../../src/inspect/ca.js';

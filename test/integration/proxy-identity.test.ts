@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../../src/auth/users-file.js';
+import { hashPassword } from '../../src/auth/password-hash.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { connectThrough, httpsGet, tlsOver, type RawAnswer } from '../helpers/raw.js';
 import { writeTagsFile } from '../helpers/tags.js';

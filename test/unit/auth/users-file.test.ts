@@ -1,14 +1,20 @@
-// The proxy users file: scrypt hashes, constant-cost refusals, a bounded success cache, and errors
-// that name the file and line without echoing a hash or password.
+// The proxy users file: scrypt and htpasswd bcrypt hashes, constant-cost refusals, a bounded success
+// cache, the hashing charged per client address, and errors that name the file and line without
+// echoing a hash or password.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword, ProxyUsers } from '../../../src/auth/users-file.js';
+import bcrypt from 'bcryptjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stopBcryptWorker } from '../../../src/auth/bcrypt-worker.js';
+import { hashPassword } from '../../../src/auth/password-hash.js';
+import { ProxyUsers } from '../../../src/auth/users-file.js';
 import { isAcrEgressError } from '../../../src/errors.js';
 
 let alice: string;
 let bob: string;
+// What `htpasswd -B -C 4` writes (cost 4 keeps the tests quick); $2y$ is Apache's spelling of $2b$.
+const bcryptLine = bcrypt.hashSync('carol pass', 4).replace(/^\$2b\$/, '$2y$');
 
 beforeAll(async () => {
   alice = await hashPassword('correct horse');
@@ -72,6 +78,31 @@ describe('ProxyUsers', () => {
     expect(await users.verify('alice', 'correct horse')).toBe(true);
   });
 
+  it.each(['$2y$', '$2b$', '$2a$'])(
+    'verifies a bcrypt %s line next to scrypt lines, in the same file',
+    async (prefix) => {
+      const line = `${prefix}${bcryptLine.slice(4)}`;
+      const users = ProxyUsers.parse(`alice:${alice}\ncarol:${line}\n`, 'users.txt');
+      expect(users.entries).toEqual([
+        { name: 'alice', kind: 'scrypt', line: 1 },
+        { name: 'carol', kind: 'bcrypt', line: 2 },
+      ]);
+      expect(await users.verify('carol', 'carol pass')).toBe(true);
+      expect(await users.verify('carol', 'carol pas')).toBe(false);
+      expect(await users.verify('carol', 'correct horse')).toBe(false);
+      expect(await users.verify('alice', 'correct horse')).toBe(true);
+    },
+  );
+
+  it('refuses (never throws) when the bcrypt worker dies mid-check, and starts a new one after', async () => {
+    const users = ProxyUsers.parse(`carol:${bcryptLine}\n`, 'users.txt');
+    const pending = users.verify('carol', 'carol pass');
+    await stopBcryptWorker();
+    expect(await pending).toBe(false);
+    const again = ProxyUsers.parse(`carol:${bcryptLine}\n`, 'users.txt');
+    expect(await again.verify('carol', 'carol pass')).toBe(true);
+  });
+
   it('keeps no cache across a reload: a new file with a new hash refuses the old password', async () => {
     const before = ProxyUsers.parse(`alice:${alice}\n`, 'users.txt');
     expect(await before.verify('alice', 'correct horse')).toBe(true);
@@ -89,7 +120,28 @@ describe('ProxyUsers', () => {
     ['no colon', () => 'alice', 'users.txt:1: expected name:hash'],
     ['a bad name', (h) => `al ice:${h}`, 'users.txt:1: the user name must'],
     ['a duplicate', (h) => `alice:${h}\nalice:${h}`, 'users.txt:2: user alice appears more than once'],
-    ['another scheme', () => 'alice:$2b$10$abcdefghijklmnopqrstuv', 'users.txt:1: user alice: the hash is not scrypt'],
+    [
+      'a cut bcrypt hash',
+      () => 'alice:$2b$10$abcdefghijklmnopqrstuv',
+      'users.txt:1: user alice: the hash is not bcrypt',
+    ],
+    ['a bcrypt cost of 15', () => `alice:${bcryptLine.replace('$04$', '$15$')}`, 'bcrypt cost must be 4 to 14'],
+    [
+      '{SHA}',
+      () => 'alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=',
+      'users.txt:1: user alice: {SHA} (unsalted SHA-1), too weak',
+    ],
+    ['{SSHA}', () => 'alice:{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=', '{SSHA} (salted SHA-1), too weak'],
+    [
+      'MD5 $apr1$',
+      () => 'alice:$apr1$abcdefgh$0123456789abcdefghijkl',
+      'users.txt:1: user alice: MD5 ($apr1$), too weak',
+    ],
+    ['MD5-crypt $1$', () => 'alice:$1$abcdefgh$0123456789abcdefghijkl', 'MD5-crypt ($1$), too weak'],
+    ['SHA-crypt $6$', () => 'alice:$6$abcdefgh$0123456789abcdefghijkl', 'SHA-crypt ($5$/$6$), too weak'],
+    ['DES crypt', () => 'alice:rl0uE6h6jx0Ns', 'users.txt:1: user alice: not a supported hash'],
+    ['a plain password', () => 'alice:hunter2', 'use a bcrypt line (htpasswd -B) or scrypt (acr-egress users add)'],
+    ['an unknown $ scheme', () => 'alice:$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', 'not a supported hash'],
     ['N not a power of two', (h) => `alice:${h.replace('$16384$', '$16383$')}`, 'N must be a power of two'],
     ['N too large', (h) => `alice:${h.replace('$16384$', '$2097152$')}`, 'N must be a power of two'],
     ['r of 0', (h) => `alice:${h.replace('$8$1$', '$0$1$')}`, 'scrypt r must be'],
@@ -104,6 +156,15 @@ describe('ProxyUsers', () => {
     const [, , , , salt, key] = alice.split('$');
     expect(text).not.toContain(salt);
     expect(text).not.toContain(key);
+  });
+
+  it('reports the line number of a refused format after good lines', () => {
+    const text = `# agents\nalice:${alice}\ncarol:${bcryptLine}\ndave:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n`;
+    const { text: message } = errorOf(() => ProxyUsers.parse(text, 'users.txt'));
+    expect(message).toBe(
+      'users.txt:4: user dave: {SHA} (unsalted SHA-1), too weak: use a bcrypt line (htpasswd -B) or scrypt (acr-egress users add)',
+    );
+    expect(message).not.toContain('W6ph5');
   });
 
   it('reports every bad line together', () => {
@@ -127,5 +188,33 @@ describe('ProxyUsers', () => {
     expect(missing.code).toBe('CONFIG_UNREADABLE');
     expect(missing.text).toContain('nope.txt');
     expect(missing.text).toContain('ENOENT');
+  });
+});
+
+describe('ProxyUsers.attempt: the hashing charged to the client address', () => {
+  afterEach(async () => {
+    await stopBcryptWorker();
+  });
+
+  it('refuses a flooding address with busy beyond its queue, while another address gets its turn', async () => {
+    const users = ProxyUsers.parse(`alice:${alice}\n`, 'users.txt');
+    const flood = Array.from({ length: 40 }, (_, i) => users.attempt('alice', `wrong ${i}`, '127.0.0.2'));
+    const valid = users.attempt('alice', 'correct horse', '127.0.0.1');
+    const answers = await Promise.all(flood);
+    expect(await valid).toBe('ok');
+    // Two run at once and eight wait: the other thirty are refused without hashing.
+    expect(answers.filter((a) => a === 'wrong')).toHaveLength(10);
+    expect(answers.filter((a) => a === 'busy')).toHaveLength(30);
+  });
+
+  it('throttles an address after 10 failures, but not its already verified credentials or other addresses', async () => {
+    const users = ProxyUsers.parse(`alice:${alice}\nbob:${bob}\n`, 'users.txt');
+    expect(await users.attempt('alice', 'correct horse', '2001:db8::1')).toBe('ok');
+    for (let i = 0; i < 10; i++) expect(await users.attempt('alice', `guess ${i}`, '2001:db8::1')).toBe('wrong');
+    // The same /64 is the same client.
+    expect(await users.attempt('bob', 's3cret:with:colons', '2001:db8::2')).toBe('throttled');
+    expect(await users.attempt('alice', 'guess 10', '2001:db8::1')).toBe('throttled');
+    expect(await users.attempt('alice', 'correct horse', '2001:db8::1')).toBe('ok');
+    expect(await users.attempt('bob', 's3cret:with:colons', '2001:db8:0:1::1')).toBe('ok');
   });
 });
