@@ -7,7 +7,7 @@ import type { Io } from './output.js';
 
 export const DEFAULT_CA_DIR = 'data/ca';
 
-export const CA_USAGE = `  ca init [--dir DIR] [--force]             create DIR/ca.crt and DIR/ca.key (0600) for inspection
+export const CA_USAGE = `  ca init [--dir DIR] [--force]              create DIR/ca.crt and DIR/ca.key (0600) for inspection
   ca show [--dir DIR]                        subject, fingerprint, expiry, and how clients trust it`;
 
 function trustSteps(certFile: string): string {
