@@ -59,7 +59,13 @@ export async function runCa(io: Io, argv: string[]): Promise<number> {
     certPem = readFileSync(certFile, 'utf8');
     keyPem = readFileSync(keyFile, 'utf8');
   } catch (err) {
-    io.err(`acr-egress ca show: cannot read ${certFile} / ${keyFile}: ${(err as NodeJS.ErrnoException).code}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const dirArg = values.dir === undefined ? '' : ` --dir ${values.dir}`;
+    io.err(
+      code === 'ENOENT'
+        ? `acr-egress ca show: no CA in ${dir} (${existsSync(certFile) ? keyFile : certFile} does not exist): create one with acr-egress ca init${dirArg}`
+        : `acr-egress ca show: cannot read ${certFile} / ${keyFile}: ${code}`,
+    );
     return 1;
   }
   const loaded = parseCa(certPem, keyPem);
