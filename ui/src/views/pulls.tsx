@@ -47,7 +47,13 @@ export function Pulls() {
           answers /api/v1/pulls).
         </p>
       )}
-      {items !== null && items.length === 0 && <p class="empty">No image pulls recorded.</p>}
+      {items !== null && items.length === 0 && (
+        <p class="empty">
+          No image pulls recorded yet. Pulls appear here only for registries with <code>inspect: true</code>: the
+          gateway reads those tunnels (with its own CA) and records each repository and digest pulled; other registries'
+          tunnels are passed through unread.
+        </p>
+      )}
       {items !== null && items.length > 0 && (
         <table class="records">
           <thead>
