@@ -4,24 +4,11 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Rec } from '../api';
 import { ErrorBox, Section } from '../components';
 import { text } from '../format';
+import type { Static } from '@sinclair/typebox';
+import type { PolicySchema } from '../../../src/admin/schemas.js';
 
-export interface Policy {
-  configVersion: string;
-  mode: string;
-  enforce: boolean | string;
-  ports: number[];
-  clients: string[];
-  allowPrivate: string[];
-  serviceTags: { changeNumber: number; cloud: string } | null;
-  rules: {
-    id: string;
-    kind: string;
-    pattern: string;
-    resolvedTags: string[];
-    missingTags: string[];
-    tags: { base: string; regions?: string[] }[];
-  }[];
-}
+/** The compiled policy, as the server types it. */
+export type Policy = Static<typeof PolicySchema>;
 
 export function PolicyView() {
   const [policy, setPolicy] = useState<Policy | null>(null);
