@@ -32,8 +32,12 @@ const BACKENDS: Record<string, string> = {
 export function storeWords(s: StoreState): string[] {
   const words = [
     `${BACKENDS[s.backend] ?? s.backend}, ${s.healthy ? 'writing normally' : 'WRITES FAILING: records are queued'}`,
-    `${s.written} records written${s.queued > 0 ? `, ${s.queued} waiting (at most ${s.queueMax})` : ''}${s.dropped > 0 ? `, ${s.dropped} dropped` : ''}`,
   ];
+  // The memory store holds records rather than writing them: its counts say nothing new.
+  if (s.backend !== 'memory' || s.queued > 0 || s.dropped > 0)
+    words.push(
+      `${s.written} records written${s.queued > 0 ? `, ${s.queued} waiting (at most ${s.queueMax})` : ''}${s.dropped > 0 ? `, ${s.dropped} dropped` : ''}`,
+    );
   if (s.records !== null)
     words.push(
       `holds ${s.records} records${s.oldest !== null ? ` from ${time(s.oldest)}` : ''}${s.newest !== null ? ` to ${time(s.newest)}` : ''}`,
