@@ -27,28 +27,30 @@ export function PolicyView() {
               config {policy.configVersion} · mode {policy.mode} · service tags enforce {String(policy.enforce)} · ports{' '}
               {policy.ports.join(', ')} · clients {policy.clients.length === 0 ? 'anyone' : policy.clients.join(', ')}
             </p>
-            <table class="records">
-              <thead>
-                <tr>
-                  <th>rule</th>
-                  <th>kind</th>
-                  <th>pattern</th>
-                  <th>service tags</th>
-                </tr>
-              </thead>
-              <tbody>
-                {policy.rules.map((r) => (
-                  <tr key={r.id}>
-                    <td class="mono">{r.id}</td>
-                    <td>{r.kind}</td>
-                    <td class="mono">{r.pattern}</td>
-                    <td class="mono">
-                      {r.tags.map((t) => (t.regions ? `${t.base} (${t.regions.join(', ')})` : t.base)).join(', ')}
-                    </td>
+            <div class="table-wrap">
+              <table class="records">
+                <thead>
+                  <tr>
+                    <th>rule</th>
+                    <th>kind</th>
+                    <th>pattern</th>
+                    <th>service tags</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {policy.rules.map((r) => (
+                    <tr key={r.id}>
+                      <td class="mono">{r.id}</td>
+                      <td>{r.kind}</td>
+                      <td class="mono">{r.pattern}</td>
+                      <td class="mono">
+                        {r.tags.map((t) => (t.regions ? `${t.base} (${t.regions.join(', ')})` : t.base)).join(', ')}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           </>
         )}
       </Section>

@@ -55,26 +55,28 @@ export function Pulls() {
         </p>
       )}
       {items !== null && items.length > 0 && (
-        <table class="records">
-          <thead>
-            <tr>
-              {columns.map((c) => (
-                <th key={c}>{c}</th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((p, i) => (
-              <tr key={i}>
+        <div class="table-wrap">
+          <table class="records">
+            <thead>
+              <tr>
                 {columns.map((c) => (
-                  <td key={c} class="mono">
-                    {c === 'time' ? time(p[c]) : text(p[c])}
-                  </td>
+                  <th key={c}>{c}</th>
                 ))}
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {items.map((p, i) => (
+                <tr key={i}>
+                  {columns.map((c) => (
+                    <td key={c} class="mono">
+                      {c === 'time' ? time(p[c]) : text(p[c])}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </Section>
   );
