@@ -298,7 +298,8 @@ describe.skipIf(!haveChromium)(
       await page.getByText('ready', { exact: true }).waitFor();
       // The decision store in words, not a dump of its keys.
       const store = page.locator('dd.store');
-      await store.getByText('records written').waitFor();
+      await store.getByText(/^holds \d+ records from /).waitFor();
+      expect(await store.textContent()).toContain('in memory');
       expect(await store.textContent()).not.toMatch(/backend:|queueMax|flushMs/);
       expect(await page.getByRole('status', { name: 'no service-tag data' }).count()).toBe(0);
 
@@ -315,8 +316,15 @@ describe.skipIf(!haveChromium)(
         for (const view of ['live', 'history', 'charts', 'health', 'pulls', 'tags', 'policy', 'reload']) {
           await page.goto(`${rig.base}/ui#/${view}`);
           await page.locator('section.card').first().waitFor();
-          if (view === 'live') await page.locator('table.records').waitFor();
-          if (view === 'charts') await page.locator('.uplot').first().waitFor();
+          // Each view's data is on screen before it is measured: a late table must not widen the page.
+          const ready: Record<string, string> = {
+            live: 'table.records',
+            charts: '.uplot',
+            health: 'dd.store li',
+            tags: 'table.records',
+            policy: 'table.records',
+          };
+          if (ready[view] !== undefined) await page.locator(ready[view]).first().waitFor();
           const { scroll, client } = await page.evaluate<{ scroll: number; client: number }>(
             '({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })',
           );
