@@ -35,6 +35,19 @@ function Words(props: { text: string }) {
   );
 }
 
+/** The record time; on a phone the date part is hidden (the live view is today's records). */
+function Time(props: { iso: unknown }) {
+  const t = time(props.iso);
+  const cut = t.indexOf(' ');
+  if (cut === -1) return <>{t}</>;
+  return (
+    <>
+      <span class="date">{t.slice(0, cut + 1)}</span>
+      {t.slice(cut + 1)}
+    </>
+  );
+}
+
 export function RecordTable(props: {
   records: readonly Rec[];
   selected: string | null;
@@ -69,7 +82,9 @@ export function RecordTable(props: {
                 onClick={() => props.onSelect(r)}
                 data-id={r.id}
               >
-                <td class="mono nowrap">{time(r.time)}</td>
+                <td class="mono nowrap">
+                  <Time iso={r.time} />
+                </td>
                 <td>
                   <span
                     class={`badge ${BADGE[outcome]}`}
