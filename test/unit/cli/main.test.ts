@@ -43,7 +43,7 @@ describe('acr-egress --version and --help', () => {
     // A description follows a gap of two or more spaces after the synopsis, or fills a line on its own.
     const columns = lines
       .filter((l) => l.startsWith('  '))
-      .map((l) => [l, /^(?:  \S.*?\s{2,}|\s+)(?=\S)/.exec(l)?.[0].length] as const)
+      .map((l) => [l, /^(?: {2}\S.*?\s{2,}|\s+)(?=\S)/.exec(l)?.[0].length] as const)
       .filter(([l, at]) => at !== undefined && !/^\s+\[/.test(l) && at > 10);
     expect(columns.length).toBeGreaterThan(10);
     expect(columns.filter(([, at]) => at !== 45)).toEqual([]);
