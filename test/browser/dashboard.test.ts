@@ -164,6 +164,10 @@ describe.skipIf(!haveChromium)(
       expect(await failureRow.locator('td.why').textContent()).toBe('gone.azurecr.io: ENOTFOUND');
       expect(await policyRow.locator('td.why').textContent()).toBe(policy.detail);
 
+      // The reason list groups the failures apart from the policy reasons.
+      const failures = await page.locator('select[name="reason"] optgroup[label="failures"] option').allTextContents();
+      expect(failures).toEqual(expect.arrayContaining(['dns_failure', 'upstream_unreachable', 'upstream_tls_error']));
+      expect(failures).not.toContain('host_not_allowed');
       await page.locator('select[name="decision"]').selectOption('failed');
       await policyRow.waitFor({ state: 'detached' });
       await failureRow.waitFor();

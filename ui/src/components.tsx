@@ -3,7 +3,7 @@
 import type { ComponentChildren } from 'preact';
 import { ApiError, type Rec } from './api';
 import { bytes, target, text, time } from './format';
-import { outcomeOf } from './outcome';
+import { isFailureReason, outcomeOf } from './outcome';
 
 /** Badge class per outcome: a failure is not a policy refusal, so it has its own colour and word. */
 const BADGE = { allowed: 'good', blocked: 'bad', failed: 'warn' } as const;
@@ -222,10 +222,16 @@ export function DecisionReasonSelects(props: {
         reason
         <select name="reason" value={props.reason} onChange={props.onReason}>
           <option value="">any</option>
-          {props.reasons.map((r) => (
-            <option key={r} value={r}>
-              {r}
-            </option>
+          {(['policy', 'failures'] as const).map((group) => (
+            <optgroup key={group} label={group}>
+              {props.reasons
+                .filter((r) => isFailureReason(r) === (group === 'failures'))
+                .map((r) => (
+                  <option key={r} value={r}>
+                    {r}
+                  </option>
+                ))}
+            </optgroup>
           ))}
         </select>
       </label>
