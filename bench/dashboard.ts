@@ -75,6 +75,15 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] as number;
 };
 
+/** A detail like the gateway's own for each seeded reason, so the why column reads as it would. */
+const DETAILS: Record<string, (host: string) => string> = {
+  host_not_allowed: (host) => `no rule allows ${host}`,
+  ip_not_in_service_tag: (host) => `${host} resolved to 52.168.10.7, outside AzureContainerRegistry.EastUS`,
+  sni_mismatch: (host) => `TLS server name evil.example.net differs from ${host}`,
+  dns_failure: (host) => `${host}: ENOTFOUND`,
+  upstream_unreachable: (host) => `${host}:443 (20.62.128.1): connect ETIMEDOUT`,
+};
+
 /**
  * Records spread over the last hour, written into the gateway's store in time order (as a gateway that
  * ran for that hour would have), so the charts have a shape. Runs before any real tunnel.
@@ -110,14 +119,23 @@ function seed(rig: DashboardRig): void {
     const client = burst ? '10.0.7.23' : `10.0.${Math.floor(random() * 3)}.${10 + Math.floor(random() * 20)}`;
     if (burst || random() < 0.2) {
       const reason = burst ? 'host_not_allowed' : pick(reasons);
-      const [host] = pick(allowed);
+      const [registryHost] = pick(allowed);
+      const host =
+        reason === 'host_not_allowed' ? pick(['telemetry.example.com', 'docker.io', 'ghcr.io']) : registryHost;
       const record = makeRecord(
         {
           mode: 'connect',
           client,
-          host: reason === 'host_not_allowed' ? pick(['telemetry.example.com', 'docker.io', 'ghcr.io']) : host,
+          host,
           port: 443,
-          decision: { allowed: false, reason, report: false, rule: null, tag: null, detail: `example ${reason}` },
+          decision: {
+            allowed: false,
+            reason,
+            report: false,
+            rule: null,
+            tag: null,
+            detail: DETAILS[reason]?.(host) ?? reason,
+          },
         },
         at,
       );
@@ -173,6 +191,10 @@ async function screenshots(browser: Browser, rig: DashboardRig): Promise<string[
   await shot('service-tags', (p) => p.getByText('fresh', { exact: true }).waitFor());
   await page.goto(`${rig.base}/ui#/health`);
   await shot('health', (p) => p.getByText('ready', { exact: true }).waitFor());
+  // A phone: the live view at 420 px, its table scrolling in its own box.
+  await page.setViewportSize({ width: 420, height: 800 });
+  await page.goto(`${rig.base}/ui#/live`);
+  await shot('live-narrow', (p) => p.locator('table.records tbody tr').first().waitFor());
   await context.close();
   return readdirSync(IMAGES)
     .filter((f) => f.startsWith('dashboard-'))
@@ -213,7 +235,9 @@ async function main(): Promise<void> {
     await rig.blockedConnect('evil.example.net');
     const login: Visit[] = [];
     const live: Visit[] = [];
-    for (let i = 0; i < RUNS; i++) {
+    // --screenshots-only: the PNGs without timing visits (a busy machine's figures belong nowhere).
+    const shotsOnly = process.argv.includes('--screenshots-only');
+    for (let i = 0; i < (shotsOnly ? 1 : RUNS); i++) {
       login.push(await visit(browser, rig.base, false));
       live.push(await visit(browser, rig.base, true));
     }
@@ -233,9 +257,11 @@ async function main(): Promise<void> {
       '',
       `Built assets (dist/ui): ${kib(sizes.raw)} raw, ${kib(sizes.gzip)} gzip, ${kib(sizes.br)} brotli (Chromium asks for brotli). "Usable after" is from navigation start until the login box, or the first live record, is on screen.`,
     ].join('\n');
-    updateDoc(table);
-    process.stdout.write(`${table}\n`);
-    if (process.argv.includes('--screenshots'))
+    if (!shotsOnly) {
+      updateDoc(table);
+      process.stdout.write(`${table}\n`);
+    }
+    if (shotsOnly || process.argv.includes('--screenshots'))
       process.stdout.write(`${(await screenshots(browser, rig)).join('\n')}\n`);
   } finally {
     await browser.close();

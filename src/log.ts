@@ -1,4 +1,5 @@
-// The operational log (not the audit log): pino on stderr, and one way to name the component a line
+// The operational log (not the audit log): pino on stderr, with ISO times and level names as the
+// decision records have, so one log pipeline parses both; and one way to name the component a line
 // comes from. Pino appends a child's bindings to its parent's, so binding `component` on a logger
 // that already has one writes the key twice in every line; componentLog never does.
 import pino, { type ChildLoggerOptions, type DestinationStream, type Logger } from 'pino';
@@ -8,7 +9,10 @@ const roots = new WeakMap<Logger, Logger>();
 
 /** Pino at `level` on stderr (or `destination`), with no component bound: componentLog adds one. */
 export function createOperationalLog(level: string, destination: DestinationStream = pino.destination(2)): Logger {
-  return pino({ level }, destination);
+  return pino(
+    { level, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+    destination,
+  );
 }
 
 /**

@@ -1,18 +1,13 @@
 // GET /api/v1/stats: totals by decision and reason, the most blocked hosts, the hosts that moved the
 // most bytes and the busiest clients; with bucket= also counts per time bucket for charts.
+import { bucketMs } from './bucket-ms.js';
 import { fromStore, recordsOf } from './records.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps } from './deps.js';
 import { filterOr400 } from './logs-routes.js';
 import { ErrorAnswer, StatsQuery, StatsSchema } from './schemas.js';
 
-const BUCKET_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `5m`, `1h`, `1d` (the schema has checked the shape) in ms; at least one minute. */
-export function bucketMs(bucket: string): number {
-  const unit = BUCKET_UNITS[bucket.slice(-1)] as number;
-  return Math.max(60_000, Number(bucket.slice(0, -1)) * unit);
-}
+export { bucketMs };
 
 export function registerStatsRoute(app: AdminApp, deps: AdminDeps): void {
   app.get(

@@ -108,6 +108,8 @@ export function registerUiRoutes(app: AdminApp, dir: string = DEFAULT_UI_DIR): v
     return sendError(reply, 'not_found', `no dashboard file "${name.slice(0, 100)}"`);
   };
 
+  // The admin port's root has nothing of its own: a browser pointed at it lands on the dashboard.
+  app.get('/', { config: { auth: 'open' }, schema: { hide: true } }, async (_req, reply) => reply.redirect('/ui', 302));
   app.get(
     '/ui',
     {

@@ -7,7 +7,7 @@ import type { Io } from './output.js';
 
 export const DEFAULT_CA_DIR = 'data/ca';
 
-export const CA_USAGE = `  ca init [--dir DIR] [--force]             create DIR/ca.crt and DIR/ca.key (0600) for inspection
+export const CA_USAGE = `  ca init [--dir DIR] [--force]              create DIR/ca.crt and DIR/ca.key (0600) for inspection
   ca show [--dir DIR]                        subject, fingerprint, expiry, and how clients trust it`;
 
 function trustSteps(certFile: string): string {
@@ -59,7 +59,13 @@ export async function runCa(io: Io, argv: string[]): Promise<number> {
     certPem = readFileSync(certFile, 'utf8');
     keyPem = readFileSync(keyFile, 'utf8');
   } catch (err) {
-    io.err(`acr-egress ca show: cannot read ${certFile} / ${keyFile}: ${(err as NodeJS.ErrnoException).code}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const dirArg = values.dir === undefined ? '' : ` --dir ${values.dir}`;
+    io.err(
+      code === 'ENOENT'
+        ? `acr-egress ca show: no CA in ${dir} (${existsSync(certFile) ? keyFile : certFile} does not exist): create one with acr-egress ca init${dirArg}`
+        : `acr-egress ca show: cannot read ${certFile} / ${keyFile}: ${code}`,
+    );
     return 1;
   }
   const loaded = parseCa(certPem, keyPem);

@@ -11,7 +11,7 @@ import { instanceName, StoreService } from '../store/service.js';
 import type { StoredRecord } from '../store/types.js';
 import { reportError, type Io } from './output.js';
 
-export const LOGS_IMPORT_USAGE = `  logs import FILE [--config FILE]          load an audit log (JSON lines) into the configured store
+export const LOGS_IMPORT_USAGE = `  logs import FILE [--config FILE]           load an audit log (JSON lines) into the configured store
                                              (audit.store embedded or postgres); records already there are skipped`;
 
 const BATCH = 1000;

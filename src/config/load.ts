@@ -50,11 +50,29 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
   return flag ?? env.ACR_EGRESS_CONFIG ?? DEFAULT_CONFIG_FILE;
 }
 
+/**
+ * The line a YAML error points at, the one before it, and a caret under the column, numbered as an
+ * editor numbers them; the parser's message ("... at line 4, column 3") goes on top.
+ */
+export function codeFrame(text: string, line: number, col: number): string[] {
+  const lines = text.split(/\r?\n/);
+  const width = String(line).length;
+  const frame: string[] = [];
+  for (let n = Math.max(1, line - 1); n <= Math.min(line, lines.length); n++)
+    frame.push(`${String(n).padStart(width)} | ${lines[n - 1] ?? ''}`);
+  frame.push(`${' '.repeat(width)} | ${' '.repeat(Math.max(0, col - 1))}^`);
+  return frame;
+}
+
 function parseText(text: string, file: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new AcrEgressError('CONFIG_INVALID', `${file}: not valid YAML or JSON`, {
-      details: doc.errors.map((e) => e.message.split('\n')[0] ?? e.message),
+      details: doc.errors.map((e) => {
+        const first = (e.message.split('\n')[0] ?? e.message).replace(/:$/, '');
+        const at = e.linePos?.[0];
+        return at === undefined ? first : [first, ...codeFrame(text, at.line, at.col)].join('\n  ');
+      }),
     });
   }
   return doc.toJS();

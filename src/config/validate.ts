@@ -110,6 +110,8 @@ function format(errors: readonly ErrorObject[] | null | undefined, base = ''): s
   return out;
 }
 
+const SHAPE_KEYS = ['name', 'loginServer', 'endpointsFile'] as const;
+
 function registryKind(entry: unknown): keyof typeof registryValidators | null {
   if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) return null;
   if ('name' in entry) return 'name';
@@ -130,8 +132,13 @@ export function validateConfigShape(doc: Record<string, unknown>): string[] {
     registries.forEach((entry, i) => {
       const kind = registryKind(entry);
       if (kind === null) {
+        // A misspelt key that picks the shape (`nmae:`) is the likely mistake: name it.
+        const keys = entry !== null && typeof entry === 'object' ? Object.keys(entry) : [];
+        const meant = keys.map((key) => ({ key, hint: didYouMean(key, SHAPE_KEYS) })).find(({ hint }) => hint !== '');
         problems.push(
-          `registries[${i}]: must be an object with "name", "loginServer" (az acr show-endpoints output) or "endpointsFile"`,
+          meant === undefined
+            ? `registries[${i}]: must be an object with "name", "loginServer" (az acr show-endpoints output) or "endpointsFile"`
+            : `registries[${i}]: unknown key "${meant.key}"${meant.hint}`,
         );
         return;
       }

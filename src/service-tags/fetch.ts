@@ -47,11 +47,11 @@ export function checkFetchUrl(url: URL, from?: URL, step: 'redirect' | 'link' = 
   if (from && from.protocol === 'https:') throw new AcrEgressError(code, `${what}: a redirect may not leave https`);
 }
 
-function describeFailure(err: unknown): string {
+function describeFailure(err: unknown, host: string): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code;
   if (code === 'ECONNREFUSED') return 'connection refused (ECONNREFUSED)';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `host name not resolved (${code})`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `host name not resolved (DNS ${code} ${host})`;
   if (code !== undefined) return `${cause?.message ?? code} (${code})`;
   return cause?.message ?? (err instanceof Error ? err.message : String(err));
 }
@@ -76,7 +76,7 @@ export async function fetchLimited(url: string, options: FetchOptions): Promise<
           headers: { 'user-agent': options.userAgent, accept: options.accept ?? '*/*' },
         });
       } catch (err) {
-        throw failure(where, err, timeout.signal, options);
+        throw failure(where, current.hostname, err, timeout.signal, options);
       }
       const status = res.status;
       if ([301, 302, 303, 307, 308].includes(status)) {
@@ -107,7 +107,7 @@ export async function fetchLimited(url: string, options: FetchOptions): Promise<
       try {
         body = await readCapped(res, options.maxBytes, where);
       } catch (err) {
-        throw err instanceof AcrEgressError ? err : failure(where, err, timeout.signal, options);
+        throw err instanceof AcrEgressError ? err : failure(where, current.hostname, err, timeout.signal, options);
       }
       options.log.info(
         { url: current.href, status, bytes: body.length, ms: Date.now() - started },
@@ -120,7 +120,13 @@ export async function fetchLimited(url: string, options: FetchOptions): Promise<
   }
 }
 
-function failure(where: string, err: unknown, timeout: AbortSignal, options: FetchOptions): AcrEgressError {
+function failure(
+  where: string,
+  host: string,
+  err: unknown,
+  timeout: AbortSignal,
+  options: FetchOptions,
+): AcrEgressError {
   if (timeout.aborted) {
     return new AcrEgressError(
       'SERVICE_TAGS_FETCH_FAILED',
@@ -130,7 +136,7 @@ function failure(where: string, err: unknown, timeout: AbortSignal, options: Fet
   }
   if (options.signal?.aborted)
     return new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: aborted (stopping)`, { cause: err });
-  return new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: ${describeFailure(err)}`, { cause: err });
+  return new AcrEgressError('SERVICE_TAGS_FETCH_FAILED', `${where}: ${describeFailure(err, host)}`, { cause: err });
 }
 
 async function readCapped(res: Response, maxBytes: number, where: string): Promise<Buffer> {

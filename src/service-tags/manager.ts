@@ -10,6 +10,7 @@ import { AcrEgressError, isAcrEgressError } from '../errors.js';
 import { storeCache } from './cache.js';
 import { diffUsedTags, type UsedTagChange } from './changes.js';
 import { downloadForConfig } from './download.js';
+import { describeRefreshFailure } from './failure-words.js';
 import type { FetchLike } from './fetch.js';
 import { jitter, nextDelay, RefreshTimer } from './schedule.js';
 import { classifySource, readSourceFile, type DateFrom, type Obtained } from './source.js';
@@ -359,10 +360,9 @@ export class ServiceTagManager {
     this.#lastErrorAt = this.#now();
     const code = isAcrEgressError(err) ? err.code : 'UNEXPECTED';
     const details = isAcrEgressError(err) ? err.details : [];
-    this.#log.warn(
-      { code, source: where, err: message, details, inUse: this.#data?.index.changeNumber ?? null },
-      'service tags refused; keeping the data in use',
-    );
+    const inUse = this.#data?.index.changeNumber ?? null;
+    const words = describeRefreshFailure(code, message, inUse, this.#config.config.serviceTags.enforce);
+    this.#log.warn({ code, failure: words.kind, source: where, err: message, details, inUse }, words.message);
     return message;
   }
 

@@ -16,6 +16,24 @@ const requested: string[] = [];
 const cspViolations: string[] = [];
 const pageErrors: string[] = [];
 
+// Run in the page (the tests are typed without the DOM): the words of the first rows' why, host and
+// monospace cells that the layout broke across lines. A word broken in two has two line boxes.
+const BROKEN_WORDS = `(() => {
+  const out = [];
+  for (const cell of document.querySelectorAll('table.records tbody tr:nth-child(-n+10) td:is(.why, .host, .mono)')) {
+    const walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node !== null; node = walk.nextNode()) {
+      for (const m of (node.textContent ?? '').matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        if (new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1) out.push(m[0]);
+      }
+    }
+  }
+  return out;
+})()`;
+
 // Generous bounds: the machine running the suite may be busy; none of these is a timing assertion.
 describe.skipIf(!haveChromium)(
   `dashboard in headless Chromium${haveChromium ? '' : ' (skipped: no /usr/bin/chromium)'}`,
@@ -44,7 +62,7 @@ describe.skipIf(!haveChromium)(
       await rig?.stop();
     });
 
-    it('serves the shell with a strict CSP and without a token shows no data, only the API 401', async () => {
+    it('serves the shell with a strict CSP and without a token shows no data, and a prompt rather than a 401', async () => {
       const response = await page.goto(`${rig.base}/ui`);
       expect(response?.status()).toBe(200);
       const csp = response?.headers()['content-security-policy'] ?? '';
@@ -52,9 +70,8 @@ describe.skipIf(!haveChromium)(
       expect(csp).toContain("script-src 'self'");
       expect(csp).not.toContain('unsafe-inline');
       expect(csp).not.toContain('unsafe-eval');
-      const alert = page.getByRole('alert');
-      await alert.waitFor();
-      expect(await alert.textContent()).toContain('401 unauthorized');
+      await page.getByRole('status').filter({ hasText: 'Paste an admin token to sign in.' }).waitFor();
+      expect(await page.getByRole('alert').count()).toBe(0);
       expect(await page.locator('nav').count()).toBe(0);
       expect(await page.locator('table.records').count()).toBe(0);
       // The issue's budget: the page and its assets under 200 KiB on the wire (brotli/gzip as sent).
@@ -117,6 +134,67 @@ describe.skipIf(!haveChromium)(
       await page.getByText('No records match yet.').waitFor();
       await page.getByRole('button', { name: 'Clear' }).click();
       await page.locator(`tr[data-id="${allowed.id}"]`).waitFor();
+    });
+
+    it('shows a failure as failed, not blocked, and the decision filter tells failures from policy blocks', async () => {
+      await page.getByRole('button', { name: 'Clear' }).click();
+      const policy = await rig.blockedConnect('policy-block.example.net');
+      const failure = rig.gw.gateway.recorder.record({
+        mode: 'connect',
+        client: '127.0.0.1',
+        host: 'gone.azurecr.io',
+        port: 443,
+        decision: {
+          allowed: false,
+          reason: 'dns_failure',
+          report: false,
+          rule: 'registry:gone:login',
+          tag: null,
+          detail: 'gone.azurecr.io: ENOTFOUND',
+        },
+      });
+      const failureRow = page.locator(`tr[data-id="${failure.id}"]`);
+      const policyRow = page.locator(`tr[data-id="${policy.id}"]`);
+      await failureRow.waitFor();
+      await policyRow.waitFor();
+      expect(await failureRow.locator('.badge').textContent()).toBe('failed');
+      expect(await failureRow.locator('.badge').getAttribute('class')).toContain('warn');
+      expect(await policyRow.locator('.badge').textContent()).toBe('blocked');
+      // The why column carries the detail without a click.
+      expect(await failureRow.locator('td.why').textContent()).toBe('gone.azurecr.io: ENOTFOUND');
+      expect(await policyRow.locator('td.why').textContent()).toBe(policy.detail);
+
+      // The reason list groups the failures apart from the policy reasons.
+      const failures = await page.locator('select[name="reason"] optgroup[label="failures"] option').allTextContents();
+      expect(failures).toEqual(expect.arrayContaining(['dns_failure', 'upstream_unreachable', 'upstream_tls_error']));
+      expect(failures).not.toContain('host_not_allowed');
+      await page.locator('select[name="decision"]').selectOption('failed');
+      await policyRow.waitFor({ state: 'detached' });
+      await failureRow.waitFor();
+      for (const badge of await page.locator('table.records tbody .badge').allTextContents())
+        expect(badge).toBe('failed');
+      await page.locator('select[name="decision"]').selectOption('policy');
+      await failureRow.waitFor({ state: 'detached' });
+      await policyRow.waitFor();
+      for (const badge of await page.locator('table.records tbody .badge').allTextContents())
+        expect(badge).toBe('blocked');
+      await page.locator('select[name="decision"]').selectOption('blocked');
+      await failureRow.waitFor();
+      await policyRow.waitFor();
+      await page.getByRole('button', { name: 'Clear' }).click();
+    });
+
+    it('keeps every word of why, host and reason whole with the record drawer open', async () => {
+      const rec = await rig.blockedConnect('a-rather-long-host-name-for-the-table.example.net');
+      const row = page.locator(`tr[data-id="${rec.id}"]`);
+      await row.waitFor();
+      await row.click();
+      await page.getByRole('complementary', { name: 'record' }).waitFor();
+      // A word broken across lines has two boxes; every word of these cells must have one.
+      const broken = await page.evaluate<string[]>(BROKEN_WORDS);
+      expect(broken).toEqual([]);
+      expect(await row.locator('td.why').textContent()).toBe(rec.detail);
+      await page.getByRole('button', { name: 'Close' }).click();
     });
 
     it('shows markup in host, SNI and detail as text: a record a client made, and an injected one', async () => {
@@ -204,6 +282,17 @@ describe.skipIf(!haveChromium)(
       await page.locator('.totals').waitFor();
       await page.locator('.uplot').first().waitFor();
       await page.getByText('myregistry', { exact: true }).waitFor();
+      // Every bucket of the range is on the axis, the empty ones as 0: 7 days of 6 h buckets, not
+      // just the one bucket that holds this test's records.
+      await page.getByLabel('range').selectOption('7d');
+      const charts = page.locator('.chart[data-points]');
+      await expect.poll(async () => charts.first().getAttribute('data-points')).toMatch(/^2[89]$/);
+      const weekAgo = Date.now() / 1000 - 7 * 86400;
+      for (const chart of await charts.all()) {
+        expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(28);
+        expect(Number(await chart.getAttribute('data-from'))).toBeGreaterThan(weekAgo - 6 * 3600);
+        expect(Number(await chart.getAttribute('data-to'))).toBeLessThanOrEqual(Date.now() / 1000);
+      }
 
       await page.goto(`${rig.base}/ui#/tags`);
       await page.getByText('fresh', { exact: true }).waitFor();
@@ -211,9 +300,44 @@ describe.skipIf(!haveChromium)(
 
       await page.goto(`${rig.base}/ui#/health`);
       await page.getByText('ready', { exact: true }).waitFor();
+      // The decision store in words, not a dump of its keys.
+      const store = page.locator('dd.store');
+      await store.getByText(/^holds \d+ records from /).waitFor();
+      expect(await store.textContent()).toContain('in memory');
+      expect(await store.textContent()).not.toMatch(/backend:|queueMax|flushMs/);
+      expect(await page.getByRole('status', { name: 'no service-tag data' }).count()).toBe(0);
 
       await page.goto(`${rig.base}/ui#/pulls`);
       await page.locator('section.card .empty').waitFor();
+      expect(await page.locator('section.card .empty').textContent()).toContain(
+        'only for registries with inspect: true',
+      );
+    });
+
+    it('is usable at 420 px: no view scrolls the page sideways', async () => {
+      await page.setViewportSize({ width: 420, height: 860 });
+      try {
+        for (const view of ['live', 'history', 'charts', 'health', 'pulls', 'tags', 'policy', 'reload']) {
+          await page.goto(`${rig.base}/ui#/${view}`);
+          await page.locator('section.card').first().waitFor();
+          // Each view's data is on screen before it is measured: a late table must not widen the page.
+          const ready: Record<string, string> = {
+            live: 'table.records',
+            charts: '.uplot',
+            health: 'dd.store li',
+            tags: 'table.records',
+            policy: 'table.records',
+          };
+          if (ready[view] !== undefined) await page.locator(ready[view]).first().waitFor();
+          const { scroll, client } = await page.evaluate<{ scroll: number; client: number }>(
+            '({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })',
+          );
+          expect(client).toBeGreaterThan(0);
+          expect(scroll, view).toBeLessThanOrEqual(client);
+        }
+      } finally {
+        await page.setViewportSize({ width: 1400, height: 900 });
+      }
     });
 
     it('sent no request to any host but the gateway, broke no CSP rule and threw no error', () => {
@@ -224,3 +348,44 @@ describe.skipIf(!haveChromium)(
     });
   },
 );
+
+describe.skipIf(!haveChromium)('dashboard of a gateway with no service-tag data', { timeout: 120_000 }, () => {
+  let bare: DashboardRig;
+  let bareBrowser: Browser;
+  let p: Page;
+
+  beforeAll(async () => {
+    bare = await startDashboardRig({ tags: 'none' });
+    bareBrowser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const context = await bareBrowser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.route('**/*', (route) =>
+      route.request().url().startsWith(`${bare.base}/`) ? route.continue() : route.abort(),
+    );
+    p = await context.newPage();
+    p.setDefaultTimeout(30_000);
+    await p.goto(`${bare.base}/ui`);
+    await p.getByLabel('admin token').fill(ADMIN_TOKEN);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.locator('nav').waitFor();
+  }, 120_000);
+
+  afterAll(async () => {
+    await bareBrowser?.close();
+    await bare?.stop();
+  });
+
+  it.each(['health', 'tags'])(
+    '%s says there is no data, that ranges are NOT enforced, and how to fix it',
+    async (view) => {
+      await p.goto(`${bare.base}/ui#/${view}`);
+      const notice = p.getByRole('status', { name: 'no service-tag data' });
+      await notice.waitFor();
+      const words = (await notice.textContent()) ?? '';
+      expect(words).toContain('No service-tag data is loaded.');
+      expect(words).toContain('Ranges are NOT enforced');
+      expect(words).toContain('acr-egress tags update');
+      await p.getByText('no data', { exact: true }).waitFor();
+      expect(await p.locator('main').textContent()).not.toMatch(/change none|\bstale\b/);
+    },
+  );
+});

@@ -42,13 +42,21 @@ export interface DashboardRig {
   stop(): Promise<void>;
 }
 
-export async function startDashboardRig(): Promise<DashboardRig> {
+export interface DashboardRigOptions {
+  /** 'none': no service-tag data at all (no source, no cache) under enforce: when-available. */
+  tags?: 'loaded' | 'none';
+}
+
+export async function startDashboardRig(options: DashboardRigOptions = {}): Promise<DashboardRig> {
   ensureUiBuilt();
   const upstream = await startUpstream({ host: '127.0.0.2', names: ['myregistry.azurecr.io', 'mcr.microsoft.com'] });
   const gw = await startGateway(
     testConfig({
       proxy: { listen: '127.0.0.1:0', ports: [upstream.port, 443], clientHelloTimeoutMs: 2000, drainTimeoutMs: 500 },
-      serviceTags: { enforce: true, source: writeTagsFile(), cacheFile: null },
+      serviceTags:
+        options.tags === 'none'
+          ? { enforce: 'when-available', source: null, cacheFile: null }
+          : { enforce: true, source: writeTagsFile(), cacheFile: null },
       dns: {
         servers: ['127.0.0.1:1'],
         timeoutMs: 300,

@@ -30,17 +30,21 @@ afterAll(async () => {
   await dns.close();
 });
 
-function manager(source: string, extra: { proxy?: string | null; servers?: string[] }, env: NodeJS.ProcessEnv) {
+function manager(
+  source: string,
+  extra: { proxy?: string | null; servers?: string[]; enforce?: boolean | 'when-available'; log?: pino.Logger },
+  env: NodeJS.ProcessEnv,
+) {
   return new ServiceTagManager({
     config: buildConfig(
       testConfig({
-        serviceTags: { enforce: true, source, cacheFile: null, proxy: extra.proxy ?? null },
+        serviceTags: { enforce: extra.enforce ?? true, source, cacheFile: null, proxy: extra.proxy ?? null },
         dns: { servers: extra.servers ?? [], timeoutMs: 2000 },
       }),
       null,
     ),
     needs: ruleTagNeeds,
-    log: pino({ level: 'silent' }),
+    log: extra.log ?? pino({ level: 'silent' }),
     env,
   });
 }
@@ -84,4 +88,32 @@ describe('the service-tag download', () => {
     expect(r.ok, r.ok ? '' : r.error).toBe(true);
     expect(dns.queries).toContain('localhost/A');
   });
+
+  it.each([
+    { enforce: 'when-available' as const, now: 'no data yet: ranges are NOT enforced' },
+    { enforce: true, now: 'no data yet: every rule that needs service tags is BLOCKED' },
+  ])(
+    'says a first download failed on DNS, that no data is in use and what to do (enforce $enforce)',
+    async ({ enforce, now }) => {
+      const lines: Array<Record<string, unknown>> = [];
+      const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+      // The test DNS server knows no www.microsoft.com: the name fails there, and nothing leaves loopback.
+      const m = manager(
+        'https://www.microsoft.com/en-us/download/details.aspx?id=56519',
+        { servers: [dns.address], enforce, log },
+        {},
+      );
+      const r = await m.refresh();
+      expect(r.ok).toBe(false);
+      expect(m.index).toBeNull();
+      const line = lines.find((l) => l.code === 'SERVICE_TAGS_FETCH_FAILED');
+      expect(line).toMatchObject({ failure: 'download failed', inUse: null });
+      expect(line?.msg).toMatch(
+        /^service-tag download failed \(host name not resolved \(DNS ENOTFOUND www\.microsoft\.com\)\); /,
+      );
+      expect(line?.msg).toContain(`; ${now}; `);
+      expect(line?.msg).toContain('serviceTags.proxy');
+      expect(line?.msg).not.toMatch(/refused|keeping/);
+    },
+  );
 });

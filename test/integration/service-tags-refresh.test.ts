@@ -171,7 +171,15 @@ describe('a bad source never changes the data in use', () => {
     deadPort = await closedPort();
   });
 
-  const cases: Array<{ name: string; mode?: FakeMode; body?: string; source?: () => string; error: RegExp }> = [
+  // kind: how the log line names the failure (the download, or the data it brought).
+  const cases: Array<{
+    name: string;
+    mode?: FakeMode;
+    body?: string;
+    source?: () => string;
+    error: RegExp;
+    kind?: 'data refused';
+  }> = [
     {
       name: 'connection refused',
       source: () => `http://127.0.0.1:${deadPort}/en-us/download/details.aspx?id=56519`,
@@ -186,7 +194,7 @@ describe('a bad source never changes the data in use', () => {
       error:
         /no ServiceTags_Public_<date>\.json link found on .*details\.aspx\?id=56519 or .*confirmation\.aspx\?id=56519/,
     },
-    { name: 'truncated JSON', mode: 'truncated', error: /not valid JSON.*truncated download/ },
+    { name: 'truncated JSON', mode: 'truncated', error: /not valid JSON.*truncated download/, kind: 'data refused' },
     {
       name: 'a connection closed before the promised length',
       mode: 'cut',
@@ -196,16 +204,19 @@ describe('a bad source never changes the data in use', () => {
       name: 'valid JSON of the wrong shape',
       body: '{"changeNumber":6,"cloud":"Public","values":{"AzureContainerRegistry":[]}}',
       error: /values: expected an array/,
+      kind: 'data refused',
     },
     {
       name: 'a lower change number',
       body: serviceTagsJson(loopbackTags(), 4),
       error: /change number 4 is lower than 5 in use/,
+      kind: 'data refused',
     },
     {
       name: 'the wrong cloud',
       body: serviceTagsJson(loopbackTags(), 6, 'AzureGovernment'),
       error: /cloud "AzureGovernment", but cloud AzureCloud needs "Public"/,
+      kind: 'data refused',
     },
     { name: 'a streamed file over the size cap', mode: 'huge', error: /exceeds serviceTags\.maxBytes \(65536 bytes\)/ },
     {
@@ -228,7 +239,7 @@ describe('a bad source never changes the data in use', () => {
 
   it.each(cases)(
     'refuses $name: index, policy input and cache stay; reported in status, log and exit 1',
-    async ({ mode, body, source, error }) => {
+    async ({ mode, body, source, error, kind = 'download failed' }) => {
       writeFileSync(cache, IN_USE);
       fake.setMode(mode ?? 'ok');
       fake.publish(body ?? serviceTagsJson(loopbackTags(), 6));
@@ -255,7 +266,12 @@ describe('a bad source never changes the data in use', () => {
       expect(updates).toEqual([]);
       expect(m.status()).toMatchObject({ changeNumber: 5, failures: 1, lastError: expect.stringMatching(error) });
       expect(
-        logs.some((l) => l.msg === 'service tags refused; keeping the data in use' && error.test(String(l.err))),
+        logs.some(
+          (l) =>
+            String(l.msg).startsWith(`service-tag ${kind} (`) &&
+            String(l.msg).includes('; keeping the data in use (change 5); ') &&
+            error.test(String(l.err)),
+        ),
       ).toBe(true);
       expect(readFileSync(cache, 'utf8')).toBe(IN_USE);
 

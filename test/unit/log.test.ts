@@ -42,3 +42,18 @@ describe('componentLog', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'host-app', msg: 'x' });
   });
 });
+
+describe('createOperationalLog', () => {
+  it('writes ISO times and level names, as the decision records do', () => {
+    const { lines, stream } = capture();
+    const log = componentLog(createOperationalLog('info', stream), 'gateway');
+    log.warn('w');
+    log.child({ id: 1 }).error('e');
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.map((l) => l.level)).toEqual(['warn', 'error']);
+    for (const l of parsed) {
+      expect(l.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(new Date(l.time as string).toISOString()).toBe(l.time);
+    }
+  });
+});

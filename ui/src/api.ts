@@ -2,26 +2,20 @@
 // the tab, never a URL or a cookie), and the live stream is read with fetch() because EventSource
 // cannot send an Authorization header.
 
+import type { DecisionRecord } from '../../src/audit/record.js';
+
 const TOKEN_KEY = 'acr-egress.admin-token';
 
-/** A decision record as the API sends it; any field may be missing or odd: it is shown, never trusted. */
-export interface Rec {
+/**
+ * A decision record as the API sends it: the server's own type, but every field optional and nullable,
+ * and unknown fields allowed: a record is shown, never trusted.
+ */
+export type Rec = { [K in keyof DecisionRecord]?: DecisionRecord[K] | null } & {
   id: string;
   time: string;
   decision: string;
-  reason?: string | null;
-  host?: string | null;
-  port?: number | null;
-  sni?: string | null;
-  client?: string | null;
-  rule?: string | null;
-  instance?: string | null;
-  user?: string | null;
-  kind?: string;
-  bytesUp?: number | null;
-  bytesDown?: number | null;
   [field: string]: unknown;
-}
+};
 
 export class ApiError extends Error {
   constructor(

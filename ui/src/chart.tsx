@@ -1,4 +1,5 @@
-// A uPlot time-series chart sized to its box; rebuilt when its data change.
+// A uPlot time-series chart sized to its box, its x axis fixed to the range it is given (never stretched
+// to whatever the data span); rebuilt when its data change.
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 
@@ -12,6 +13,7 @@ export interface Series {
 }
 
 export function TimeChart(props: {
+  /** Seconds; one per bucket of the range, so an empty bucket is a 0, not a gap in the axis. */
   times: number[];
   series: Series[];
   leftLabel: string;
@@ -23,9 +25,12 @@ export function TimeChart(props: {
     const el = box.current;
     if (el === null || props.series.length === 0) return;
     const opts: uPlot.Options = {
-      width: Math.max(320, el.clientWidth),
+      width: Math.max(200, el.clientWidth),
       height: 240,
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
+      scales: {
+        x: { time: true, range: (_u, min, max) => [props.times[0] ?? min, props.times.at(-1) ?? max] },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max)] },
+      },
       axes: [
         {},
         { label: props.leftLabel },
@@ -56,7 +61,15 @@ export function TimeChart(props: {
     return () => plot.destroy();
   }, [props.times, props.series]);
   if (props.series.length === 0) return <p class="empty">Nothing to chart in this range.</p>;
-  return <div class="chart" ref={box} />;
+  return (
+    <div
+      class="chart"
+      ref={box}
+      data-points={props.times.length}
+      data-from={props.times[0]}
+      data-to={props.times.at(-1)}
+    />
+  );
 }
 
 function short(n: number): string {

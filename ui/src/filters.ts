@@ -1,9 +1,11 @@
 // Client-side record filters for the live view: the stream carries everything, and narrowing it in the
 // page lets a filter change without reconnecting or losing what already arrived.
 import type { Rec } from './api';
+import { outcomeOf } from './outcome';
 
 export interface Filters {
-  decision: '' | 'allowed' | 'blocked';
+  /** blocked: every block; policy: refused by the policy; failed: a failure (see outcome.ts). */
+  decision: '' | 'allowed' | 'blocked' | 'policy' | 'failed';
   reason: string;
   host: string;
   client: string;
@@ -26,9 +28,16 @@ function hostMatches(host: unknown, pattern: string): boolean {
   return h.includes(p);
 }
 
+/** The decision filter: allowed and blocked as the API has them, policy and failed split the blocks. */
+export function decisionMatches(rec: Rec, decision: Filters['decision']): boolean {
+  if (decision === '' || decision === 'allowed' || decision === 'blocked')
+    return decision === '' || rec.decision === decision;
+  return outcomeOf(rec) === (decision === 'policy' ? 'blocked' : 'failed');
+}
+
 export function matches(rec: Rec, f: Filters): boolean {
   return (
-    (f.decision === '' || rec.decision === f.decision) &&
+    decisionMatches(rec, f.decision) &&
     (f.reason === '' || rec.reason === f.reason) &&
     hostMatches(rec.host, f.host) &&
     has(rec.client, f.client) &&

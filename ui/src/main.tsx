@@ -42,10 +42,13 @@ function App() {
   useEffect(() => {
     const onHash = (): void => setView(viewFromHash());
     addEventListener('hashchange', onHash);
-    const off = session.onUnauthorized((err) => setAuth({ state: 'out', refusal: err }));
+    // A 401 before any token was given is the normal first state: the login card prompts, not alarms.
+    const refusal = (err: unknown): ApiError | null =>
+      err instanceof ApiError && session.token() !== null ? err : null;
+    const off = session.onUnauthorized((err) => setAuth({ state: 'out', refusal: refusal(err) }));
     probe().then(
       () => setAuth({ state: 'in' }),
-      (err: unknown) => setAuth({ state: 'out', refusal: err instanceof ApiError ? err : null }),
+      (err: unknown) => setAuth({ state: 'out', refusal: refusal(err) }),
     );
     return () => {
       removeEventListener('hashchange', onHash);

@@ -41,6 +41,12 @@ function uiApp(dir: string): AdminApp {
 }
 
 describe('GET /ui', () => {
+  it('sends GET / on the admin port to /ui (302), without a token', async () => {
+    const res = await uiApp(builtDir()).inject({ url: '/' });
+    expect(res.statusCode).toBe(302);
+    expect(res.headers.location).toBe('/ui');
+  });
+
   it('answers the shell with the CSP, nosniff, no-referrer and no framing', async () => {
     const res = await uiApp(builtDir()).inject({ url: '/ui' });
     expect(res.statusCode).toBe(200);

@@ -61,7 +61,7 @@ describe('rebuildFromLog', () => {
     writeFileSync(
       f,
       [
-        '{"level":30,"time":1,"msg":"proxy listening"}',
+        '{"level":"info","time":"2026-01-01T00:00:00.000Z","component":"proxy","msg":"proxy listening"}',
         JSON.stringify({ kind: 'decision', ...a }),
         'not json at all',
         '',

@@ -37,6 +37,18 @@ describe('acr-egress --version and --help', () => {
     },
   );
 
+  it('lines every description up in one column (45), continuation lines included', async () => {
+    const r = await cli('--help');
+    const lines = r.out.join('\n').split('\n');
+    // A description follows a gap of two or more spaces after the synopsis, or fills a line on its own.
+    const columns = lines
+      .filter((l) => l.startsWith('  '))
+      .map((l) => [l, /^(?: {2}\S.*?\s{2,}|\s+)(?=\S)/.exec(l)?.[0].length] as const)
+      .filter(([l, at]) => at !== undefined && !/^\s+\[/.test(l) && at > 10);
+    expect(columns.length).toBeGreaterThan(10);
+    expect(columns.filter(([, at]) => at !== 45)).toEqual([]);
+  });
+
   it('answers --help after other arguments too (check myregistry.azurecr.io --help)', async () => {
     const r = await cli('check', 'myregistry.azurecr.io', '--help');
     expect(r.code).toBe(0);

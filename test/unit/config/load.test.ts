@@ -266,6 +266,22 @@ describe('invalid configs report every problem with its path', () => {
     expect(() => loadConfigFile(f, {})).toThrow(/not valid YAML or JSON/);
   });
 
+  it('shows the line of a YAML syntax error with a caret under the column', () => {
+    const f = file('frame.yaml', 'mode: enforce\nregistries:\n  - name: myregistry: x\n');
+    try {
+      loadConfigFile(f, {});
+      expect.unreachable();
+    } catch (err) {
+      const detail = (err as { details: string[] }).details[0] ?? '';
+      expect(detail.split('\n  ')).toEqual([
+        'Nested mappings are not allowed in compact mappings at line 3, column 11',
+        '2 | registries:',
+        '3 |   - name: myregistry: x',
+        '  |           ^',
+      ]);
+    }
+  });
+
   it('refuses duplicate keys', () => {
     const f = file('dup.yaml', 'mode: enforce\nmode: report\nregistries: [{name: myregistry}]\n');
     expect(() => loadConfigFile(f, {})).toThrow(/not valid YAML/);

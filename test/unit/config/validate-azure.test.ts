@@ -120,6 +120,18 @@ describe('messages', () => {
     expect(problems({ serviceTag: {} })).toEqual(['(root): unknown key "serviceTag"; did you mean "serviceTags"?']);
   });
 
+  it('suggests the key meant inside a registry entry', () => {
+    expect(problems({ registries: [{ nmae: 'myregistry' }] })).toEqual([
+      'registries[0]: unknown key "nmae"; did you mean "name"?',
+    ]);
+    expect(problems({ registries: [{ loginSever: 'myregistry.azurecr.io' }] })).toEqual([
+      'registries[0]: unknown key "loginSever"; did you mean "loginServer"?',
+    ]);
+    expect(problems({ registries: [{ name: 'myregistry', inspcet: true }] })).toEqual([
+      'registries[0]: unknown key "inspcet"; did you mean "inspect"?',
+    ]);
+  });
+
   it('reports serviceTags.enforce once, not once per union branch', () => {
     expect(problems({ serviceTags: { enforce: 'yes' } })).toEqual([
       'serviceTags.enforce: `yes`: must be one of true, false, "when-available"',

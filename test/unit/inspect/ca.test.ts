@@ -49,10 +49,13 @@ describe('acr-egress ca', () => {
     expect(text).toContain('update-ca-certificates');
   });
 
-  it('show fails clearly on a missing CA', async () => {
+  it('show on a missing CA says so and suggests ca init', async () => {
     const r = io();
     expect(await main(['ca', 'show', '--dir', join(tmpdir(), 'no-such-acr-egress-ca')], r.io)).toBe(1);
-    expect(r.err.join('\n')).toMatch(/cannot read/);
+    const dir = join(tmpdir(), 'no-such-acr-egress-ca');
+    expect(r.err).toEqual([
+      `acr-egress ca show: no CA in ${dir} (${join(dir, 'ca.crt')} does not exist): create one with acr-egress ca init --dir ${dir}`,
+    ]);
   });
 });
 

@@ -1,34 +1,25 @@
 // Charts: blocked decisions by reason over time, top blocked hosts and clients, tunnels and bytes over
 // time, and each registry's traffic. Totals come from /api/v1/stats; time series from its buckets when
-// the gateway has them, else from the records of the range.
+// the gateway has them, else from the records of the range; every bucket of the range is drawn, empty
+// ones as 0.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, query, type Rec } from '../api';
 import { TimeChart, type Series } from '../chart';
 import { Bars, ErrorBox, Section } from '../components';
 import { bytes } from '../format';
+import { bucketIndex, bucketStarts, fillBuckets } from '../buckets';
+import type { Static } from '@sinclair/typebox';
+import type { StatsSchema } from '../../../src/admin/schemas.js';
+import { bucketMs } from '../../../src/admin/bucket-ms.js';
 
 const RANGES = { '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 } as const;
 type Range = keyof typeof RANGES;
 const BUCKET: Record<Range, string> = { '1h': '5m', '6h': '15m', '24h': '1h', '7d': '6h' };
 const MAX_PAGES = 5;
 
-interface Stats {
-  records: number;
-  decisions: { allowed: number; blocked: number };
-  reasons: Record<string, number>;
-  bytes: { up: number; down: number };
-  topBlockedHosts: { host: string; count: number }[];
-  topClients: { client: string; count: number; blocked: number; bytes: number }[];
-  /** From a gateway with bucketed stats (?bucket=): one entry per bucket. Absent on older gateways. */
-  buckets?: {
-    start?: string;
-    from?: string;
-    time?: string;
-    reasons?: Record<string, number>;
-    allowed?: number;
-    bytes?: number | { up?: number; down?: number };
-  }[];
-}
+/** The stats answer, as the server types it. */
+type Stats = Static<typeof StatsSchema>;
+type Bucket = NonNullable<Stats['buckets']>[number];
 
 /** Asks for bucketed stats; a gateway without them refuses the parameter, then plain stats. */
 async function loadStats(range: Range): Promise<Stats> {
@@ -65,21 +56,18 @@ export function registryOf(rule: unknown): string | null {
 }
 
 function series(range: Range, stats: Stats | null, recs: Rec[]) {
-  const span = RANGES[range];
-  const n = 30;
-  const step = span / n;
-  const start = Date.now() - span;
-  const times = Array.from({ length: n }, (_, i) => Math.round((start + i * step) / 1000));
-  const at = (iso: unknown): number => {
-    const t = typeof iso === 'string' ? Date.parse(iso) : NaN;
-    return Number.isNaN(t) ? -1 : Math.min(n - 1, Math.floor((t - start) / step));
-  };
+  // One grid for both charts: the range cut into the buckets the stats were asked for, empty ones as 0.
+  const step = bucketMs(BUCKET[range]);
+  const now = Date.now();
+  const starts = bucketStarts(now - RANGES[range], now, step);
+  const times = starts.map((t) => Math.round(t / 1000));
+  const n = starts.length;
   const reasons = new Map<string, number[]>();
   const tunnels = new Array<number>(n).fill(0);
   const moved = new Array<number>(n).fill(0);
   const registries = new Map<string, { tunnels: number; blocked: number; bytes: number }>();
   for (const r of recs) {
-    const i = at(r.time);
+    const i = bucketIndex(starts, step, typeof r.time === 'string' ? Date.parse(r.time) : NaN);
     if (i < 0) continue;
     if (r.decision === 'blocked' && typeof r.reason === 'string') {
       let row = reasons.get(r.reason);
@@ -100,22 +88,17 @@ function series(range: Range, stats: Stats | null, recs: Rec[]) {
       t.bytes += b;
     }
   }
-  let reasonTimes = times;
-  let reasonSeries: Series[] = [...reasons].map(([label, values]) => ({ label, values }));
+  let reasonSeries: Series[] = [...reasons].sort().map(([label, values]) => ({ label, values }));
+  // The server's buckets count every record of the range, not only the pages fetched: prefer them.
   const buckets = stats?.buckets;
-  if (
-    Array.isArray(buckets) &&
-    buckets.length > 0 &&
-    buckets.every((b) => b.reasons && (b.start ?? b.from ?? b.time))
-  ) {
-    reasonTimes = buckets.map((b) => Math.round(Date.parse((b.start ?? b.from ?? b.time) as string) / 1000));
-    const names = new Set(buckets.flatMap((b) => Object.keys(b.reasons ?? {})));
-    reasonSeries = [...names].sort().map((label) => ({ label, values: buckets.map((b) => b.reasons?.[label] ?? 0) }));
+  if (buckets !== undefined && buckets.length > 0) {
+    const names = [...new Set(buckets.flatMap((b) => Object.keys(b.reasons)))].sort();
+    const filled = fillBuckets(buckets, starts, names, (b: Bucket, name) => b.reasons[name] ?? 0);
+    reasonSeries = names.map((label) => ({ label, values: filled.get(label) ?? [] }));
   }
   return {
-    reasonTimes,
-    reasonSeries,
     times,
+    reasonSeries,
     traffic: [
       { label: 'tunnels', values: tunnels },
       { label: 'bytes', values: moved, right: true },
@@ -179,7 +162,7 @@ export function Charts() {
         {!recs.complete && <p class="muted">Time series from the newest {recs.items.length} records of the range.</p>}
       </Section>
       <Section title="Blocked by reason over time">
-        <TimeChart times={data.reasonTimes} series={data.reasonSeries} leftLabel="blocked" />
+        <TimeChart times={data.times} series={data.reasonSeries} leftLabel="blocked" />
         <Bars
           rows={Object.entries(stats?.reasons ?? {})
             .sort((a, b) => b[1] - a[1])

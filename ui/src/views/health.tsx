@@ -3,7 +3,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { Bars, ErrorBox, Section } from '../components';
-import { age, text, time } from '../format';
+import { age, text, time, until } from '../format';
+import { NoTagData } from '../tag-notice';
+import type { Static } from '@sinclair/typebox';
+import type { StatsSchema, StoreStateSchema } from '../../../src/admin/schemas.js';
+import type { TagsStatus } from '../../../src/service-tags/types.js';
 
 interface Ready {
   status: string;
@@ -15,26 +19,50 @@ async function readiness(): Promise<Ready> {
   return (await res.json()) as Ready;
 }
 
+type StoreState = Static<typeof StoreStateSchema>;
+type Stats = Static<typeof StatsSchema>;
+
+const BACKENDS: Record<string, string> = {
+  memory: 'in memory (recent records only; nothing survives a restart)',
+  embedded: 'embedded database on disk',
+  postgres: 'PostgreSQL',
+};
+
+/** The decision store in words: what it is, whether writes work, what it holds. */
+export function storeWords(s: StoreState): string[] {
+  const words = [
+    `${BACKENDS[s.backend] ?? s.backend}, ${s.healthy ? 'writing normally' : 'WRITES FAILING: records are queued'}`,
+  ];
+  // The memory store holds records rather than writing them: its counts say nothing new.
+  if (s.backend !== 'memory' || s.queued > 0 || s.dropped > 0)
+    words.push(
+      `${s.written} records written${s.queued > 0 ? `, ${s.queued} waiting (at most ${s.queueMax})` : ''}${s.dropped > 0 ? `, ${s.dropped} dropped` : ''}`,
+    );
+  if (s.records !== null)
+    words.push(
+      `holds ${s.records} records${s.oldest !== null ? ` from ${time(s.oldest)}` : ''}${s.newest !== null ? ` to ${time(s.newest)}` : ''}`,
+    );
+  if (s.backend !== 'memory') words.push(`keeps ${s.retentionDays} days`);
+  if (s.lastWriteAt !== null) words.push(`last write ${until(s.lastWriteAt)}`);
+  if (s.lastError !== null)
+    words.push(`last error: ${s.lastError}${s.lastErrorAt !== null ? ` (${time(s.lastErrorAt)})` : ''}`);
+  if (s.gaps.length > 0) words.push(`${s.gaps.length} gap(s) where records were lost`);
+  return words;
+}
+
 export function Health() {
   const [ready, setReady] = useState<Ready | null>(null);
-  const [tags, setTags] = useState<{
-    stale: boolean;
-    ageSeconds: number | null;
-    lastError: string | null;
-    changeNumber: number | null;
-  } | null>(null);
-  const [store, setStore] = useState<Record<string, unknown> | null | 'absent'>(null);
-  const [stats, setStats] = useState<{
-    records: number;
-    decisions: { allowed: number; blocked: number };
-    reasons: Record<string, number>;
-  } | null>(null);
+  const [tags, setTags] = useState<TagsStatus | null>(null);
+  const [enforce, setEnforce] = useState<boolean | string | null>(null);
+  const [store, setStore] = useState<StoreState | null | 'absent'>(null);
+  const [stats, setStats] = useState<Stats | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     readiness().then(setReady, setError);
-    api<typeof tags>('/api/v1/service-tags').then(setTags, setError);
-    api<typeof stats>('/api/v1/stats?since=1h').then(setStats, setError);
-    api<Record<string, unknown>>('/api/v1/store').then(setStore, (err: unknown) =>
+    api<TagsStatus>('/api/v1/service-tags').then(setTags, setError);
+    api<{ enforce: boolean | string }>('/api/v1/policy').then((p) => setEnforce(p.enforce), setError);
+    api<Stats>('/api/v1/stats?since=1h').then(setStats, setError);
+    api<StoreState>('/api/v1/store').then(setStore, (err: unknown) =>
       err instanceof ApiError && err.status === 404 ? setStore('absent') : setError(err),
     );
   }, []);
@@ -52,10 +80,19 @@ export function Health() {
           </dd>
           <dt>service tags</dt>
           <dd>
-            {tags !== null && (
+            {tags !== null && tags.changeNumber === null && (
+              <>
+                <span class="badge bad">no data</span>
+                <NoTagData status={tags} enforce={enforce} />
+              </>
+            )}
+            {tags !== null && tags.changeNumber !== null && (
               <>
                 <span class={`badge ${tags.stale ? 'bad' : 'good'}`}>{tags.stale ? 'stale' : 'fresh'}</span> change{' '}
-                {text(tags.changeNumber ?? 'none')}, {age(tags.ageSeconds)} old
+                {tags.changeNumber}, {age(tags.ageSeconds)} old
+                {tags.missing.length > 0 && (
+                  <span class="bad"> · missing: {tags.missing.map((m) => `${m.tag} (${m.rule})`).join(', ')}</span>
+                )}
                 {tags.lastError !== null && <span class="bad"> · last refresh failed: {tags.lastError}</span>}
               </>
             )}
@@ -66,14 +103,18 @@ export function Health() {
               `${stats.records} decisions: ${stats.decisions.allowed} allowed, ${stats.decisions.blocked} blocked`}
           </dd>
           <dt>decision store</dt>
-          <dd class="mono">
-            {store === 'absent'
-              ? 'in memory (this gateway has no /api/v1/store)'
-              : store === null
-                ? ''
-                : Object.entries(store)
-                    .map(([k, v]) => `${k}: ${k.endsWith('At') ? time(v) : text(v)}`)
-                    .join(' · ')}
+          <dd class="store">
+            {store === 'absent' ? (
+              'in memory (this gateway has no /api/v1/store)'
+            ) : store === null ? (
+              ''
+            ) : (
+              <ul class="plain">
+                {storeWords(store).map((w, i) => (
+                  <li key={i}>{w}</li>
+                ))}
+              </ul>
+            )}
           </dd>
         </dl>
       </Section>

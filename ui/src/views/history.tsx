@@ -2,7 +2,8 @@
 import { useState } from 'preact/hooks';
 import { api, query, type Rec } from '../api';
 import { DecisionReasonSelects, ErrorBox, RecordDetail, RecordTable, Section } from '../components';
-import { REASON_CODES } from '../../../src/policy/reasons';
+import { decisionMatches, type Filters } from '../filters';
+import { REASON_CODES } from '../../../src/policy/reasons.js';
 
 const FIELDS = [
   'since',
@@ -48,10 +49,13 @@ export function History() {
     setBusy(true);
     setError(null);
     try {
+      // The API knows allowed and blocked; policy blocks and failures are told apart in the page.
+      const split = f.decision === 'policy' || f.decision === 'failed';
       const page = await api<{ items: Rec[]; nextCursor: string | null }>(
-        `/api/v1/logs${query({ ...f, cursor: from })}`,
+        `/api/v1/logs${query({ ...f, decision: split ? 'blocked' : f.decision, cursor: from })}`,
       );
-      setItems((old) => (from === null ? page.items : [...old, ...page.items]));
+      const kept = page.items.filter((r) => decisionMatches(r, f.decision as Filters['decision']));
+      setItems((old) => (from === null ? kept : [...old, ...kept]));
       setCursor(page.nextCursor);
       setAsked(f);
     } catch (err) {

@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, follow, type Rec, type StreamState } from '../api';
 import { DecisionReasonSelects, ErrorBox, RecordDetail, RecordTable, Section } from '../components';
 import { matches, NO_FILTERS, type Filters } from '../filters';
-import { REASON_CODES } from '../../../src/policy/reasons';
+import { REASON_CODES } from '../../../src/policy/reasons.js';
 
 const KEEP = 1000;
 

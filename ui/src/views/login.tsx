@@ -34,6 +34,11 @@ export function Login(props: { refusal: ApiError | null; onToken: (token: string
           : {props.refusal.message}
         </div>
       )}
+      {error === null && props.refusal === null && (
+        <p class="prompt" role="status">
+          Paste an admin token to sign in.
+        </p>
+      )}
       <ErrorBox error={error} />
       <form onSubmit={(e) => void submit(e)}>
         <label>

@@ -4,24 +4,11 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type Rec } from '../api';
 import { ErrorBox, Section } from '../components';
 import { text } from '../format';
+import type { Static } from '@sinclair/typebox';
+import type { PolicySchema } from '../../../src/admin/schemas.js';
 
-export interface Policy {
-  configVersion: string;
-  mode: string;
-  enforce: boolean | string;
-  ports: number[];
-  clients: string[];
-  allowPrivate: string[];
-  serviceTags: { changeNumber: number; cloud: string } | null;
-  rules: {
-    id: string;
-    kind: string;
-    pattern: string;
-    resolvedTags: string[];
-    missingTags: string[];
-    tags: { base: string; regions?: string[] }[];
-  }[];
-}
+/** The compiled policy, as the server types it. */
+export type Policy = Static<typeof PolicySchema>;
 
 export function PolicyView() {
   const [policy, setPolicy] = useState<Policy | null>(null);
@@ -40,28 +27,30 @@ export function PolicyView() {
               config {policy.configVersion} · mode {policy.mode} · service tags enforce {String(policy.enforce)} · ports{' '}
               {policy.ports.join(', ')} · clients {policy.clients.length === 0 ? 'anyone' : policy.clients.join(', ')}
             </p>
-            <table class="records">
-              <thead>
-                <tr>
-                  <th>rule</th>
-                  <th>kind</th>
-                  <th>pattern</th>
-                  <th>service tags</th>
-                </tr>
-              </thead>
-              <tbody>
-                {policy.rules.map((r) => (
-                  <tr key={r.id}>
-                    <td class="mono">{r.id}</td>
-                    <td>{r.kind}</td>
-                    <td class="mono">{r.pattern}</td>
-                    <td class="mono">
-                      {r.tags.map((t) => (t.regions ? `${t.base} (${t.regions.join(', ')})` : t.base)).join(', ')}
-                    </td>
+            <div class="table-wrap">
+              <table class="records">
+                <thead>
+                  <tr>
+                    <th>rule</th>
+                    <th>kind</th>
+                    <th>pattern</th>
+                    <th>service tags</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
+                </thead>
+                <tbody>
+                  {policy.rules.map((r) => (
+                    <tr key={r.id}>
+                      <td class="mono">{r.id}</td>
+                      <td>{r.kind}</td>
+                      <td class="mono">{r.pattern}</td>
+                      <td class="mono">
+                        {r.tags.map((t) => (t.regions ? `${t.base} (${t.regions.join(', ')})` : t.base)).join(', ')}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
           </>
         )}
       </Section>

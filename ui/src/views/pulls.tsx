@@ -47,28 +47,36 @@ export function Pulls() {
           answers /api/v1/pulls).
         </p>
       )}
-      {items !== null && items.length === 0 && <p class="empty">No image pulls recorded.</p>}
+      {items !== null && items.length === 0 && (
+        <p class="empty">
+          No image pulls recorded yet. Pulls appear here only for registries with <code>inspect: true</code>: the
+          gateway reads those tunnels (with its own CA) and records each repository and digest pulled; other registries'
+          tunnels are passed through unread.
+        </p>
+      )}
       {items !== null && items.length > 0 && (
-        <table class="records">
-          <thead>
-            <tr>
-              {columns.map((c) => (
-                <th key={c}>{c}</th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((p, i) => (
-              <tr key={i}>
+        <div class="table-wrap">
+          <table class="records">
+            <thead>
+              <tr>
                 {columns.map((c) => (
-                  <td key={c} class="mono">
-                    {c === 'time' ? time(p[c]) : text(p[c])}
-                  </td>
+                  <th key={c}>{c}</th>
                 ))}
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {items.map((p, i) => (
+                <tr key={i}>
+                  {columns.map((c) => (
+                    <td key={c} class="mono">
+                      {c === 'time' ? time(p[c]) : text(p[c])}
+                    </td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </Section>
   );

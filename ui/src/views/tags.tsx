@@ -5,23 +5,8 @@ import { api } from '../api';
 import { ErrorBox, Section } from '../components';
 import { age, text, time, until } from '../format';
 import type { Policy } from './policy';
-
-interface TagsStatus {
-  changeNumber: number | null;
-  cloud: string | null;
-  source: string | null;
-  loadedAt: string | null;
-  lastSuccessAt: string | null;
-  nextRefreshAt: string | null;
-  lastError: string | null;
-  lastErrorAt: string | null;
-  stale: boolean;
-  ageSeconds: number | null;
-  tags: Record<string, number>;
-  failures: number;
-  consecutiveFailures: number;
-  publishedAt?: string | null;
-}
+import { NoTagData } from '../tag-notice';
+import type { TagsStatus } from '../../../src/service-tags/types.js';
 
 export function Tags() {
   const [status, setStatus] = useState<TagsStatus | null>(null);
@@ -60,6 +45,7 @@ export function Tags() {
         }
       >
         <ErrorBox error={error} />
+        {status !== null && <NoTagData status={status} enforce={policy?.enforce ?? null} />}
         {status !== null && (
           <dl class="facts">
             <dt>change number</dt>
@@ -69,10 +55,17 @@ export function Tags() {
             <dt>{status.publishedAt ? 'published' : 'data dated'}</dt>
             <dd>{published === null ? '' : time(published)}</dd>
             <dt>age</dt>
-            <dd>{age(status.ageSeconds)}</dd>
-            <dt>stale</dt>
             <dd>
-              <span class={`badge ${status.stale ? 'bad' : 'good'}`}>{status.stale ? 'stale' : 'fresh'}</span>
+              {age(status.ageSeconds)}
+              {status.ageFrom !== null && <span class="muted"> (from the {status.ageFrom})</span>}
+            </dd>
+            <dt>freshness</dt>
+            <dd>
+              {status.changeNumber === null ? (
+                <span class="badge bad">no data</span>
+              ) : (
+                <span class={`badge ${status.stale ? 'bad' : 'good'}`}>{status.stale ? 'stale' : 'fresh'}</span>
+              )}
             </dd>
             <dt>loaded</dt>
             <dd>{time(status.loadedAt)}</dd>
@@ -97,26 +90,28 @@ export function Tags() {
       </Section>
       <Section title="Tags per rule">
         {policy !== null && (
-          <table class="records">
-            <thead>
-              <tr>
-                <th>rule</th>
-                <th>tags in use (prefixes)</th>
-                <th>missing in the data</th>
-              </tr>
-            </thead>
-            <tbody>
-              {policy.rules.map((r) => (
-                <tr key={r.id}>
-                  <td class="mono">{r.id}</td>
-                  <td class="mono">
-                    {r.resolvedTags.map((t) => `${t} (${status?.tags[t] ?? '?'})`).join(', ') || 'none'}
-                  </td>
-                  <td class="mono bad">{r.missingTags.join(', ')}</td>
+          <div class="table-wrap">
+            <table class="records">
+              <thead>
+                <tr>
+                  <th>rule</th>
+                  <th>tags in use (prefixes)</th>
+                  <th>missing in the data</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {policy.rules.map((r) => (
+                  <tr key={r.id}>
+                    <td class="mono">{r.id}</td>
+                    <td class="mono">
+                      {r.resolvedTags.map((t) => `${t} (${status?.tags[t] ?? '?'})`).join(', ') || 'none'}
+                    </td>
+                    <td class="mono bad">{r.missingTags.join(', ')}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </Section>
     </>
