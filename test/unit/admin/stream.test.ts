@@ -32,10 +32,8 @@ async function open(fake: Fake, query = '', headers: Record<string, string> = {}
         .split('\n\n')
         .filter((e) => e.includes('data: '))
         .map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { id: string; host: string }),
-    async until(pred: (t: string) => boolean): Promise<void> {
-      for (let i = 0; i < 200 && !pred(text); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(pred(text)).toBe(true);
-    },
+    until: (pred: (t: string) => boolean): Promise<void> =>
+      expect.poll(() => pred(text), { timeout: 10_000, interval: 10 }).toBe(true),
   };
 }
 
