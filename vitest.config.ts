@@ -17,6 +17,12 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default'],
+    expect: {
+      // A test that asserts nothing fails: finishing is not passing.
+      requireAssertions: true,
+      // expect.poll's own default (1 s) is too short on a loaded machine; a test may pass its own.
+      poll: { timeout: 10_000 },
+    },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {

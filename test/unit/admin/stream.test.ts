@@ -104,9 +104,10 @@ describe('GET /api/v1/logs/stream', () => {
     const fake = fakeDeps();
     const s = await open(fake);
     const ended = new Promise<void>((resolve) => (s.res.stream() as Readable).on('end', () => resolve()));
+    await s.until((t) => t.includes(': connected'));
     await app?.close();
     app = undefined;
-    await ended;
+    await expect(ended).resolves.toBeUndefined();
   });
 });
 
