@@ -205,22 +205,29 @@ describe('ServiceTagManager schedule', () => {
       await vi.advanceTimersByTimeAsync(18 * HOUR - 1);
       expect(m.status()).toMatchObject({ failures: 0, nextRefreshAt: iso(T0 + 18 * HOUR) });
       // Each attempt is the timer's own; it fails on the missing file and re-arms with back-off.
+      // expect.poll moves the fake clock by its interval while the real file system answers, so an
+      // attempt is dated at its due time or a few polls after; the next is due exactly `backoff` on.
       let at = T0 + 18 * HOUR;
       for (const [i, backoff] of [60_000, 120_000, 240_000].entries()) {
         await vi.advanceTimersByTimeAsync(at - Date.now());
         await expect.poll(() => m.status().consecutiveFailures, { timeout: 10_000 }).toBe(i + 1);
-        expect(m.status()).toMatchObject({ lastErrorAt: iso(at), nextRefreshAt: iso(at + backoff) });
-        at += backoff;
+        const failedAt = Date.parse(m.status().lastErrorAt ?? '');
+        expect(failedAt - at).toBeGreaterThanOrEqual(0);
+        expect(failedAt - at).toBeLessThan(10_000);
+        expect(m.status().nextRefreshAt).toBe(iso(failedAt + backoff));
+        at = failedAt + backoff;
       }
       expect(m.status()).toMatchObject({ failures: 3, consecutiveFailures: 3, changeNumber: 1 });
       writeAt(s.source, serviceTagsJson(loopbackTags(), 2), Date.now());
       await vi.advanceTimersByTimeAsync(at - Date.now());
       await expect.poll(() => m.status().changeNumber, { timeout: 10_000 }).toBe(2);
+      const succeededAt = Date.parse(m.status().lastSuccessAt ?? '');
+      expect(succeededAt - at).toBeGreaterThanOrEqual(0);
+      expect(succeededAt - at).toBeLessThan(10_000);
       expect(m.status()).toMatchObject({
         consecutiveFailures: 0,
         failures: 3,
-        lastSuccessAt: iso(at),
-        nextRefreshAt: iso(at + 24 * HOUR),
+        nextRefreshAt: iso(succeededAt + 24 * HOUR),
       });
     } finally {
       m.stop();
