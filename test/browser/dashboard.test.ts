@@ -277,11 +277,13 @@ describe.skipIf(!haveChromium)(
       await page.getByText('1 records, more available').waitFor();
       await page.getByRole('button', { name: 'Older records' }).click();
       await page.getByText('2 records').waitFor();
+      expect(await page.locator('table.records tbody tr').count()).toBe(2);
 
       await page.goto(`${rig.base}/ui#/charts`);
       await page.locator('.totals').waitFor();
       await page.locator('.uplot').first().waitFor();
       await page.getByText('myregistry', { exact: true }).waitFor();
+      expect(await page.locator('.totals').textContent()).toMatch(/[1-9]/);
       // Every bucket of the range is on the axis, the empty ones as 0: 7 days of 6 h buckets, not
       // just the one bucket that holds this test's records.
       await page.getByLabel('range').selectOption('7d');
@@ -297,6 +299,7 @@ describe.skipIf(!haveChromium)(
       await page.goto(`${rig.base}/ui#/tags`);
       await page.getByText('fresh', { exact: true }).waitFor();
       await page.getByRole('cell', { name: 'registry:myregistry:login' }).waitFor();
+      expect(await page.getByRole('cell', { name: 'registry:myregistry:login' }).count()).toBe(1);
 
       await page.goto(`${rig.base}/ui#/health`);
       await page.getByText('ready', { exact: true }).waitFor();

@@ -224,15 +224,16 @@ describe.skipIf(missing.length > 0)(`inspected pulls through the gateway${skipNo
       `oci:${join(work, 'ttl')}:1`,
     );
     expect(pull.ok, pull.stderr).toBe(true);
-    const deadline = Date.now() + 20_000;
-    let status = 200;
-    while (status !== 403 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250));
-      const answer = await connectThrough(gw.port, `${registry.blobHost}:${registry.port}`);
-      answer.socket.destroy();
-      status = answer.status;
-    }
-    expect(status).toBe(403);
+    await expect
+      .poll(
+        async () => {
+          const answer = await connectThrough(gw.port, `${registry.blobHost}:${registry.port}`);
+          answer.socket.destroy();
+          return answer.status;
+        },
+        { timeout: 20_000, interval: 250 },
+      )
+      .toBe(403);
     expect(gw.gateway.inspector.learned.list()).toEqual([]);
   });
 
@@ -301,13 +302,8 @@ describe.skipIf(missing.length > 0)(`inspected pulls through the gateway${skipNo
       expect(push.status).toBe(403);
       expect(push.body).toContain('push_not_allowed');
 
-      const waitFor = async (pred: (r: DecisionRecord) => boolean): Promise<void> => {
-        const deadline = Date.now() + 10_000;
-        while (![...gateway.store.newestFirst()].some(pred)) {
-          if (Date.now() > deadline) throw new Error('record not written');
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
+      const waitFor = (pred: (r: DecisionRecord) => boolean): Promise<void> =>
+        expect.poll(() => [...gateway.store.newestFirst()].some(pred), { timeout: 10_000, interval: 50 }).toBe(true);
       await waitFor((r) => r.kind === 'request' && r.path === '/oauth2/token');
       const answers: string[] = [];
       for (const url of [

@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { vi } from 'vitest';
 import { Gateway } from '../../src/gateway.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
 import type { RequestInterceptor } from '../../src/inspect/inspected-request.js';
@@ -75,15 +76,15 @@ export async function startGateway(
     configFile,
     logFile,
     records,
-    async waitForRecord(pred, timeoutMs = 5000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = records().find(pred);
-        if (hit) return hit;
-        if (Date.now() > deadline) throw new Error(`no matching record; have: ${JSON.stringify(records(), null, 1)}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    waitForRecord: (pred, timeoutMs = 5000) =>
+      vi.waitFor(
+        () => {
+          const hit = records().find(pred);
+          if (!hit) throw new Error(`no matching record; have: ${JSON.stringify(records(), null, 1)}`);
+          return hit;
+        },
+        { timeout: timeoutMs, interval: 20 },
+      ),
     stop: () => gateway.stop(),
   };
 }

@@ -120,6 +120,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     ]);
     let stderr = '';
     server.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+    // A plain retry loop rather than vi.waitFor: bench/ starts this server outside vitest.
     const deadline = Date.now() + 60_000;
     for (;;) {
       const c = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });

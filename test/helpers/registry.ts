@@ -151,6 +151,7 @@ async function waitForRegistry(
   ca: string,
   log: () => string,
 ): Promise<void> {
+  // A plain retry loop rather than vi.waitFor: bench/ starts this registry outside vitest.
   const deadline = Date.now() + 15_000;
   let exited = false;
   child.once('exit', () => (exited = true));

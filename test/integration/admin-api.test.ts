@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
 import { startAdmin, type RunningAdmin } from '../../src/admin/start.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
@@ -97,7 +97,7 @@ beforeAll(async () => {
       // aborted at the end of the test
     }
   })();
-  while (!sse.text.includes(': connected')) await new Promise((r) => setTimeout(r, 10));
+  await vi.waitFor(() => expect(sse.text).toContain(': connected'), { timeout: 10_000, interval: 10 });
 
   // 1. An allowed tunnel carrying a request and a 20 kB answer.
   const authority = `myregistry.azurecr.io:${acr.port}`;
@@ -203,8 +203,7 @@ describe('GET /api/v1/logs over a real socket', () => {
 describe('GET /api/v1/logs/stream', () => {
   it('delivered every record produced after it connected, in order', async () => {
     const ids = gw.records().map((r) => r.id);
-    for (let i = 0; i < 100 && !ids.every((id) => sse.text.includes(`id: ${id}`)); i++)
-      await new Promise((r) => setTimeout(r, 20));
+    await expect.poll(() => ids.filter((id) => !sse.text.includes(`id: ${id}`)), { timeout: 10_000 }).toEqual([]);
     const events = sse.text
       .split('\n\n')
       .filter((e) => e.startsWith('id: '))

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
 import { startAdmin, type RunningAdmin } from '../../src/admin/start.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
@@ -94,14 +94,16 @@ async function tunnel(r: Running): Promise<DecisionRecord> {
 }
 const seen = new Set<string>();
 
-async function waitFor<T>(get: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = get();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((res) => setTimeout(res, 20));
-  }
+/** Polls get until it yields something other than undefined or false, and returns that. */
+function waitFor<T>(get: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+  return vi.waitFor(
+    () => {
+      const v = get();
+      if (v === undefined || v === false) throw new Error('not yet');
+      return v;
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 }
 
 /** A real `serve` process with a config that tunnels to the loopback registry; `stderr` is its

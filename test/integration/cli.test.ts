@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/output.js';
 import { connectThrough, httpsGet, tlsOver } from '../helpers/raw.js';
@@ -166,18 +166,15 @@ describe('acr-egress serve (a real process)', () => {
     const tls = await tlsOver(a.socket, 'myregistry.azurecr.io', upstream.ca);
     expect(await httpsGet(tls, 'myregistry.azurecr.io')).toContain('ok myregistry.azurecr.io');
 
-    const adminPort = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`admin did not start: ${stderr}`)), 20_000);
-      const check = (): void => {
+    const adminPort = await vi.waitFor(
+      () => {
         const line = stderr.split('\n').find((l) => l.includes('admin API listening'));
         const m = line && /"port":(\d+)/.exec(line);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        } else setTimeout(check, 50);
-      };
-      check();
-    });
+        if (!m) throw new Error(`admin did not start: ${stderr}`);
+        return Number(m[1]);
+      },
+      { timeout: 20_000, interval: 50 },
+    );
     const admin = `http://127.0.0.1:${adminPort}`;
     expect((await fetch(`${admin}/healthz`)).status).toBe(200);
     expect((await fetch(`${admin}/readyz`)).status).toBe(200);
@@ -193,10 +190,7 @@ describe('acr-egress serve (a real process)', () => {
     );
 
     child.kill('SIGHUP');
-    await new Promise<void>((resolve) => {
-      const check = (): void => (stderr.includes('config reloaded') ? resolve() : void setTimeout(check, 50));
-      check();
-    });
+    await expect.poll(() => stderr, { timeout: 20_000, interval: 50 }).toContain('config reloaded');
 
     const code = await new Promise<number | null>((resolve) => {
       child.on('exit', (c) => resolve(c));

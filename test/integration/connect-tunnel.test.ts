@@ -344,7 +344,7 @@ describe('gateway-wide limits and modes', () => {
     held.on('error', () => undefined);
     try {
       held.write('CONNECT ');
-      while (g.gateway.connections < 1) await new Promise((r) => setTimeout(r, 10));
+      await expect.poll(() => g.gateway.connections, { timeout: 10_000, interval: 10 }).toBeGreaterThanOrEqual(1);
       const a = await connectThrough(g.port, 'myregistry.azurecr.io:443');
       expect(a.status).toBe(503);
       expect(a.headers['x-acr-egress-reason']).toBe('too_many_connections');

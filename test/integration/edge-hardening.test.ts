@@ -62,13 +62,8 @@ function withMetrics(g: TestGateway): Metrics {
   return m;
 }
 
-async function until(what: string, pred: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The gateway's open connections, polled until they settle (slots given back). */
+const connections = (g: TestGateway) => expect.poll(() => g.gateway.connections, { timeout: 20_000 });
 
 function closed(socket: Socket): Promise<void> {
   return new Promise((resolve) => {
@@ -104,7 +99,7 @@ describe('every connection gives its slot back (maxConnections: 5)', () => {
       sockets.push(a.socket);
     }
     await Promise.all(sockets.map(closed));
-    await until('all slots back', () => g.gateway.connections === 0);
+    await connections(g).toBe(0);
     await tunnelWorks(g);
     const recs = g.records().filter((r) => r.host === 'myregistry.azurecr.io' && r.bytesUp === 0);
     expect(recs.length).toBeGreaterThanOrEqual(5);
@@ -120,7 +115,7 @@ describe('every connection gives its slot back (maxConnections: 5)', () => {
       sockets.push(s);
     }
     await Promise.all(sockets.map(closed));
-    await until('all slots back', () => g.gateway.connections === 0);
+    await connections(g).toBe(0);
     await tunnelWorks(g);
   });
 
@@ -148,7 +143,7 @@ describe('every connection gives its slot back (maxConnections: 5)', () => {
       expect(b.toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
       expect(b.toString('latin1')).toContain('X-Acr-Egress-Reason: bad_request');
     }
-    await until('all slots back', () => g.gateway.connections === 0);
+    await connections(g).toBe(0);
     const recs = g.records().slice(before);
     expect(recs.filter((r) => r.reason === 'bad_request' && /headersTimeoutMs/.test(r.detail ?? ''))).toHaveLength(5);
     await tunnelWorks(g);
@@ -163,7 +158,7 @@ describe('every connection gives its slot back (maxConnections: 5)', () => {
     }, 50);
     await closed(s);
     clearInterval(timer);
-    await until('slot back', () => g.gateway.connections === 0);
+    await connections(g).toBe(0);
   });
 
   it('answers an HTTP/0.9-style CONNECT (no version) 400 bad_request', async () => {
@@ -294,7 +289,7 @@ describe('per-client limits', () => {
     const rec = await g.waitForRecord((r) => r.reason === 'too_many_connections');
     expect(rec.detail).toMatch(/per client/);
     a1.socket.destroy();
-    await until('slot back', () => g.gateway.connections <= 1);
+    await connections(g).toBeLessThanOrEqual(1);
     await tunnelWorks(g);
     a2.socket.destroy();
     expect(await m.text()).toMatch(/acr_egress_client_limit_hits_total\{limit="connections"\} 1/);

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCa } from '../../src/inspect/ca.js';
 import { makeCa } from '../helpers/certs.js';
 import { captureNodeTlsHello } from '../helpers/client-hello-capture.js';
@@ -69,14 +69,15 @@ describe('inspected tunnels', () => {
     const send = async (method: string, path: string, host = `${HOST}:${upstream.port}`): Promise<string> => {
       buf = '';
       tls.write(`${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 0\r\n\r\n`);
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        const len = /content-length: (\d+)/i.exec(buf)?.[1];
-        if (end !== -1 && len !== undefined && buf.length >= end + 4 + Number(len)) return buf;
-        if (Date.now() > deadline) throw new Error(`no response; have ${JSON.stringify(buf)}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      return vi.waitFor(
+        () => {
+          const end = buf.indexOf('\r\n\r\n');
+          const len = /content-length: (\d+)/i.exec(buf)?.[1];
+          if (end !== -1 && len !== undefined && buf.length >= end + 4 + Number(len)) return buf;
+          throw new Error(`no response; have ${JSON.stringify(buf)}`);
+        },
+        { timeout: 10_000, interval: 10 },
+      );
     };
     return { tls, send };
   }

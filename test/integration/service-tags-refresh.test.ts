@@ -40,13 +40,6 @@ function decide(policy: PolicySnapshot, ip: string): string {
   return decision.allowed ? `allowed tag=${decision.tag}` : `blocked ${decision.reason}`;
 }
 
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !cond();) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** One keep-alive request over an open TLS tunnel; resolves with the response text. */
 function exchange(tls: TLSSocket): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -390,7 +383,7 @@ describe('the schedule', () => {
     gw = await startGateway(gatewayConfig({ source: fake.detailsUrl(), cacheFile: cache, refreshHours: 0.0002 }));
     expect(gw.gateway.policy.tags?.changeNumber).toBe(1);
     expect(gw.gateway.serviceTags.status().nextRefreshAt).not.toBeNull();
-    await until(() => gw.gateway.policy.tags?.changeNumber === 2);
+    await expect.poll(() => gw.gateway.policy.tags?.changeNumber, { timeout: 10_000 }).toBe(2);
     expect(decide(gw.gateway.policy, '127.0.0.22')).toBe('allowed tag=AzureContainerRegistry.EastUS');
   });
 });

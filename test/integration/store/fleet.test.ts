@@ -3,7 +3,7 @@
 // loses nothing the audit log has (or says exactly what it lost when the queue bound is passed).
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminDepsFromGateway } from '../../../src/admin/from-gateway.js';
 import { createAdminApp } from '../../../src/admin/app.js';
 import type { AdminApp } from '../../../src/admin/app-types.js';
@@ -41,13 +41,7 @@ async function get<T>(n: Node, url: string): Promise<T> {
   return res.json() as T;
 }
 
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const WAIT = { timeout: 60_000, interval: 50 };
 
 /** Decision records in a gateway's audit log file. */
 function auditIds(gw: TestGateway): string[] {
@@ -109,13 +103,13 @@ describe.skipIf(POSTGRES_MISSING)('a fleet on PostgreSQL', () => {
     const res = await fetch(`${address}/api/v1/logs/stream?host=streamed.example.net`, { signal: controller.signal });
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     let text = '';
-    await until('the stream to connect', async () => {
+    await vi.waitFor(async () => {
       const { value } = await reader.read();
       text += new TextDecoder().decode(value);
-      return text.includes(': connected');
-    });
+      expect(text).toContain(': connected');
+    }, WAIT);
     // The LISTEN connection is set up when the first stream subscribes: retry until it hears.
-    await until('a record of gw-b on the stream of gw-a', async () => {
+    await vi.waitFor(async () => {
       await blockedTunnel(b, 'streamed.example.net');
       await b.gw.gateway.records.writer?.flush();
       const next = await Promise.race([
@@ -123,8 +117,8 @@ describe.skipIf(POSTGRES_MISSING)('a fleet on PostgreSQL', () => {
         new Promise<{ value: undefined }>((r) => setTimeout(() => r({ value: undefined }), 1000)),
       ]);
       if (next.value) text += new TextDecoder().decode(next.value);
-      return text.includes('"instance":"gw-b"');
-    });
+      expect(text).toContain('"instance":"gw-b"');
+    }, WAIT);
     expect(text).toContain('streamed.example.net');
     controller.abort();
   }, 60_000);
@@ -138,14 +132,16 @@ describe.skipIf(POSTGRES_MISSING)('a fleet on PostgreSQL', () => {
     // Readiness is the proxy's: the same answer as before the outage (these gateways have no tags).
     const ready = await a.app.inject({ method: 'GET', url: '/readyz' });
     expect([ready.statusCode, ready.json()]).toEqual([readyBefore.statusCode, readyBefore.json()]);
-    await until('a failed write', async () => (await get<{ healthy: boolean }>(a, '/api/v1/store')).healthy === false);
+    await expect.poll(async () => (await get<{ healthy: boolean }>(a, '/api/v1/store')).healthy, WAIT).toBe(false);
     const query = await a.app.inject({ method: 'GET', url: '/api/v1/logs' });
     expect([query.statusCode, query.json().error]).toEqual([503, 'unavailable']);
     await server.start();
-    await until('the queue to drain', async () => {
-      await a.gw.gateway.records.writer?.flush();
-      return a.gw.gateway.records.writer?.state().queued === 0;
-    });
+    await expect
+      .poll(async () => {
+        await a.gw.gateway.records.writer?.flush();
+        return a.gw.gateway.records.writer?.state().queued;
+      }, WAIT)
+      .toBe(0);
     await a.gw.gateway.recorder.flush();
     const logged = auditIds(a.gw).sort();
     const c = new pg.Client({ connectionString: server.url('fleet') });
@@ -166,10 +162,12 @@ describe.skipIf(POSTGRES_MISSING)('a fleet on PostgreSQL', () => {
       expect(state.dropped).toBe(7);
       expect(state.gaps.map((g) => g.dropped)).toEqual([7]);
       await server.start();
-      await until('the queue to drain', async () => {
-        await c.gw.gateway.records.writer?.flush();
-        return c.gw.gateway.records.writer?.state().queued === 0;
-      });
+      await expect
+        .poll(async () => {
+          await c.gw.gateway.records.writer?.flush();
+          return c.gw.gateway.records.writer?.state().queued;
+        }, WAIT)
+        .toBe(0);
       const page = await get<Page>(c, '/api/v1/logs?instance=gw-c');
       expect(page.items).toHaveLength(5);
       expect(page.gaps?.map((g) => g.dropped)).toEqual([7]);

@@ -32,10 +32,8 @@ async function open(fake: Fake, query = '', headers: Record<string, string> = {}
         .split('\n\n')
         .filter((e) => e.includes('data: '))
         .map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { id: string; host: string }),
-    async until(pred: (t: string) => boolean): Promise<void> {
-      for (let i = 0; i < 200 && !pred(text); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(pred(text)).toBe(true);
-    },
+    until: (pred: (t: string) => boolean): Promise<void> =>
+      expect.poll(() => pred(text), { timeout: 10_000, interval: 10 }).toBe(true),
   };
 }
 
@@ -106,9 +104,10 @@ describe('GET /api/v1/logs/stream', () => {
     const fake = fakeDeps();
     const s = await open(fake);
     const ended = new Promise<void>((resolve) => (s.res.stream() as Readable).on('end', () => resolve()));
+    await s.until((t) => t.includes(': connected'));
     await app?.close();
     app = undefined;
-    await ended;
+    await expect(ended).resolves.toBeUndefined();
   });
 });
 

@@ -36,13 +36,8 @@ function hosts(f: string): string[] {
     .map((l) => (JSON.parse(l) as { host: string }).host);
 }
 
-async function until(pred: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** The log's failed writes, polled until the file system's answer arrives. */
+const writeErrors = (log: AuditLog) => expect.poll(() => log.status().writeErrors, { timeout: 15_000 });
 
 function writeHosts(log: AuditLog, from: number, count: number): void {
   for (let i = from; i < from + count; i++) log.write(rec({ host: `h${i}.example.com` }));
@@ -85,7 +80,7 @@ describe.skipIf(!hasDevFull)('audit log on a full disk (/dev/full; skipped witho
     const log = createAuditLog('/dev/full', { log: ops });
     writeHosts(log, 0, 50);
     expect(await log.flush(300)).toBe(false);
-    await until(() => log.status().writeErrors >= 3, 'three failed writes');
+    await writeErrors(log).toBeGreaterThanOrEqual(3);
     expect(log.available()).toBe(false);
     expect(log.status()).toMatchObject({ queued: 50, dropped: 0, lastError: 'ENOSPC' });
     expect(lines.filter((l) => l.level === 'error')).toHaveLength(1);
@@ -103,7 +98,7 @@ describe.skipIf(!hasDevFull)('audit log on a full disk (/dev/full; skipped witho
     const { log: ops, lines } = opLog();
     const log = createAuditLog('/dev/full', { log: ops, maxQueued: 10 });
     writeHosts(log, 0, 25);
-    await until(() => log.status().writeErrors >= 1, 'a failed write');
+    await writeErrors(log).toBeGreaterThanOrEqual(1);
     expect(log.status()).toMatchObject({ queued: 10, dropped: 15 });
     expect(lines.filter((l) => l.msg.includes('queue full'))).toHaveLength(1);
     const f = file();

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dial } from '../../../src/proxy/dial.js';
 import { DownstreamReader, pump, READ_BUFFER_BYTES, type PumpEnd } from '../../../src/proxy/pump.js';
 
@@ -127,9 +127,15 @@ function watchQueue(s: Socket): () => number {
   return () => max;
 }
 
-async function firstTunnel(rig: Rig): Promise<Rig['tunnels'][number]> {
-  while (rig.tunnels.length === 0) await new Promise((r) => setTimeout(r, 5));
-  return rig.tunnels[0] as Rig['tunnels'][number];
+function firstTunnel(rig: Rig): Promise<Rig['tunnels'][number]> {
+  return vi.waitFor(
+    () => {
+      const t = rig.tunnels[0];
+      if (t === undefined) throw new Error('no tunnel yet');
+      return t;
+    },
+    { timeout: 10_000, interval: 5 },
+  );
 }
 
 const SIZE = 24 * 2 ** 20;

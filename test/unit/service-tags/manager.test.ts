@@ -1,10 +1,10 @@
 // The service-tag lifecycle without the network: start-up load order, swaps and onUpdate, the cache,
-// the schedule and back-off (injected clock), staleness, reconfiguration, and the real files.
+// the schedule and back-off (fake timers), staleness, reconfiguration, and the real files.
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildConfig } from '../../../src/config/load.js';
 import { ruleTagNeeds } from '../../../src/policy/tag-needs.js';
 import { ServiceTagManager } from '../../../src/service-tags/manager.js';
@@ -13,7 +13,8 @@ import { testConfig } from '../../helpers/gateway.js';
 import { serviceTagPath } from '../../helpers/service-tag-fixtures.js';
 import { loopbackTags, serviceTagsJson, type TestTag } from '../../helpers/tags.js';
 
-const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const T0 = Date.parse('2025-11-10T00:00:00Z');
 
 /** 127.0.0.2 moves from ACR EastUS to WestUS; 127.0.0.22 joins EastUS. */
@@ -33,7 +34,6 @@ interface Setup {
   cache: string;
   updates: ServiceTagIndex[];
   logs: Array<Record<string, unknown>>;
-  clock: { now: number };
   make(over?: Record<string, unknown>): ServiceTagManager;
 }
 
@@ -43,7 +43,6 @@ function setup(): Setup {
   const cache = join(dir, 'cache', 'service-tags.json');
   const updates: ServiceTagIndex[] = [];
   const logs: Array<Record<string, unknown>> = [];
-  const clock = { now: T0 };
   const log = pino(
     { level: 'info' },
     { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
@@ -57,18 +56,21 @@ function setup(): Setup {
       needs: ruleTagNeeds,
       log,
       onUpdate: (index) => updates.push(index),
-      now: () => clock.now,
       random: () => 0.5,
     });
-  return { dir, source, cache, updates, logs, clock, make };
+  return { dir, source, cache, updates, logs, make };
 }
 
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !cond();) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+// The clock stands at T0 and moves only when a test advances it; the refresh timer and the
+// manager's dates (its default now is Date.now) move together. File I/O stays real.
+beforeEach(() => {
+  vi.useFakeTimers({ now: T0, toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+const iso = (t: number) => new Date(t).toISOString();
 
 function writeAt(path: string, text: string, time: number): void {
   writeFileSync(path, text);
@@ -193,32 +195,39 @@ describe('ServiceTagManager.refresh', () => {
 describe('ServiceTagManager schedule', () => {
   it('waits out the rest of the interval for fresh data, then backs off 1, 2, 4 min on failures', async () => {
     const s = setup();
-    writeAt(s.source, serviceTagsJson(loopbackTags(), 1), T0 - 6 * 3_600_000);
+    writeAt(s.source, serviceTagsJson(loopbackTags(), 1), T0 - 6 * HOUR);
     const m = s.make();
     await m.loadInitial();
     m.start();
     try {
-      expect(m.status().nextRefreshAt).toBe(new Date(T0 + 18 * 3_600_000).toISOString());
+      expect(m.status().nextRefreshAt).toBe(iso(T0 + 18 * HOUR));
       rmSync(s.source);
-      const due: string[] = [];
-      for (let i = 0; i < 3; i++) {
-        const r = await m.refresh();
-        expect(r.ok).toBe(false);
-        due.push(r.status.nextRefreshAt ?? '');
+      await vi.advanceTimersByTimeAsync(18 * HOUR - 1);
+      expect(m.status()).toMatchObject({ failures: 0, nextRefreshAt: iso(T0 + 18 * HOUR) });
+      // Each attempt is the timer's own; it fails on the missing file and re-arms with back-off.
+      // expect.poll moves the fake clock by its interval while the real file system answers, so an
+      // attempt is dated at its due time or a few polls after; the next is due exactly `backoff` on.
+      let at = T0 + 18 * HOUR;
+      for (const [i, backoff] of [60_000, 120_000, 240_000].entries()) {
+        await vi.advanceTimersByTimeAsync(at - Date.now());
+        await expect.poll(() => m.status().consecutiveFailures, { timeout: 10_000 }).toBe(i + 1);
+        const failedAt = Date.parse(m.status().lastErrorAt ?? '');
+        expect(failedAt - at).toBeGreaterThanOrEqual(0);
+        expect(failedAt - at).toBeLessThan(10_000);
+        expect(m.status().nextRefreshAt).toBe(iso(failedAt + backoff));
+        at = failedAt + backoff;
       }
-      expect(due).toEqual([60_000, 120_000, 240_000].map((d) => new Date(T0 + d).toISOString()));
+      expect(m.status()).toMatchObject({ failures: 3, consecutiveFailures: 3, changeNumber: 1 });
+      writeAt(s.source, serviceTagsJson(loopbackTags(), 2), Date.now());
+      await vi.advanceTimersByTimeAsync(at - Date.now());
+      await expect.poll(() => m.status().changeNumber, { timeout: 10_000 }).toBe(2);
+      const succeededAt = Date.parse(m.status().lastSuccessAt ?? '');
+      expect(succeededAt - at).toBeGreaterThanOrEqual(0);
+      expect(succeededAt - at).toBeLessThan(10_000);
       expect(m.status()).toMatchObject({
-        failures: 3,
-        consecutiveFailures: 3,
-        changeNumber: 1,
-        lastErrorAt: new Date(T0).toISOString(),
-      });
-      writeAt(s.source, serviceTagsJson(loopbackTags(), 2), T0);
-      const ok = await m.refresh();
-      expect(ok.status).toMatchObject({
         consecutiveFailures: 0,
         failures: 3,
-        nextRefreshAt: new Date(T0 + 24 * 3_600_000).toISOString(),
+        nextRefreshAt: iso(succeededAt + 24 * HOUR),
       });
     } finally {
       m.stop();
@@ -232,8 +241,9 @@ describe('ServiceTagManager schedule', () => {
     writeAt(s.source, serviceTagsJson(loopbackTags(), 8), T0);
     m.start();
     try {
-      await until(() => m.index !== null);
-      expect(m.index?.changeNumber).toBe(8);
+      expect(m.status().nextRefreshAt).toBe(iso(T0));
+      await vi.advanceTimersByTimeAsync(0);
+      await expect.poll(() => m.index?.changeNumber, { timeout: 10_000 }).toBe(8);
       expect(s.updates).toHaveLength(1);
     } finally {
       m.stop();

@@ -1,6 +1,6 @@
 // The store writer with a store that fails on command: batches in order, nothing lost while the
 // store is down (within the bound), drops past the bound counted as one gap, retries that succeed.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LogFilter } from '../../../src/audit/query.js';
 import { DecisionStore } from '../../../src/audit/store.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
@@ -83,16 +83,22 @@ describe('StoreWriter', () => {
   });
 
   it('retries by itself after a failure (backoff), without a flush', async () => {
-    const store = new FlakyStore();
-    const w = new StoreWriter(store, { ...options, flushMs: 10 });
-    store.down = true;
-    w.enqueue(rec());
-    await new Promise((r) => setTimeout(r, 50));
-    store.down = false;
-    const deadline = Date.now() + 20_000;
-    while (w.state().queued > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    expect(w.state()).toMatchObject({ queued: 0, written: 1, healthy: true });
-    await w.close();
+    // The writer's flush and back-off are its own timers: fake ones make each attempt a step.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const store = new FlakyStore();
+      const w = new StoreWriter(store, { ...options, flushMs: 10 });
+      store.down = true;
+      w.enqueue(rec());
+      await vi.advanceTimersByTimeAsync(50);
+      expect(w.state()).toMatchObject({ queued: 1, written: 0, healthy: false });
+      store.down = false;
+      await vi.advanceTimersByTimeAsync(options.maxBackoffMs);
+      expect(w.state()).toMatchObject({ queued: 0, written: 1, healthy: true });
+      await w.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('takes no records after close', async () => {
