@@ -50,7 +50,11 @@ export function registerStreamRoute(app: AdminApp, deps: AdminDeps, options: Adm
       });
       open.add(res);
       // A stream outlives the access log's onResponse line: say who opened it, and when it ends.
-      log.info({ tokenName: req.adminTokenName ?? null, filters: req.query, remote: req.ip }, 'SSE stream opened');
+      // Filter names only: the admin log never holds a query string's values.
+      log.info(
+        { tokenName: req.adminTokenName ?? null, filters: Object.keys(req.query), remote: req.ip },
+        'SSE stream opened',
+      );
       let sent = 0;
       let closed = false;
       let unsubscribe = (): void => undefined;
