@@ -23,7 +23,8 @@ import { parseListen } from './net/listen.js';
 import { ProxyServer } from './proxy/proxy-server.js';
 import { HostResolver } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
-import { ServiceTagManager } from './service-tags/manager.js';
+import { ServiceTagManager, type PreparedTags } from './service-tags/manager.js';
+import { prepareAll, type ReloadStep } from './reload.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
 import { allowLine, tagsLine } from './start-lines.js';
 import { VERSION } from './version.js';
@@ -247,41 +248,82 @@ export class Gateway {
     this.#policy = compilePolicy(this.#loaded, index);
   }
 
-  /** Re-reads the config file; an invalid one is refused and the running one kept. */
+  /**
+   * Re-reads the config file; an invalid one is refused and the running one kept. Every component
+   * prepares the new config first (src/reload.ts); none switches unless all have agreed.
+   */
   async reload(): Promise<ReloadResult> {
     let next: LoadedConfig;
     let auth: ProxyAuth | null;
+    const env = this.#options.env ?? process.env;
     try {
       // Regions are checked against the data in use, as at start.
-      const env = this.#options.env ?? process.env;
       next = (await loadConfigChecked(this.#options.configFile, env, async () => this.#tags)).loaded;
       auth = loadAuth(next); // the users file is re-read on every reload
     } catch (err) {
-      const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
-      this.log.warn({ problems }, 'config reload refused; keeping the running config');
-      return { ok: false, problems };
+      return this.#refused(isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)]);
     }
+    let tags: PreparedTags | null = null;
+    let tagIndex: ServiceTagIndex | null = null;
+    const steps: ReloadStep[] = [
+      {
+        name: 'serviceTags',
+        prepare: async () => (tags = await this.serviceTags.prepare(next)),
+      },
+      {
+        name: 'policy',
+        prepare: () => {
+          tagIndex = tags!.index();
+          const compiled = compilePolicy(next, tagIndex);
+          return {
+            commit: () => {
+              this.#tags = tagIndex;
+              this.#policy = compiled;
+            },
+          };
+        },
+      },
+      {
+        name: 'proxy',
+        prepare: () => {
+          const resolver = makeResolver(next);
+          const trusted = compileTrusted(next);
+          return {
+            commit: () => {
+              this.#resolver = resolver;
+              this.#trusted = trusted;
+              this.#auth = auth;
+            },
+          };
+        },
+      },
+      { name: 'inspect', prepare: () => this.inspector.prepare(next) },
+      {
+        name: 'log',
+        prepare: () => ({
+          commit: () => {
+            if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
+            this.recorder.failClosed = next.config.log.failClosed;
+          },
+        }),
+      },
+      {
+        name: 'audit',
+        prepare: () => this.records.prepare(next.config.audit, next.config.audit.instance ?? instanceName(env)),
+      },
+    ];
+    const prepared = await prepareAll(steps);
+    if (!prepared.ok) return this.#refused(prepared.problems);
     const changed = next.version !== this.#loaded.version;
-    await this.serviceTags.reconfigure(next);
-    const tags = this.serviceTags.index;
-    const policy = compilePolicy(next, tags);
-    try {
-      this.inspector.configure(next);
-    } catch (err) {
-      const problems = [`inspect: ${(err as Error).message}`];
-      this.log.warn({ problems }, 'config reload refused; keeping the running config');
-      return { ok: false, problems };
-    }
-    if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
-    this.recorder.failClosed = next.config.log.failClosed;
+    prepared.commit();
     this.#loaded = next;
-    this.#tags = tags;
-    this.#policy = policy;
-    this.#resolver = makeResolver(next);
-    this.#trusted = compileTrusted(next);
-    this.#auth = auth;
     this.log.info({ configVersion: next.version, changed }, 'config reloaded');
     return { ok: true, version: next.version, changed };
+  }
+
+  #refused(problems: readonly string[]): ReloadResult {
+    this.log.warn({ problems }, 'config reload refused; keeping the running config');
+    return { ok: false, problems };
   }
 
   /** Reopens log.file by its path (SIGHUP, SIGUSR2): after logrotate renames it, records go to a new file. */

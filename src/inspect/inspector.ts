@@ -81,6 +81,11 @@ export class Inspector implements TunnelInspector {
 
   /** Applies a (re)loaded config; the CA files were checked by the loader. Tunnels in flight keep theirs. */
   configure(loaded: LoadedConfig): void {
+    this.prepare(loaded).commit();
+  }
+
+  /** Reload, first half: reads and compiles everything that can fail; commit() swaps and cannot fail. */
+  prepare(loaded: LoadedConfig): { commit(): void } {
     const { caCertFile, caKeyFile, upstreamCaFile, learnedTtlSeconds, learnedMax } = loaded.config.inspect;
     const registries = new Map<string, RegistryInspection>();
     for (const reg of loaded.registries) {
@@ -101,15 +106,19 @@ export class Inspector implements TunnelInspector {
         caPem = ca.ca.certPem;
       }
     }
-    this.#roots = roots;
-    this.#signer = signer;
-    this.#caPem = caPem;
-    this.#server.keepAliveTimeout = loaded.config.proxy.idleTimeoutMs;
     const learning = new Set([...registries].filter(([, r]) => r.blobLearned).map(([name]) => name));
-    this.learned.reconfigure(learnedTtlSeconds, learnedMax, learning);
-    this.#registries = registries;
-    // New roots or timeouts: later tunnels get new agents; the old ones close as the LRU drops them.
-    this.#generation++;
+    return {
+      commit: () => {
+        this.#roots = roots;
+        this.#signer = signer;
+        this.#caPem = caPem;
+        this.#server.keepAliveTimeout = loaded.config.proxy.idleTimeoutMs;
+        this.learned.reconfigure(learnedTtlSeconds, learnedMax, learning);
+        this.#registries = registries;
+        // New roots or timeouts: later tunnels get new agents; the old ones close as the LRU drops them.
+        this.#generation++;
+      },
+    };
   }
 
   /** Closes pooled upstream connections (gateway stop). */
