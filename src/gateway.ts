@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
 import { createAuditLog, type AuditLog } from './audit/audit-log.js';
 import { Recorder } from './audit/recorder.js';
-import { DecisionStore } from './audit/store.js';
+import { DecisionStore } from './store/ring.js';
 import { loadConfigChecked } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
 import { ProxyUsers } from './auth/users-file.js';

@@ -2,7 +2,7 @@
 // comments. A client that does not read is dropped once its unsent bytes pass a bound, so a stuck
 // dashboard cannot grow the gateway's memory.
 import type { ServerResponse } from 'node:http';
-import { isCursor } from '../audit/query.js';
+import { isCursor } from '../store/query.js';
 import type { DecisionRecord } from '../audit/record.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps, AdminOptions } from './deps.js';

@@ -5,7 +5,7 @@ import { monotonicFactory } from 'ulid';
 import { refuse, type Decision } from '../policy/decide.js';
 import type { AuditLog, AuditLogStatus } from './audit-log.js';
 import type { DecisionRecord, RecordMode, RequestFields } from './record.js';
-import type { DecisionStore } from './store.js';
+import type { DecisionStore } from '../store/ring.js';
 
 export interface RecordInput {
   mode: RecordMode;

@@ -2,7 +2,7 @@
 // empty the admin API: reads the file backwards in chunks and keeps the last `max` decision records.
 import { open } from 'node:fs/promises';
 import type { DecisionRecord } from './record.js';
-import type { DecisionStore } from './store.js';
+import type { DecisionStore } from '../store/ring.js';
 
 const CHUNK_BYTES = 256 * 1024;
 /** A longer "line" is not a record the gateway wrote; skipping it bounds the memory a bad file takes. */

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { parseDecisionLine } from '../audit/tail.js';
-import { DecisionStore } from '../audit/store.js';
+import { DecisionStore } from '../store/ring.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { instanceName, StoreService } from '../store/service.js';
 import type { StoredRecord } from '../store/types.js';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { DecisionStore } from '../audit/store.js';
+import type { DecisionStore } from './ring.js';
 import type { Config } from '../config/schema.js';
 import { AcrEgressError } from '../errors.js';
 import type { Prepared } from '../reload.js';

@@ -2,8 +2,8 @@
 // smallest posting list to walk, and cursor pages that stay put while new records arrive.
 import { CidrList, parseIp } from '../net/address.js';
 import { isReason, type Reason } from '../policy/reasons.js';
-import type { DecisionRecord, RecordMode } from './record.js';
-import type { DecisionStore, SeqList } from './store.js';
+import type { DecisionRecord, RecordMode } from '../audit/record.js';
+import type { DecisionStore, SeqList } from './ring.js';
 
 /** The filter parameters as they come in (query string values). */
 export interface LogFilterParams {
