@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { newRecordId } from '../audit/recorder.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ConnectionContext, ProxyDeps, TunnelInspector } from '../proxy/context.js';
-import { loadCa } from './ca.js';
+import { loadCa } from '../tls/ca.js';
 import {
   handleInspectedRequest,
   onUpstreamResponse,

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import type { AdminApp } from '../../src/admin/app-types.js';
 import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
-import { createCa } from '../../src/inspect/ca.js';
+import { createCa } from '../../src/tls/ca.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { serviceTagPath } from '../helpers/service-tag-fixtures.js';
 
