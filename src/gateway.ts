@@ -2,8 +2,8 @@
 // snapshots atomically on reload or new service tags. Tunnels keep the snapshot they started with.
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
-import { createAuditLog, type AuditLog } from './audit/audit-log.js';
-import { Recorder } from './audit/recorder.js';
+import { createAuditLog, type AuditLog, type AuditLogStatus } from './audit/audit-log.js';
+import { Recorder, type RecordSink } from './audit/recorder.js';
 import { DecisionStore } from './store/ring.js';
 import { loadConfigChecked } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
@@ -12,7 +12,8 @@ import { instanceName, StoreService } from './store/service.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
-import { Inspector } from './inspect/inspector.js';
+import { Inspector, type InspectStatus } from './inspect/inspector.js';
+import type { LearnedEntry } from './inspect/learned-hosts.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import { ruleTagNeeds } from './policy/tag-needs.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
@@ -21,7 +22,7 @@ import { ConnectionTracker } from './proxy/connection-tracker.js';
 import { ProxyAuth } from './proxy/proxy-auth.js';
 import { parseListen } from './net/listen.js';
 import { ProxyServer } from './proxy/proxy-server.js';
-import { HostResolver } from './proxy/resolver.js';
+import { HostResolver, type ResolveResult } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
 import { ServiceTagManager, type PreparedTags } from './service-tags/manager.js';
 import { prepareAll, type ReloadStep } from './reload.js';
@@ -69,7 +70,9 @@ export class Gateway {
   #stopping: Promise<void> | null = null;
   /** Owns the service-tag data: start-up load, scheduled refresh, validation, cache. */
   readonly serviceTags: ServiceTagManager;
-  readonly tunnelEvents: TunnelEvents & { listeners: TunnelEvents[] };
+  /** What the proxy reports tunnel by tunnel; observers join through observeTunnels(). */
+  readonly tunnelEvents: TunnelEvents;
+  #tunnelListeners: TunnelEvents[] = [];
 
   private constructor(
     options: GatewayOptions,
@@ -99,9 +102,8 @@ export class Gateway {
     // After the audit log (the record of truth): the store's writer queues, never blocks.
     this.recorder.addSink((rec) => records.add(rec));
     this.inspector = new Inspector(loaded, componentLog(log, 'inspect'));
-    const listeners: TunnelEvents[] = [];
+    const listeners = this.#tunnelListeners;
     this.tunnelEvents = {
-      listeners,
       opened: () => {
         this.#tunnelsActive++;
         for (const l of listeners) l.opened();
@@ -216,6 +218,57 @@ export class Gateway {
 
   get transparentAddress(): AddressInfo | null {
     return this.#transparentAddress;
+  }
+
+  /** Why the gateway should not get traffic now (empty: ready), as /readyz reports it. */
+  readiness(): string[] {
+    const reasons: string[] = [];
+    if (this.#proxyAddress === null) reasons.push('the proxy is not listening');
+    if (this.#loaded.config.serviceTags.enforce === true && this.#tags === null) {
+      reasons.push('no service-tag data is loaded and serviceTags.enforce is true: tunnels that need tags are blocked');
+    }
+    if (this.stopping) reasons.push('stopping: draining connections');
+    if (this.recorder.failClosed && !this.recorder.available())
+      reasons.push('the audit log cannot be written and log.failClosed is true: new tunnels are refused');
+    return reasons;
+  }
+
+  /** Adds an observer of every tunnel (metrics); returns the function that removes it. */
+  observeTunnels(listener: TunnelEvents): () => void {
+    this.#tunnelListeners.push(listener);
+    return () => {
+      const i = this.#tunnelListeners.indexOf(listener);
+      if (i !== -1) this.#tunnelListeners.splice(i, 1);
+    };
+  }
+
+  /** Adds an observer of every record, after the audit log has it (metrics). */
+  observeRecords(sink: RecordSink): void {
+    this.recorder.addSink(sink);
+  }
+
+  /** DNS cache hits and misses since start, for the metrics. */
+  dnsCounts(): { hits: number; misses: number } {
+    return { hits: this.#resolver.hits, misses: this.#resolver.misses };
+  }
+
+  /** Inspection counters and the registries inspected, for the admin API and the metrics. */
+  inspectStatus(): InspectStatus {
+    return this.inspector.status();
+  }
+
+  /** The blob hosts learned from inspected registries' redirects. */
+  learnedHosts(): LearnedEntry[] {
+    return this.inspector.learned.list();
+  }
+
+  auditStatus(): AuditLogStatus {
+    return this.recorder.auditStatus();
+  }
+
+  /** Resolves a host as a tunnel would (POST /api/v1/check with "resolve": true). */
+  resolve(host: string): Promise<ResolveResult> {
+    return this.#resolver.resolve(host);
   }
 
   async listen(): Promise<AddressInfo> {
