@@ -1,6 +1,7 @@
 // Inspected tunnels: for a registry with inspect: true, after the usual checks pass, terminate the
 // client's TLS with a leaf for the CONNECT host (ALPN http/1.1 only), serve its requests through one
 // shared http.Server, and write the tunnel's record when the client goes. Reconfigured on reload.
+import { AcrEgressError } from '../errors.js';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -99,7 +100,7 @@ export class Inspector implements TunnelInspector {
     let caPem = this.#caPem;
     if (caCertFile !== null && caKeyFile !== null) {
       const ca = loadCa(caCertFile, caKeyFile);
-      if (!ca.ok) throw new Error(ca.problem); // unreachable after validation, unless the files changed since
+      if (!ca.ok) throw new AcrEgressError('INTERNAL', ca.problem); // unreachable after validation, unless the files changed since
       if (ca.ca.certPem !== caPem) {
         const { leafValidityHours, leafCacheSize } = loaded.config.inspect;
         signer = new LeafSigner(ca.ca, { validityHours: leafValidityHours, cacheSize: leafCacheSize });

@@ -39,7 +39,7 @@ export function instanceName(env: NodeJS.ProcessEnv = process.env): string {
 export function databaseUrl(audit: AuditConfig): string {
   if (audit.url !== null) return audit.url;
   if (audit.urlFile !== null) return readFileSync(audit.urlFile, 'utf8').trim();
-  throw new Error('audit.store is postgres but neither audit.url nor audit.urlFile is set');
+  throw new AcrEgressError('CONFIG_INVALID', 'audit.store is postgres but neither audit.url nor audit.urlFile is set');
 }
 
 export class StoreService {
