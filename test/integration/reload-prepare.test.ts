@@ -1,10 +1,11 @@
 // Reload is prepare, then commit: a new config refused by the last component to prepare (the store,
 // which cannot change without a restart) leaves every component as it was, the service-tag source
 // included; the same config without that change is taken by all of them.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAdminApp } from '../../src/admin/app.js';
 import type { AdminApp } from '../../src/admin/app-types.js';
 import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
@@ -93,4 +94,62 @@ describe('a reload refused by the last component', () => {
     expect(after.failClosed).toBe(true);
     expect(gw.gateway.serviceTags.config).toBe(gw.gateway.config);
   });
+});
+
+describe('acr-egress serve (a real process) on SIGHUP', () => {
+  it('a reload refused by the store keeps the service-tag source; the same without it switches', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-reload-hup-'));
+    const cfg = join(dir, 'acr-egress.json');
+    const token = 'reload-test-admin-token-0123456789';
+    const config = (source: string, audit: Record<string, unknown> = {}): void =>
+      writeFileSync(
+        cfg,
+        JSON.stringify(
+          testConfig({
+            serviceTags: { enforce: true, source: serviceTagPath(source as never), cacheFile: null },
+            admin: { listen: '127.0.0.1:0', token },
+            log: { level: 'info', file: join(dir, 'audit.log') },
+            audit,
+          }),
+        ),
+      );
+    config('ServiceTags_Public_20250721.json');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', cfg], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    try {
+      const port = await vi.waitFor(
+        () => {
+          const m = /admin API listening.*?"port":(\d+)|"port":(\d+).*?admin API listening/.exec(stderr);
+          if (!m) throw new Error(`admin not up yet: ${stderr.slice(-500)}`);
+          return Number(m[1] ?? m[2]);
+        },
+        { timeout: 30_000, interval: 50 },
+      );
+      const source = async (): Promise<string> => {
+        const res = await fetch(`http://127.0.0.1:${port}/api/v1/service-tags`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        return ((await res.json()) as { source: string }).source;
+      };
+      expect(await source()).toMatch(/20250721/);
+
+      config('ServiceTags_Public_20251106.json', { store: 'embedded', dir: join(dir, 'store') });
+      child.kill('SIGHUP');
+      await vi.waitFor(() => expect(stderr).toContain('config reload refused'), { timeout: 30_000, interval: 50 });
+      expect(stderr).toContain('audit.store: changing the store needs a restart');
+      expect(await source()).toMatch(/20250721/);
+
+      config('ServiceTags_Public_20251106.json');
+      child.kill('SIGHUP');
+      await vi.waitFor(() => expect(stderr).toContain('config reloaded'), { timeout: 30_000, interval: 50 });
+      expect(await source()).toMatch(/20251106/);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 90_000);
 });
