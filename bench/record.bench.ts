@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createAuditLog } from '../src/audit/audit-log.js';
 import { makeRecord, Recorder, type RecordInput } from '../src/audit/recorder.js';
-import { DecisionStore } from '../src/audit/store.js';
+import { DecisionStore } from '../src/store/ring.js';
 import { createMetrics } from '../src/metrics/metrics.js';
 import type { Decision } from '../src/policy/decide.js';
 

@@ -2,9 +2,9 @@
 // snapshots atomically on reload or new service tags. Tunnels keep the snapshot they started with.
 import type { AddressInfo } from 'node:net';
 import type { DestinationStream, Logger } from 'pino';
-import { createAuditLog, type AuditLog } from './audit/audit-log.js';
-import { Recorder } from './audit/recorder.js';
-import { DecisionStore } from './audit/store.js';
+import { createAuditLog, type AuditLog, type AuditLogStatus } from './audit/audit-log.js';
+import { Recorder, type RecordSink } from './audit/recorder.js';
+import { DecisionStore } from './store/ring.js';
 import { loadConfigChecked } from './config/check.js';
 import type { LoadedConfig } from './config/load.js';
 import { ProxyUsers } from './auth/users-file.js';
@@ -14,7 +14,8 @@ import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
 import type { RequestInterceptor } from './inspect/inspected-request.js';
-import { Inspector } from './inspect/inspector.js';
+import { Inspector, type InspectStatus } from './inspect/inspector.js';
+import type { LearnedEntry } from './inspect/learned-hosts.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import { ruleTagNeeds } from './policy/tag-needs.js';
 import type { ProxySettings, TunnelEvents } from './proxy/context.js';
@@ -23,9 +24,10 @@ import { ConnectionTracker } from './proxy/connection-tracker.js';
 import { ProxyAuth } from './proxy/proxy-auth.js';
 import { parseListen } from './net/listen.js';
 import { ProxyServer } from './proxy/proxy-server.js';
-import { HostResolver } from './proxy/resolver.js';
+import { HostResolver, type ResolveResult } from './proxy/resolver.js';
 import { TransparentServer } from './proxy/transparent-server.js';
-import { ServiceTagManager } from './service-tags/manager.js';
+import { ServiceTagManager, type PreparedTags } from './service-tags/manager.js';
+import { prepareAll, type ReloadStep } from './reload.js';
 import type { ServiceTagIndex } from './service-tags/types.js';
 import { allowLine, tagsLine } from './start-lines.js';
 import { VERSION } from './version.js';
@@ -74,7 +76,9 @@ export class Gateway {
   #stopping: Promise<void> | null = null;
   /** Owns the service-tag data: start-up load, scheduled refresh, validation, cache. */
   readonly serviceTags: ServiceTagManager;
-  readonly tunnelEvents: TunnelEvents & { listeners: TunnelEvents[] };
+  /** What the proxy reports tunnel by tunnel; observers join through observeTunnels(). */
+  readonly tunnelEvents: TunnelEvents;
+  #tunnelListeners: TunnelEvents[] = [];
 
   private constructor(
     options: GatewayOptions,
@@ -104,9 +108,8 @@ export class Gateway {
     // After the audit log (the record of truth): the store's writer queues, never blocks.
     this.recorder.addSink((rec) => records.add(rec));
     this.inspector = new Inspector(loaded, componentLog(log, 'inspect'), options.interceptors);
-    const listeners: TunnelEvents[] = [];
+    const listeners = this.#tunnelListeners;
     this.tunnelEvents = {
-      listeners,
       opened: () => {
         this.#tunnelsActive++;
         for (const l of listeners) l.opened();
@@ -229,6 +232,57 @@ export class Gateway {
     return this.#transparentAddress;
   }
 
+  /** Why the gateway should not get traffic now (empty: ready), as /readyz reports it. */
+  readiness(): string[] {
+    const reasons: string[] = [];
+    if (this.#proxyAddress === null) reasons.push('the proxy is not listening');
+    if (this.#loaded.config.serviceTags.enforce === true && this.#tags === null) {
+      reasons.push('no service-tag data is loaded and serviceTags.enforce is true: tunnels that need tags are blocked');
+    }
+    if (this.stopping) reasons.push('stopping: draining connections');
+    if (this.recorder.failClosed && !this.recorder.available())
+      reasons.push('the audit log cannot be written and log.failClosed is true: new tunnels are refused');
+    return reasons;
+  }
+
+  /** Adds an observer of every tunnel (metrics); returns the function that removes it. */
+  observeTunnels(listener: TunnelEvents): () => void {
+    this.#tunnelListeners.push(listener);
+    return () => {
+      const i = this.#tunnelListeners.indexOf(listener);
+      if (i !== -1) this.#tunnelListeners.splice(i, 1);
+    };
+  }
+
+  /** Adds an observer of every record, after the audit log has it (metrics). */
+  observeRecords(sink: RecordSink): void {
+    this.recorder.addSink(sink);
+  }
+
+  /** DNS cache hits and misses since start, for the metrics. */
+  dnsCounts(): { hits: number; misses: number } {
+    return { hits: this.#resolver.hits, misses: this.#resolver.misses };
+  }
+
+  /** Inspection counters and the registries inspected, for the admin API and the metrics. */
+  inspectStatus(): InspectStatus {
+    return this.inspector.status();
+  }
+
+  /** The blob hosts learned from inspected registries' redirects. */
+  learnedHosts(): LearnedEntry[] {
+    return this.inspector.learned.list();
+  }
+
+  auditStatus(): AuditLogStatus {
+    return this.recorder.auditStatus();
+  }
+
+  /** Resolves a host as a tunnel would (POST /api/v1/check with "resolve": true). */
+  resolve(host: string): Promise<ResolveResult> {
+    return this.#resolver.resolve(host);
+  }
+
   async listen(): Promise<AddressInfo> {
     this.#proxyAddress = await this.#proxy.listen(parseListen(this.#loaded.config.proxy.listen));
     // Only a listening gateway refreshes: `check` and tests that never listen start no timers.
@@ -259,41 +313,82 @@ export class Gateway {
     this.#policy = compilePolicy(this.#loaded, index);
   }
 
-  /** Re-reads the config file; an invalid one is refused and the running one kept. */
+  /**
+   * Re-reads the config file; an invalid one is refused and the running one kept. Every component
+   * prepares the new config first (src/reload.ts); none switches unless all have agreed.
+   */
   async reload(): Promise<ReloadResult> {
     let next: LoadedConfig;
     let auth: ProxyAuth | null;
+    const env = this.#options.env ?? process.env;
     try {
       // Regions are checked against the data in use, as at start.
-      const env = this.#options.env ?? process.env;
       next = (await loadConfigChecked(this.#options.configFile, env, async () => this.#tags)).loaded;
       auth = loadAuth(next); // the users file is re-read on every reload
     } catch (err) {
-      const problems = isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)];
-      this.log.warn({ problems }, 'config reload refused; keeping the running config');
-      return { ok: false, problems };
+      return this.#refused(isAcrEgressError(err) ? [err.message, ...err.details] : [String(err)]);
     }
+    let tags: PreparedTags | null = null;
+    let tagIndex: ServiceTagIndex | null = null;
+    const steps: ReloadStep[] = [
+      {
+        name: 'serviceTags',
+        prepare: async () => (tags = await this.serviceTags.prepare(next)),
+      },
+      {
+        name: 'policy',
+        prepare: () => {
+          tagIndex = tags!.index();
+          const compiled = compilePolicy(next, tagIndex);
+          return {
+            commit: () => {
+              this.#tags = tagIndex;
+              this.#policy = compiled;
+            },
+          };
+        },
+      },
+      {
+        name: 'proxy',
+        prepare: () => {
+          const resolver = makeResolver(next);
+          const trusted = compileTrusted(next);
+          return {
+            commit: () => {
+              this.#resolver = resolver;
+              this.#trusted = trusted;
+              this.#auth = auth;
+            },
+          };
+        },
+      },
+      { name: 'inspect', prepare: () => this.inspector.prepare(next) },
+      {
+        name: 'log',
+        prepare: () => ({
+          commit: () => {
+            if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
+            this.recorder.failClosed = next.config.log.failClosed;
+          },
+        }),
+      },
+      {
+        name: 'audit',
+        prepare: () => this.records.prepare(next.config.audit, next.config.audit.instance ?? instanceName(env)),
+      },
+    ];
+    const prepared = await prepareAll(steps);
+    if (!prepared.ok) return this.#refused(prepared.problems);
     const changed = next.version !== this.#loaded.version;
-    await this.serviceTags.reconfigure(next);
-    const tags = this.serviceTags.index;
-    const policy = compilePolicy(next, tags);
-    try {
-      this.inspector.configure(next);
-    } catch (err) {
-      const problems = [`inspect: ${(err as Error).message}`];
-      this.log.warn({ problems }, 'config reload refused; keeping the running config');
-      return { ok: false, problems };
-    }
-    if (next.config.log.file !== this.#loaded.config.log.file) this.#audit.reopen(next.config.log.file);
-    this.recorder.failClosed = next.config.log.failClosed;
+    prepared.commit();
     this.#loaded = next;
-    this.#tags = tags;
-    this.#policy = policy;
-    this.#resolver = makeResolver(next);
-    this.#trusted = compileTrusted(next);
-    this.#auth = auth;
     this.log.info({ configVersion: next.version, changed }, 'config reloaded');
     return { ok: true, version: next.version, changed };
+  }
+
+  #refused(problems: readonly string[]): ReloadResult {
+    this.log.warn({ problems }, 'config reload refused; keeping the running config');
+    return { ok: false, problems };
   }
 
   /** Reopens log.file by its path (SIGHUP, SIGUSR2): after logrotate renames it, records go to a new file. */

@@ -4,7 +4,7 @@
 // time, proxy CPU, and acr-egress's leaf-certificate signatures and cache hits.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCa } from '../../src/inspect/ca.js';
+import { createCa } from '../../src/tls/ca.js';
 import { writeOciImage } from '../../test/e2e/oci-image.js';
 import { skopeoCopy } from '../../test/e2e/skopeo.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../../test/helpers/registry.js';

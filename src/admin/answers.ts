@@ -1,21 +1,9 @@
 // One place that turns problems into admin API answers: `{ "error": code, "message": ... }` with the
 // status, including Fastify's own schema failures (rewritten to name the parameter at fault).
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
+import { ADMIN_ERRORS, type AdminErrorCode } from '../errors.js';
 
-export const ADMIN_ERRORS = {
-  bad_request: 400,
-  config_invalid: 400,
-  unauthorized: 401,
-  not_found: 404,
-  method_not_allowed: 405,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  internal: 500,
-  resolve_unavailable: 501,
-  unavailable: 503,
-} as const;
-
-export type AdminErrorCode = keyof typeof ADMIN_ERRORS;
+export { ADMIN_ERRORS, type AdminErrorCode };
 
 export function sendError(
   reply: FastifyReply,
@@ -49,15 +37,9 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
   return new Error(message);
 }
 
-const STATUS_CODES: Partial<Record<number, AdminErrorCode>> = {
-  400: 'bad_request',
-  401: 'unauthorized',
-  404: 'not_found',
-  405: 'method_not_allowed',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  503: 'unavailable',
-};
+/** Fastify's own errors by status: the first admin code the registry gives that status. */
+const STATUS_CODES: Partial<Record<number, AdminErrorCode>> = {};
+for (const [code, status] of Object.entries(ADMIN_ERRORS) as [AdminErrorCode, number][]) STATUS_CODES[status] ??= code;
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const status = error.statusCode ?? 500;

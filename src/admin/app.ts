@@ -9,6 +9,7 @@ import { errorHandler, formatSchemaErrors, notFoundHandler, sendError } from './
 import type { AdminApp } from './app-types.js';
 import { AUTH_MESSAGES, authenticate } from './auth.js';
 import type { AdminDeps, AdminOptions } from './deps.js';
+import { logUrl } from './log-url.js';
 import { registerInspectRoutes } from './inspect-routes.js';
 import { registerLogRoutes } from './logs-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
@@ -60,7 +61,7 @@ export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): Adm
     req.log[level](
       {
         method: req.method,
-        url: req.url.slice(0, 300),
+        url: logUrl(req.url),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
         tokenName: req.adminTokenName ?? null,

@@ -1,7 +1,7 @@
 // What the admin API needs from the running gateway: passed to createAdminApp, so the app holds no
 // state of its own and tests build it from fakes.
 import type { Logger } from 'pino';
-import type { DecisionStore } from '../audit/store.js';
+import type { DecisionStore } from '../store/ring.js';
 import type { StoreService } from '../store/service.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { InspectStatus } from '../inspect/inspector.js';

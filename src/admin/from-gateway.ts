@@ -3,7 +3,6 @@
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
 import { registerStoreMetrics } from '../store/metrics.js';
 import type { AdminDeps, TagsFacade } from './deps.js';
@@ -37,11 +36,11 @@ export function tagsFacade(manager: TagManagerLike): TagsFacade {
 /** A registry over the gateway's resolver, tunnels and service tags; not yet attached. */
 export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
   const metrics = createMetrics({
-    inspect: () => gateway.inspector.status(),
+    inspect: () => gateway.inspectStatus(),
     tags: () => tags.status(),
-    dns: () => ({ hits: gateway.resolver.hits, misses: gateway.resolver.misses }),
+    dns: () => gateway.dnsCounts(),
     tunnelsActive: () => gateway.tunnelsActive,
-    audit: () => gateway.recorder.auditStatus(),
+    audit: () => gateway.auditStatus(),
   });
   registerStoreMetrics(metrics.registry, gateway.records.store.backend, () => gateway.records.writer?.state() ?? null);
   return metrics;
@@ -49,9 +48,8 @@ export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
 
 /** Feeds metrics from every decision record and every tunnel of the gateway. */
 export function attachMetrics(gateway: Gateway, metrics: Metrics): void {
-  gateway.recorder.addSink(metrics.recordSink);
-  const events = gateway.tunnelEvents as TunnelEvents & { listeners: TunnelEvents[] };
-  events.listeners.push(metrics.tunnelListener);
+  gateway.observeRecords(metrics.recordSink);
+  gateway.observeTunnels(metrics.tunnelListener);
 }
 
 export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra = {}): AdminDeps {
@@ -69,23 +67,13 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
     tokens: () => gateway.config.adminTokens,
     metricsAuth: () => gateway.config.config.admin.metricsAuth,
     ready: () => {
-      const reasons: string[] = [];
-      if (gateway.proxyAddress === null) reasons.push('the proxy is not listening');
-      if (gateway.config.config.serviceTags.enforce === true && gateway.tags === null) {
-        reasons.push(
-          'no service-tag data is loaded and serviceTags.enforce is true: tunnels that need tags are blocked',
-        );
-      }
-      if (gateway.stopping) reasons.push('stopping: draining connections');
-      if (gateway.recorder.failClosed && !gateway.recorder.available())
-        reasons.push('the audit log cannot be written and log.failClosed is true: new tunnels are refused');
-      reasons.push(...(extra.notReady?.() ?? []).filter((r) => r !== ''));
+      const reasons = [...gateway.readiness(), ...(extra.notReady?.() ?? []).filter((r) => r !== '')];
       return { ok: reasons.length === 0, reasons };
     },
     tags,
     reload: () => gateway.reload(),
-    inspect: { status: () => gateway.inspector.status(), learned: () => gateway.inspector.learned.list() },
-    resolve: (host) => gateway.resolver.resolve(host),
+    inspect: { status: () => gateway.inspectStatus(), learned: () => gateway.learnedHosts() },
+    resolve: (host) => gateway.resolve(host),
     metrics,
     log: extra.log ?? gateway.log,
   };

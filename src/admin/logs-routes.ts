@@ -2,7 +2,7 @@
 // for tools), GET /api/v1/pulls and GET /api/v1/store, all over the configured store.
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { LogFilter, type LogFilterParams } from '../audit/query.js';
+import { LogFilter, type LogFilterParams } from '../store/query.js';
 import type { DecisionRecord } from '../audit/record.js';
 import { sendError } from './answers.js';
 import type { AdminApp } from './app-types.js';

@@ -2,7 +2,7 @@
 // comments. A client that does not read is dropped once its unsent bytes pass a bound, so a stuck
 // dashboard cannot grow the gateway's memory.
 import type { ServerResponse } from 'node:http';
-import { isCursor } from '../audit/query.js';
+import { isCursor } from '../store/query.js';
 import type { DecisionRecord } from '../audit/record.js';
 import type { AdminApp } from './app-types.js';
 import type { AdminDeps, AdminOptions } from './deps.js';
@@ -50,7 +50,11 @@ export function registerStreamRoute(app: AdminApp, deps: AdminDeps, options: Adm
       });
       open.add(res);
       // A stream outlives the access log's onResponse line: say who opened it, and when it ends.
-      log.info({ tokenName: req.adminTokenName ?? null, filters: req.query, remote: req.ip }, 'SSE stream opened');
+      // Filter names only: the admin log never holds a query string's values.
+      log.info(
+        { tokenName: req.adminTokenName ?? null, filters: Object.keys(req.query), remote: req.ip },
+        'SSE stream opened',
+      );
       let sent = 0;
       let closed = false;
       let unsubscribe = (): void => undefined;

@@ -59,3 +59,9 @@ export interface RequestFields {
   digest: string | null;
   status: number | null;
 }
+
+/** The recent records the recorder adds to after the audit log, and tail.ts refills at start (src/store/ring.ts). */
+export interface RecentRecords {
+  add(record: DecisionRecord): void;
+  readonly capacity: number;
+}

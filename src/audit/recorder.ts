@@ -4,8 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 import { refuse, type Decision } from '../policy/decide.js';
 import type { AuditLog, AuditLogStatus } from './audit-log.js';
-import type { DecisionRecord, RecordMode, RequestFields } from './record.js';
-import type { DecisionStore } from './store.js';
+import type { DecisionRecord, RecentRecords, RecordMode, RequestFields } from './record.js';
 
 export interface RecordInput {
   mode: RecordMode;
@@ -80,7 +79,7 @@ export function makeRecord(input: RecordInput, now = Date.now()): DecisionRecord
 
 export class Recorder {
   #log: AuditLog;
-  #store: DecisionStore;
+  #store: RecentRecords;
   #sinks: RecordSink[] = [];
   /** This replica's name, stamped on every record so a fleet's records tell where they were made. */
   #instance: string | undefined;
@@ -88,7 +87,7 @@ export class Recorder {
   /** log.failClosed: refuse new tunnels while the audit log cannot be written (see auditGate). */
   failClosed: boolean;
 
-  constructor(log: AuditLog, store: DecisionStore, options: { failClosed?: boolean; instance?: string } = {}) {
+  constructor(log: AuditLog, store: RecentRecords, options: { failClosed?: boolean; instance?: string } = {}) {
     this.#log = log;
     this.#store = store;
     this.failClosed = options.failClosed ?? false;

@@ -1,8 +1,7 @@
 // Rebuilds the recent-decisions store at start from the end of the audit log, so a restart does not
 // empty the admin API: reads the file backwards in chunks and keeps the last `max` decision records.
 import { open } from 'node:fs/promises';
-import type { DecisionRecord } from './record.js';
-import type { DecisionStore } from './store.js';
+import type { DecisionRecord, RecentRecords } from './record.js';
 
 const CHUNK_BYTES = 256 * 1024;
 /** A longer "line" is not a record the gateway wrote; skipping it bounds the memory a bad file takes. */
@@ -57,7 +56,7 @@ export function parseDecisionLine(line: string): DecisionRecord | null {
  * nothing; malformed lines and lines that are not decision records are skipped, never fatal.
  */
 export async function rebuildFromLog(
-  store: DecisionStore,
+  store: RecentRecords,
   file: string,
   max: number = store.capacity,
 ): Promise<RebuildResult> {

@@ -1,7 +1,7 @@
 // `acr-egress ca init|show`: the local CA that signs leaf certificates for inspected registries.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createCa, parseCa } from '../inspect/ca.js';
+import { createCa, parseCa } from '../tls/ca.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import type { Io } from './output.js';
 

@@ -5,7 +5,9 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import pino from 'pino';
 import { parseDecisionLine } from '../audit/tail.js';
-import { DecisionStore } from '../audit/store.js';
+import { EXIT } from '../errors.js';
+import { usageError } from './command.js';
+import { DecisionStore } from '../store/ring.js';
 import { configPath, loadConfigFile } from '../config/load.js';
 import { instanceName, StoreService } from '../store/service.js';
 import type { StoredRecord } from '../store/types.js';
@@ -26,12 +28,12 @@ export async function runLogsImport(io: Io, argv: string[]): Promise<number> {
       allowPositionals: true,
       strict: true,
     });
-    if (positionals.length !== 1) throw new Error('logs import needs exactly one FILE');
+    if (positionals.length !== 1) throw usageError('logs import needs exactly one FILE');
     file = positionals[0] as string;
     config = values.config;
   } catch (err) {
     io.err(`acr-egress logs import: ${(err as Error).message}\nusage:\n${LOGS_IMPORT_USAGE}`);
-    return 2;
+    return EXIT.badInput;
   }
   let service: StoreService;
   try {

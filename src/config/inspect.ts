@@ -1,7 +1,7 @@
 // Load-time checks of the inspection keys: a registry that inspects needs a readable, matching CA;
 // pullOnly, repositories and blobStorage: learned only mean something under inspect: true.
-import { checkRootsFile, loadCa } from '../inspect/ca.js';
-import { compileRepositoryPattern } from '../inspect/repository-pattern.js';
+import { checkRootsFile, loadCa } from '../tls/ca.js';
+import { compileRepositoryPattern } from '../net/repository-pattern.js';
 import type { ResolvedRegistry } from './registries.js';
 import type { Config } from './schema.js';
 

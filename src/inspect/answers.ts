@@ -1,11 +1,10 @@
 // Refusals inside an inspected tunnel, in the registry's own error shape, so that docker, containerd
 // and skopeo print the reason to the user (a bare 403 on CONNECT only says "Forbidden").
 import type { ServerResponse } from 'node:http';
-import { REASONS, type Reason } from '../policy/reasons.js';
+import { REASONS, registryErrorCode, type Reason } from '../errors.js';
 
 export function registryErrorBody(reason: Reason, detail: string): string {
-  const code = REASONS[reason].status === 403 ? 'DENIED' : 'UNAVAILABLE';
-  return JSON.stringify({ errors: [{ code, message: `acr-egress: ${reason}: ${detail}` }] });
+  return JSON.stringify({ errors: [{ code: registryErrorCode(reason), message: `acr-egress: ${reason}: ${detail}` }] });
 }
 
 /** Answers one request with the reason's status; closes the connection when a request body is unread. */

@@ -2,6 +2,7 @@
 // after the usual checks pass, terminate the client's TLS with a leaf for the tunnel's host (ALPN
 // http/1.1 only), serve its requests through one shared http.Server, reach the registry through the
 // tunnel's vetted dial, and write the tunnel's record when the client goes. Reconfigured on reload.
+import { AcrEgressError } from '../errors.js';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -13,7 +14,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import type { HostMatch } from '../policy/rules.js';
 import type { TunnelHandler, TunnelJob } from '../proxy/context.js';
-import { loadCa } from './ca.js';
+import { loadCa } from '../tls/ca.js';
 import {
   handleInspectedRequest,
   onUpstreamResponse,
@@ -87,6 +88,11 @@ export class Inspector implements TunnelHandler {
 
   /** Applies a (re)loaded config; the CA files were checked by the loader. Tunnels in flight keep theirs. */
   configure(loaded: LoadedConfig): void {
+    this.prepare(loaded).commit();
+  }
+
+  /** Reload, first half: reads and compiles everything that can fail; commit() swaps and cannot fail. */
+  prepare(loaded: LoadedConfig): { commit(): void } {
     const { caCertFile, caKeyFile, upstreamCaFile, learnedTtlSeconds, learnedMax } = loaded.config.inspect;
     const registries = new Map<string, RegistryInspection>();
     for (const reg of loaded.registries) {
@@ -100,22 +106,26 @@ export class Inspector implements TunnelHandler {
     let caPem = this.#caPem;
     if (caCertFile !== null && caKeyFile !== null) {
       const ca = loadCa(caCertFile, caKeyFile);
-      if (!ca.ok) throw new Error(ca.problem); // unreachable after validation, unless the files changed since
+      if (!ca.ok) throw new AcrEgressError('INTERNAL', ca.problem); // unreachable after validation, unless the files changed since
       if (ca.ca.certPem !== caPem) {
         const { leafValidityHours, leafCacheSize } = loaded.config.inspect;
         signer = new LeafSigner(ca.ca, { validityHours: leafValidityHours, cacheSize: leafCacheSize });
         caPem = ca.ca.certPem;
       }
     }
-    this.#roots = roots;
-    this.#signer = signer;
-    this.#caPem = caPem;
-    this.#server.keepAliveTimeout = loaded.config.proxy.idleTimeoutMs;
     const learning = new Set([...registries].filter(([, r]) => r.blobLearned).map(([name]) => name));
-    this.learned.reconfigure(learnedTtlSeconds, learnedMax, learning);
-    this.#registries = registries;
-    // New roots or timeouts: later tunnels get new agents; the old ones close as the LRU drops them.
-    this.#generation++;
+    return {
+      commit: () => {
+        this.#roots = roots;
+        this.#signer = signer;
+        this.#caPem = caPem;
+        this.#server.keepAliveTimeout = loaded.config.proxy.idleTimeoutMs;
+        this.learned.reconfigure(learnedTtlSeconds, learnedMax, learning);
+        this.#registries = registries;
+        // New roots or timeouts: later tunnels get new agents; the old ones close as the LRU drops them.
+        this.#generation++;
+      },
+    };
   }
 
   /** Closes pooled upstream connections (gateway stop). */

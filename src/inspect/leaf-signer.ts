@@ -10,7 +10,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObjec
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { LRUCache } from 'lru-cache';
 import forge from 'node-forge';
-import type { LoadedCa } from './ca.js';
+import type { LoadedCa } from '../tls/ca.js';
 
 const HOUR_MS = 60 * 60 * 1000;
 const { asn1 } = forge;

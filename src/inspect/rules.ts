@@ -9,7 +9,7 @@
 // name one repository, so GET/HEAD on them belong with pull; PATCH/DELETE on them are writes.
 import type { ResolvedRegistry } from '../config/registries.js';
 import type { Reason } from '../policy/reasons.js';
-import { compileRepositoryList } from './repository-pattern.js';
+import { compileRepositoryList } from '../net/repository-pattern.js';
 import type { RegistryRoute } from './registry-path.js';
 
 export interface RegistryRequestRules {

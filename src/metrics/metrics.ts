@@ -37,7 +37,7 @@ export interface Metrics {
   readonly registry: Registry;
   /** Give to Recorder.addSink: counts every decision and times closed tunnels. */
   readonly recordSink: RecordSink;
-  /** Push onto gateway.tunnelEvents.listeners: open tunnels, bytes, latencies. */
+  /** Given to gateway.observeTunnels(): open tunnels, bytes, latencies. */
   readonly tunnelListener: MetricsTunnelListener;
   /** The exposition text and its content type, for GET /metrics. */
   text(): Promise<string>;

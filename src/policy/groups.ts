@@ -1,6 +1,7 @@
 // Client groups compiled once per config: for each group, who it matches (CIDRs and/or proxy users)
 // and the set of host rules it may use, so that a connection costs a remembered group and one Set
 // lookup. A group names registries, MCR and allow entries; the rules carry the matching grants.
+import { AcrEgressError } from '../errors.js';
 import { allowKey } from '../config/client-groups.js';
 import type { ClientGroupConfig } from '../config/schema.js';
 import { LRUCache } from 'lru-cache';
@@ -21,7 +22,8 @@ function cidrList(list: readonly string[]): CidrList | null {
   if (list.length === 0) return null;
   const parsed = CidrList.parse(list);
   // The config loader has already refused invalid entries; this cannot widen anything.
-  if ('errors' in parsed) throw new Error(`invalid CIDR list reached the policy: ${parsed.errors.join('; ')}`);
+  if ('errors' in parsed)
+    throw new AcrEgressError('INTERNAL', `invalid CIDR list reached the policy: ${parsed.errors.join('; ')}`);
   return parsed.list;
 }
 

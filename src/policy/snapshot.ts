@@ -1,5 +1,6 @@
 // A policy snapshot: the config's rules and the service-tag ranges they need, compiled together once
 // per config version and tag version. Immutable; the proxy swaps the whole snapshot on reload.
+import { AcrEgressError } from '../errors.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { AddressRangeSet, ServiceTagIndex } from '../service-tags/types.js';
 import { CidrList } from '../net/address.js';
@@ -45,7 +46,8 @@ export interface PolicySnapshot {
 function cidrs(list: readonly string[]): CidrList {
   const parsed = CidrList.parse([...list]);
   // The config loader has already refused invalid entries; this cannot widen anything.
-  if ('errors' in parsed) throw new Error(`invalid CIDR list reached the policy: ${parsed.errors.join('; ')}`);
+  if ('errors' in parsed)
+    throw new AcrEgressError('INTERNAL', `invalid CIDR list reached the policy: ${parsed.errors.join('; ')}`);
   return parsed.list;
 }
 

@@ -1,18 +1,8 @@
 // The one place that turns a block reason into bytes on the wire: an HTTP status line with the
 // X-Acr-Egress-Reason header, or (once a tunnel is open) a plain close.
 import type { Socket } from 'node:net';
-import { REASONS, type Reason } from '../policy/reasons.js';
+import { REASONS, STATUS_TEXT, type Reason } from '../errors.js';
 import { REFUSAL_LINGER_MS } from './defaults.js';
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  407: 'Proxy Authentication Required',
-  429: 'Too Many Requests',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
 
 /** Sent with every 407, so that clients (curl, Docker, skopeo) retry with their credentials. */
 export const PROXY_AUTHENTICATE = 'Basic realm="acr-egress"';
@@ -65,4 +55,4 @@ export function linger(socket: Socket): void {
 }
 
 /** One buffer for every tunnel: written as is, never copied or re-encoded per connection. */
-export const CONNECT_ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n', 'latin1');
+export const CONNECT_ESTABLISHED = Buffer.from(`HTTP/1.1 200 ${STATUS_TEXT[200]}\r\n\r\n`, 'latin1');

@@ -62,6 +62,23 @@ interface InUse {
   hash: string | null;
 }
 
+/** What a reload will switch the tags to; see prepare(). */
+export interface PreparedTags {
+  /** The data the policy will be compiled against once committed. */
+  index(): ServiceTagIndex | null;
+  commit(): void;
+}
+
+type LocalRead = { path: string; isCache: boolean } & ({ data: InUse } | { err: unknown });
+
+interface Initial {
+  tried: string[];
+  reads: LocalRead[];
+  config: LoadedConfig;
+  /** loadCache: no "no data available" warning. */
+  quiet: boolean;
+}
+
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -115,40 +132,45 @@ export class ServiceTagManager {
 
   /** The data to start with: the source when it is a local file, else (or if that fails) the cache. Never throws. */
   async loadInitial(): Promise<ServiceTagIndex | null> {
-    const st = this.#config.config.serviceTags;
-    const src = classifySource(st.source);
-    const paths = [src.kind === 'file' ? src.path : null, st.cacheFile].filter((p): p is string => p !== null);
-    for (const path of [...new Set(paths)]) if (await this.#loadLocal(path, path === st.cacheFile)) return this.index;
-    this.#log.warn({ enforce: st.enforce, tried: paths }, 'no service-tag data available');
-    return null;
+    this.#apply(await this.#readInitial(this.#config));
+    return this.index;
   }
 
   /** Loads only the cache file (what `tags update` compares against). Never throws. */
   async loadCache(): Promise<ServiceTagIndex | null> {
     const cache = this.#config.config.serviceTags.cacheFile;
-    return cache !== null && (await this.#loadLocal(cache, true)) ? this.index : null;
+    if (cache === null) return null;
+    const read = await this.#readLocal(cache, true, this.#config);
+    this.#apply({ tried: [cache], reads: [read], config: this.#config, quiet: true });
+    return 'data' in read ? this.index : null;
   }
 
-  async #loadLocal(path: string, isCache: boolean): Promise<boolean> {
+  /** Reads what loadInitial would use for a config, touching nothing in use (a reload may still be refused). */
+  async #readInitial(config: LoadedConfig): Promise<Initial> {
+    const st = config.config.serviceTags;
+    const src = classifySource(st.source);
+    const paths = [src.kind === 'file' ? src.path : null, st.cacheFile].filter((p): p is string => p !== null);
+    const reads: LocalRead[] = [];
+    for (const path of [...new Set(paths)]) {
+      const read = await this.#readLocal(path, path === st.cacheFile, config);
+      reads.push(read);
+      if ('data' in read) break;
+    }
+    return { tried: paths, reads, config, quiet: false };
+  }
+
+  async #readLocal(path: string, isCache: boolean, config: LoadedConfig): Promise<LocalRead> {
     try {
       const got = await readSourceFile(path);
-      const valid = validateServiceTags(got.body, this.#config, { current: null, origin: path });
+      const valid = validateServiceTags(got.body, config, { current: null, origin: path });
       const hash = sha256(got.body);
-      this.#data = { index: valid.index, origin: path, dataTime: got.dataTime, dateFrom: got.dateFrom, hash };
-      if (isCache) this.#cacheHash = hash;
-      else this.#lastSuccessAt = this.#now();
-      this.#log.info(
-        { path, changeNumber: valid.index.changeNumber, prefixes: valid.index.prefixCount, age: this.#ageSeconds() },
-        'service tags loaded',
-      );
-      this.#warnMissing();
-      return true;
+      return {
+        path,
+        isCache,
+        data: { index: valid.index, origin: path, dataTime: got.dataTime, dateFrom: got.dateFrom, hash },
+      };
     } catch (err) {
-      const missing = (err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT';
-      // A cache that does not exist yet is normal on a first start; anything else is worth a look.
-      if (isCache && missing) this.#log.info({ path }, 'no service-tag cache file yet');
-      else this.#fail(err, `${isCache ? 'cache' : 'source'} ${path}`);
-      return false;
+      return { path, isCache, err };
     }
   }
 
@@ -201,6 +223,37 @@ export class ServiceTagManager {
       () => this.#log.info({ changeNumber }, 'service tags shared with the fleet store'),
       (err: unknown) => this.#log.warn({ err: String(err) }, 'service tags not written to the fleet store'),
     );
+  }
+
+  /** Swaps in what #readInitial read, with the log lines and counters it earns. */
+  #apply(initial: Initial): void {
+    for (const read of initial.reads) {
+      if ('data' in read) {
+        this.#data = read.data;
+        if (read.isCache) this.#cacheHash = read.data.hash;
+        else this.#lastSuccessAt = this.#now();
+        this.#log.info(
+          {
+            path: read.path,
+            changeNumber: read.data.index.changeNumber,
+            prefixes: read.data.index.prefixCount,
+            age: this.#ageSeconds(),
+          },
+          'service tags loaded',
+        );
+        this.#warnMissing();
+        return;
+      }
+      const missing = (read.err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT';
+      // A cache that does not exist yet is normal on a first start; anything else is worth a look.
+      if (read.isCache && missing) this.#log.info({ path: read.path }, 'no service-tag cache file yet');
+      else this.#fail(read.err, `${read.isCache ? 'cache' : 'source'} ${read.path}`);
+    }
+    if (!initial.quiet)
+      this.#log.warn(
+        { enforce: initial.config.config.serviceTags.enforce, tried: initial.tried },
+        'no service-tag data available',
+      );
   }
 
   /** Data injected by the caller (tests, GatewayOptions.tags): trusted as is, not validated. */
@@ -391,31 +444,51 @@ export class ServiceTagManager {
 
   /** A new config: if the source or cloud changed, the data in use is re-read for it. Does not call onUpdate. */
   async reconfigure(config: LoadedConfig): Promise<void> {
-    const before = this.#config;
-    this.#config = config;
-    const a = before.config.serviceTags;
+    (await this.prepare(config)).commit();
+  }
+
+  /**
+   * Reload, first half: reads what a new source or cloud needs without changing anything in use, so
+   * a reload another component refuses leaves the tags as they were. commit() switches; it cannot fail.
+   */
+  async prepare(config: LoadedConfig): Promise<PreparedTags> {
+    const a = this.#config.config.serviceTags;
     const b = config.config.serviceTags;
-    const cloudChanged = before.config.cloud !== config.config.cloud;
+    const cloudChanged = this.#config.config.cloud !== config.config.cloud;
     if (!cloudChanged && a.source === b.source && a.cacheFile === b.cacheFile) {
-      if (this.#started && a.refreshHours !== b.refreshHours)
-        this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
-      return;
+      return {
+        index: () => this.index,
+        commit: () => {
+          const hoursChanged = this.#config.config.serviceTags.refreshHours !== b.refreshHours;
+          this.#config = config;
+          if (this.#started && hoursChanged)
+            this.#timer.arm(nextDelay(this.#consecutive, this.#intervalMs(), this.#random));
+        },
+      };
     }
-    this.#generation++;
-    this.#abort?.abort();
-    const kept = this.#data;
-    this.#data = null;
-    this.#cacheHash = null;
-    // A new source numbers its changes its own way, so nothing is compared with the old data.
-    if ((await this.loadInitial()) === null && !cloudChanged && kept !== null) {
-      // Same cloud: the old ranges are still right for it; keep enforcing them until the new source answers.
-      this.#data = kept;
-    }
-    this.#log.info(
-      { source: b.source, cloud: config.config.cloud, inUse: this.index?.changeNumber ?? null },
-      'service-tag source reconfigured',
-    );
-    if (this.#started) this.#timer.arm(0);
+    const initial = await this.#readInitial(config);
+    const read = initial.reads.find((r): r is LocalRead & { data: InUse } => 'data' in r);
+    // Same cloud: the old ranges are still right for it; keep enforcing them until the new source answers.
+    const next = (): InUse | null => read?.data ?? (cloudChanged ? null : this.#data);
+    return {
+      index: () => next()?.index ?? null,
+      commit: () => {
+        this.#generation++;
+        this.#abort?.abort();
+        const kept = next();
+        this.#config = config;
+        this.#data = null;
+        this.#cacheHash = null;
+        // A new source numbers its changes its own way, so nothing is compared with the old data.
+        this.#apply(initial);
+        if (read === undefined) this.#data = kept;
+        this.#log.info(
+          { source: b.source, cloud: config.config.cloud, inUse: this.index?.changeNumber ?? null },
+          'service-tag source reconfigured',
+        );
+        if (this.#started) this.#timer.arm(0);
+      },
+    };
   }
 
   /** Tags the rules need that the data in use lacks, each with its rule. */

@@ -1,7 +1,7 @@
 // Stats over the in-memory ring in one pass: totals by decision and reason, the most blocked hosts,
 // the hosts that moved the most bytes, and the busiest clients (the shape of GET /api/v1/stats).
-import { type LogFilter, matching } from '../audit/query.js';
-import type { DecisionStore } from '../audit/store.js';
+import { type LogFilter, matching } from './query.js';
+import type { DecisionStore } from './ring.js';
 interface HostTally {
   count: number;
   reasons: Record<string, number>;

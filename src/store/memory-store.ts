@@ -1,7 +1,7 @@
 // The memory back end: the recent-decisions ring (log.recent records, per process) behind the store
 // interface. The default when nothing else is configured, the fallback, and what unit tests use.
-import { matching, newerThan, queryLogs, type LogFilter, type LogPage } from '../audit/query.js';
-import type { DecisionStore } from '../audit/store.js';
+import { matching, newerThan, queryLogs, type LogFilter, type LogPage } from './query.js';
+import type { DecisionStore } from './ring.js';
 import { computeStats, type Stats } from './memory-stats.js';
 import { bucketRecords } from './buckets.js';
 import type { Gap, LearnedHost, PullSummary, RecordStore, StatsBucket, StoreBounds, StoredRecord } from './types.js';

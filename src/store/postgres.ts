@@ -40,6 +40,7 @@ export class PostgresStore extends SqlStore {
   readonly #instance: string;
   readonly #onError: (err: unknown) => void;
   #listeners = new Set<(record: StoredRecord) => void>();
+  /** The one LISTEN connection, set as soon as it starts opening, so streams that arrive meanwhile share it. */
   #listen: pg.Client | null = null;
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
@@ -107,10 +108,10 @@ export class PostgresStore extends SqlStore {
     c.on('error', retry);
     c.on('end', () => retry(new Error('LISTEN connection ended')));
     c.on('notification', (msg) => void this.#deliver(msg.payload));
+    this.#listen = c;
     try {
       await c.connect();
       await c.query(`LISTEN ${NOTIFY_CHANNEL}`);
-      this.#listen = c;
     } catch (err) {
       retry(err);
     }

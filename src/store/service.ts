@@ -3,8 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { DecisionStore } from '../audit/store.js';
+import type { DecisionStore } from './ring.js';
 import type { Config } from '../config/schema.js';
+import { AcrEgressError } from '../errors.js';
+import type { Prepared } from '../reload.js';
 import { openEmbeddedStore } from './embedded.js';
 import { MemoryStore } from './memory-store.js';
 import { PostgresStore } from './postgres.js';
@@ -37,7 +39,7 @@ export function instanceName(env: NodeJS.ProcessEnv = process.env): string {
 export function databaseUrl(audit: AuditConfig): string {
   if (audit.url !== null) return audit.url;
   if (audit.urlFile !== null) return readFileSync(audit.urlFile, 'utf8').trim();
-  throw new Error('audit.store is postgres but neither audit.url nor audit.urlFile is set');
+  throw new AcrEgressError('CONFIG_INVALID', 'audit.store is postgres but neither audit.url nor audit.urlFile is set');
 }
 
 export class StoreService {
@@ -91,6 +93,16 @@ export class StoreService {
     const service = new StoreService(store, audit, instance, log);
     service.#startSweep();
     return service;
+  }
+
+  /** Reload: the back end is opened once per process, so a new one is refused (it needs a restart). */
+  prepare(next: AuditConfig, instance: string): Prepared {
+    const changed = (['store', 'url', 'urlFile', 'dir'] as const).find((key) => next[key] !== this.#audit[key]);
+    if (changed !== undefined)
+      throw new AcrEgressError('CONFIG_INVALID', `audit.${changed}: changing the store needs a restart`);
+    if (instance !== this.instance)
+      throw new AcrEgressError('CONFIG_INVALID', 'audit.instance: changing the instance name needs a restart');
+    return { commit: () => undefined };
   }
 
   /** Called for every record after the audit log has it; never waits. */

@@ -1,7 +1,7 @@
 // The SQL back end (embedded PGlite and PostgreSQL share it): batched idempotent inserts, keyset
 // pages ordered by id (ULIDs: time first, so one order across the fleet), aggregates in SQL.
 import { parseIp } from '../net/address.js';
-import { LogFilter, type LogPage } from '../audit/query.js';
+import { LogFilter, type LogPage } from './query.js';
 import type { Stats } from './memory-stats.js';
 import { whereOf } from './sql.js';
 import type { SqlClient } from './sql-client.js';

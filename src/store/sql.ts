@@ -1,6 +1,6 @@
 // Turns a LogFilter into a SQL WHERE clause with numbered parameters: one builder for the
 // embedded (PGlite) and PostgreSQL back ends, which speak the same SQL.
-import type { LogFilter } from '../audit/query.js';
+import type { LogFilter } from './query.js';
 
 export interface Where {
   sql: string;

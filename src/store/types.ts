@@ -1,6 +1,6 @@
 // The store interface: where records go after the audit log, and what the admin API asks of them.
 // Three back ends answer the same queries: memory (the ring), embedded (PGlite) and postgres.
-import type { LogFilter, LogPage } from '../audit/query.js';
+import type { LogFilter, LogPage } from './query.js';
 import type { DecisionRecord } from '../audit/record.js';
 import type { Stats } from './memory-stats.js';
 

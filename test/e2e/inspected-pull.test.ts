@@ -14,7 +14,7 @@ import pino from 'pino';
 import { createAdminApp } from '../../src/admin/app.js';
 import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
 import { Gateway } from '../../src/gateway.js';
-import { createCa } from '../../src/inspect/ca.js';
+import { createCa } from '../../src/tls/ca.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { connectThrough, tlsOver } from '../helpers/raw.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';

@@ -57,7 +57,7 @@ async function gatewayWith(
 
 function withMetrics(g: TestGateway): Metrics {
   const m = createMetrics({ defaultMetrics: false });
-  g.gateway.tunnelEvents.listeners.push(m.tunnelListener);
+  g.gateway.observeTunnels(m.tunnelListener);
   g.gateway.recorder.addSink(m.recordSink);
   return m;
 }

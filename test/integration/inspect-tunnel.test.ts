@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createCa } from '../../src/inspect/ca.js';
+import { createCa } from '../../src/tls/ca.js';
 import { makeCa } from '../helpers/certs.js';
 import { captureNodeTlsHello } from '../helpers/client-hello-capture.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password-hash.js';
-import { createCa } from '../../src/inspect/ca.js';
+import { createCa } from '../../src/tls/ca.js';
 import { captureNodeTlsHello } from '../helpers/client-hello-capture.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { connectThrough, rawConnect, readToEnd, tlsOver } from '../helpers/raw.js';

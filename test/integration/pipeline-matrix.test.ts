@@ -24,7 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password-hash.js';
 import type { DecisionRecord } from '../../src/audit/record.js';
 import { buildConfig } from '../../src/config/load.js';
-import { createCa } from '../../src/inspect/ca.js';
+import { createCa } from '../../src/tls/ca.js';
 import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { readToEnd } from '../helpers/raw.js';

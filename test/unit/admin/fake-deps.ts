@@ -5,7 +5,7 @@ import { monotonicFactory } from 'ulid';
 import pino from 'pino';
 import type { AdminDeps, ReloadOutcome } from '../../../src/admin/deps.js';
 import type { DecisionRecord } from '../../../src/audit/record.js';
-import { DecisionStore } from '../../../src/audit/store.js';
+import { DecisionStore } from '../../../src/store/ring.js';
 import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
 import { compilePolicy } from '../../../src/policy/snapshot.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createAuditLog } from '../../../src/audit/audit-log.js';
-import { DecisionStore } from '../../../src/audit/store.js';
+import { DecisionStore } from '../../../src/store/ring.js';
 import { parseDecisionLine, rebuildFromLog } from '../../../src/audit/tail.js';
 import { rec } from '../admin/fake-deps.js';
 

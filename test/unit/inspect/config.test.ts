@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import { buildConfig } from '../../../src/config/load.js';
 import { isAcrEgressError } from '../../../src/errors.js';
-import { createCa } from '../../../src/inspect/ca.js';
+import { createCa } from '../../../src/tls/ca.js';
 import { makeCa } from '../../helpers/certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'acr-egress-inspect-config-'));

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildConfig } from '../../../src/config/load.js';
-import { createCa } from '../../../src/inspect/ca.js';
+import { createCa } from '../../../src/tls/ca.js';
 import { LearnedHosts } from '../../../src/inspect/learned-hosts.js';
 import { checkAddress, checkRequest } from '../../../src/policy/decide.js';
 import { compilePolicy } from '../../../src/policy/snapshot.js';

@@ -308,6 +308,26 @@ describe('ServiceTagManager.reconfigure', () => {
     expect(m.status().source).toBe(other);
   });
 
+  it('prepare reads a new source but changes nothing until commit (a refused reload leaves it)', async () => {
+    const s = setup();
+    writeAt(s.source, serviceTagsJson(loopbackTags(), 5), T0);
+    const m = s.make({ cacheFile: null });
+    const index = await m.loadInitial();
+    const before = { config: m.config, status: m.status() };
+    const other = join(s.dir, 'other.json');
+    writeAt(other, serviceTagsJson(moved(), 2), T0);
+    const next = configWith(s, { source: other, cacheFile: null });
+    const prepared = await m.prepare(next);
+    expect(prepared.index()?.changeNumber).toBe(2);
+    expect(m.index).toBe(index);
+    expect(m.config).toBe(before.config);
+    expect(m.status()).toEqual(before.status);
+    prepared.commit();
+    expect(m.index).toBe(prepared.index());
+    expect(m.config).toBe(next);
+    expect(m.status().source).toBe(other);
+  });
+
   it('drops the old data when the cloud changes and nothing for the new cloud loads', async () => {
     const s = setup();
     writeAt(s.source, serviceTagsJson(loopbackTags(), 5), T0);

@@ -1,8 +1,8 @@
 // The store writer with a store that fails on command: batches in order, nothing lost while the
 // store is down (within the bound), drops past the bound counted as one gap, retries that succeed.
 import { describe, expect, it, vi } from 'vitest';
-import { LogFilter } from '../../../src/audit/query.js';
-import { DecisionStore } from '../../../src/audit/store.js';
+import { LogFilter } from '../../../src/store/query.js';
+import { DecisionStore } from '../../../src/store/ring.js';
 import { MemoryStore } from '../../../src/store/memory-store.js';
 import type { Gap, StoredRecord } from '../../../src/store/types.js';
 import { StoreWriter } from '../../../src/store/writer.js';

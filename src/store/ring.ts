@@ -1,6 +1,6 @@
 // The recent-decisions store: a bounded ring of records in arrival order, with per-field posting
 // lists (decision, reason, host, client, rule) so that filtered queries skip what cannot match.
-import type { DecisionRecord } from './record.js';
+import type { DecisionRecord } from '../audit/record.js';
 
 export type RecordListener = (record: DecisionRecord) => void;
 

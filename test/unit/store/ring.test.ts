@@ -1,7 +1,7 @@
 // The recent-decisions store: bounded ring, newest-first order, posting lists kept in step with
 // evictions, listeners isolated from each other.
 import { describe, expect, it } from 'vitest';
-import { DecisionStore, SeqList } from '../../../src/audit/store.js';
+import { DecisionStore, SeqList } from '../../../src/store/ring.js';
 import { rec } from '../admin/fake-deps.js';
 
 describe('DecisionStore', () => {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, connect as tlsConnect, createServer } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import { createCa, loadCa, parseCa } from '../../../src/inspect/ca.js';
+import { createCa, loadCa, parseCa } from '../../../src/tls/ca.js';
 import { LeafSigner } from '../../../src/inspect/leaf-signer.js';
 import { makeCa, makeLeaf } from '../../helpers/certs.js';
 

@@ -2,8 +2,8 @@
 // smallest posting list to walk, and cursor pages that stay put while new records arrive.
 import { CidrList, parseIp } from '../net/address.js';
 import { isReason, type Reason } from '../policy/reasons.js';
-import type { DecisionRecord, RecordMode } from './record.js';
-import type { DecisionStore, SeqList } from './store.js';
+import type { DecisionRecord, RecordMode } from '../audit/record.js';
+import type { DecisionStore, SeqList } from './ring.js';
 
 /** The filter parameters as they come in (query string values). */
 export interface LogFilterParams {
@@ -37,6 +37,8 @@ const RELATIVE = /^([0-9]{1,9})(ms|s|m|h|d|w)$/;
 // Dates and date-times only: Date.parse alone would take "1" or "May 3" as times.
 const ISO =
   /^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?$/i;
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\x00-\x1f\x7f]/;
 const MODES: ReadonlySet<string> = new Set(['connect', 'transparent', 'http', 'check']);
 /** Lower-case Crockford base32, 26 characters: the ids makeRecord gives. */
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/i;
@@ -129,6 +131,11 @@ export class LogFilter {
 
   /** Every parameter is checked; the first bad one is named. Nothing unknown widens the filter. */
   static parse(params: LogFilterParams, now = Date.now()): LogFilter | FilterProblem {
+    // No record field holds a control character, and PostgreSQL refuses a NUL in a text parameter.
+    for (const [param, value] of Object.entries(params)) {
+      if (typeof value === 'string' && CONTROL.test(value))
+        return { param, message: 'must not contain control characters' };
+    }
     const f: { -readonly [K in keyof LogFilter]?: LogFilter[K] } = {};
     if (params.decision !== undefined) {
       if (params.decision !== 'allowed' && params.decision !== 'blocked')

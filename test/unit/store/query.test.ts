@@ -2,9 +2,9 @@
 // stores and filters, and pages that stay put while records arrive.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LogFilter, newerThan, parseTime, queryLogs, type LogFilterParams } from '../../../src/audit/query.js';
+import { LogFilter, newerThan, parseTime, queryLogs, type LogFilterParams } from '../../../src/store/query.js';
 import type { DecisionRecord } from '../../../src/audit/record.js';
-import { DecisionStore } from '../../../src/audit/store.js';
+import { DecisionStore } from '../../../src/store/ring.js';
 import { rec } from '../admin/fake-deps.js';
 
 const NOW = Date.parse('2026-06-01T12:00:00.000Z');
