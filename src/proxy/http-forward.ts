@@ -189,6 +189,9 @@ async function forward(
     proxyTimeout: settings.idleTimeoutMs,
     timeout: settings.idleTimeoutMs,
   });
+  // A connection through a parent comes paused (parent.ts). The HTTP client attached its reader in a
+  // tick queued by web() above, before this resume takes effect.
+  dialed.upstream.resume();
 }
 
 /** Hands http-proxy the connection the route stage dialled and vetted, so it never dials itself. */
