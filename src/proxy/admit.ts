@@ -27,13 +27,16 @@ export function admitClient(deps: ProxyDeps, conn: Admittee): Decision | null {
   }
   deps.events?.limited?.(verdict);
   const who = `client ${conn.ctx.client ?? 'unknown'}`;
+  const plain = conn.ctx.mode === 'http';
   return verdict === 'connections'
     ? refuse(
         'too_many_connections',
-        `per client: ${who} has ${limits.perClientConnections} tunnels open (proxy.limits.perClientConnections)`,
+        `per client: ${who} has ${limits.perClientConnections} ${plain ? 'requests in flight' : 'tunnels open'} ` +
+          '(proxy.limits.perClientConnections)',
       )
     : refuse(
         'rate_limited',
-        `per client: ${who} is over ${limits.perClientRate} new tunnels/s (proxy.limits.perClientRate)`,
+        `per client: ${who} is over ${limits.perClientRate} new ${plain ? 'requests' : 'tunnels'}/s ` +
+          '(proxy.limits.perClientRate)',
       );
 }

@@ -208,7 +208,12 @@ describe('plain HTTP through the pipeline stages', () => {
     expect(second.status).toBe(429);
     expect(second.headers['x-acr-egress-reason']).toBe('rate_limited');
     const rec = await g.waitForRecord((r) => r.reason === 'rate_limited');
-    expect(rec).toMatchObject({ mode: 'http', decision: 'blocked', host: 'plain.example.org' });
+    expect(rec).toMatchObject({
+      mode: 'http',
+      decision: 'blocked',
+      host: 'plain.example.org',
+      detail: expect.stringMatching(/per client: .* new requests\/s/),
+    });
     expect(seen.map((x) => x.url)).not.toContain('/second');
   });
 
@@ -231,7 +236,7 @@ describe('plain HTTP through the pipeline stages', () => {
     expect(second.status).toBe(503);
     expect(second.headers['x-acr-egress-reason']).toBe('too_many_connections');
     const rec = await g.waitForRecord((r) => r.reason === 'too_many_connections');
-    expect(rec).toMatchObject({ mode: 'http', detail: expect.stringMatching(/per client/) });
+    expect(rec).toMatchObject({ mode: 'http', detail: expect.stringMatching(/per client: .* requests in flight/) });
     held.shift()?.end('released');
     const first = await inFlight;
     expect(first.status).toBe(200);
