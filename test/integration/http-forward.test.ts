@@ -34,6 +34,7 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => body.push(c));
     req.on('end', () => {
       if (req.url === '/hold') return void held.push(res);
+      if (req.url === '/reset') return void req.socket.destroy();
       const got = Buffer.concat(body).toString();
       res.end(`hello from ${req.headers.host}${req.url}${got === '' ? '' : ` body ${got}`}`);
     });
@@ -44,11 +45,15 @@ beforeAll(async () => {
   gw = await startGateway(
     testConfig({
       proxy: { listen: '127.0.0.1:0', ports: [port], allowPlainHttp: true },
-      allow: ['plain.example.org', 'private.example.org'],
+      allow: ['plain.example.org', 'private.example.org', 'dead.example.org'],
       serviceTags: { enforce: true, source: null, cacheFile: null },
       dns: {
         servers: ['127.0.0.1:1'],
-        overrides: { 'plain.example.org': ['127.0.0.2'], 'private.example.org': ['10.0.0.1'] },
+        overrides: {
+          'plain.example.org': ['127.0.0.2'],
+          'private.example.org': ['10.0.0.1'],
+          'dead.example.org': ['127.0.0.3'], // nothing listens there
+        },
       },
     }),
   );
@@ -196,6 +201,27 @@ describe('absolute-form HTTP requests', () => {
       `GET https://plain.example.org:${port}/ HTTP/1.1\r\nHost: plain.example.org\r\n\r\n`,
     );
     expect(a.status).toBe(400);
+  });
+});
+
+describe('plain HTTP upstream failures', () => {
+  it('answers 502 upstream_unreachable when the vetted address refuses the connection', async () => {
+    const a = await ask(
+      gw.port,
+      `GET http://dead.example.org:${port}/ HTTP/1.1\r\nHost: dead.example.org:${port}\r\n\r\n`,
+    );
+    expect(a.status).toBe(502);
+    expect(a.headers['x-acr-egress-reason']).toBe('upstream_unreachable');
+    const rec = await gw.waitForRecord((r) => r.host === 'dead.example.org');
+    expect(rec).toMatchObject({ mode: 'http', decision: 'blocked', ip: '127.0.0.3' });
+  });
+
+  it('answers 502 upstream_unreachable and records it when the upstream drops the request', async () => {
+    const a = await ask(gw.port, plainGet('/reset'));
+    expect(a.status).toBe(502);
+    expect(a.headers['x-acr-egress-reason']).toBe('upstream_unreachable');
+    const rec = await gw.waitForRecord((r) => r.host === 'plain.example.org' && r.reason === 'upstream_unreachable');
+    expect(rec).toMatchObject({ mode: 'http', decision: 'blocked', rule: 'allow:plain.example.org', ip: '127.0.0.2' });
   });
 });
 
