@@ -26,10 +26,11 @@ export class ProxyServer {
     this.#http.timeout = settings.idleTimeoutMs;
     // The client a trusted PROXY header named, for connections handed to http.Server.
     const proxied = new WeakMap<Socket, string>();
-    this.#http.on(
-      'request',
-      createHttpForwarder(deps, (req) => proxied.get(req.socket)),
-    );
+    const forward = createHttpForwarder(deps, (req) => proxied.get(req.socket));
+    this.#http.on('request', forward);
+    // With a listener here Node sends no automatic 100 Continue: the forwarder sends it after the
+    // decision, only for a request it forwards.
+    this.#http.on('checkContinue', forward);
     this.#http.on('connect', (_req, socket: Socket) => {
       const detail = 'CONNECT after a plain request on the same connection: open a new one';
       refuseSocket(socket, 'bad_request', detail);
