@@ -83,8 +83,14 @@ class SqliteThread {
 /**
  * The shared SQL (sql-store.ts) is written for PostgreSQL; SQLite takes it once numbered parameters
  * are spelled ?N, casts SQLite's dynamic typing does not need are dropped, and times are epoch ms.
+ * The stats' own `AND decision = 'x'` gets SQLite's unary + so that its planner keeps the time index
+ * (a decision matches half the table; a window of a day, a seventh of a week).
  */
-const translate = (sql: string): string => sql.replace(/\$(\d+)/g, '?$1').replace(/::(int|float8|text|json)\b/g, '');
+const translate = (sql: string): string =>
+  sql
+    .replace(/\$(\d+)/g, '?$1')
+    .replace(/::(int|float8|text|json)\b/g, '')
+    .replace(/\bAND (r\.)?decision = '/g, "AND +$1decision = '");
 const bindable = (v: unknown): Params[number] =>
   v instanceof Date ? v.getTime() : typeof v === 'boolean' ? Number(v) : v === undefined ? null : (v as Params[number]);
 
@@ -217,8 +223,9 @@ export class EmbeddedStore extends SqlStore {
   }
 
   override async analyze(): Promise<void> {
-    // SQLite's own: gathers statistics only where they are stale.
-    await this.db.query('PRAGMA optimize');
+    // SQLite's own: statistics for tables that have none or changed much, on a sample (fast at 1M rows).
+    await this.db.query('PRAGMA analysis_limit = 1000');
+    await this.db.query('PRAGMA optimize = 0x10002');
   }
 
   override async addGaps(gaps: readonly Gap[]): Promise<void> {

@@ -176,7 +176,7 @@ export class SqlStore implements RecordStore {
       q<{ reason: string; n: number }>(
         `SELECT reason, count(*)::int AS n FROM acr_records WHERE ${w.sql} AND reason IS NOT NULL GROUP BY reason`,
       ),
-      q<{ host: string; reason: string; n: number }>(`WITH t AS (
+      q<{ host: string; reason: string; n: number }>(`WITH t AS MATERIALIZED (
           SELECT coalesce(host, '(none)') AS host, count(*) AS n FROM acr_records
           WHERE ${w.sql} AND decision = 'blocked' GROUP BY 1 ORDER BY n DESC, host ${n})
         SELECT t.host, coalesce(r.reason, 'unknown') AS reason, count(*)::int AS n FROM acr_records r

@@ -54,7 +54,7 @@ const SCHEMA = [
     id TEXT PRIMARY KEY, time INTEGER NOT NULL, kind TEXT NOT NULL DEFAULT 'decision', instance TEXT,
     mode TEXT, decision TEXT, reason TEXT, host TEXT, client TEXT, client_ip BLOB, rule TEXT, usr TEXT,
     repository TEXT, reference TEXT, digest TEXT, method TEXT, status INTEGER, bytes_up INTEGER,
-    bytes_down INTEGER, report INTEGER NOT NULL DEFAULT 0, rec TEXT NOT NULL) WITHOUT ROWID`,
+    bytes_down INTEGER, report INTEGER NOT NULL DEFAULT 0, rec TEXT NOT NULL)`,
   'CREATE INDEX acr_records_time ON acr_records (time)',
   'CREATE INDEX acr_records_decision ON acr_records (decision, id)',
   'CREATE INDEX acr_records_reason ON acr_records (reason, id) WHERE reason IS NOT NULL',
