@@ -15,6 +15,6 @@ export function runtimeProblem(version: string): string | null {
   if (major > 22 || (major === 22 && minor >= 13)) return null;
   return (
     `acr-egress: needs Node.js ${SUPPORTED_NODE}, found ${version}; ` +
-    'get Node 24 or 26 with `nvm install 24`, `npm install -g node@24`, or the node:24-bookworm-slim image'
+    'get Node 24 or 26 with `nvm install 24`, `npm install -g node@24`, or the node:26-bookworm-slim image'
   );
 }
