@@ -52,7 +52,7 @@ class SqliteThread {
     const script = join(self, '..', `sqlite-worker${extname(self)}`);
     const worker = new Worker(script, { workerData: { file } });
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new Error(`embedded store ${file}: ${err.message}`));
+      const onError = (err: Error): void => reject(err);
       worker.once('error', onError);
       worker.once('message', () => {
         worker.off('error', onError);
@@ -291,7 +291,16 @@ export class EmbeddedStore extends SqlStore {
   }
 }
 
+/** Opens (creating) the store in `dir`; an unusable dir is an error that says what to do instead. */
 export async function openEmbeddedStore(dir: string): Promise<EmbeddedStore> {
-  mkdirSync(dir, { recursive: true });
-  return new EmbeddedStore(await SqliteThread.start(join(dir, EMBEDDED_FILE)));
+  try {
+    mkdirSync(dir, { recursive: true });
+    return new EmbeddedStore(await SqliteThread.start(join(dir, EMBEDDED_FILE)));
+  } catch (err) {
+    throw new Error(
+      `audit.dir ${dir} cannot hold the embedded store (${(err as Error).message}): ` +
+        'make it writable (a volume in a container), or set audit.store: memory',
+      { cause: err },
+    );
+  }
 }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp, type AdminApp } from '../../../src/admin/app.js';
 import { adminDepsFromGateway } from '../../../src/admin/from-gateway.js';
 import { Gateway } from '../../../src/gateway.js';
+import { openEmbeddedStore } from '../../../src/store/embedded.js';
 import { testConfig } from '../../helpers/gateway.js';
 import { connectThrough } from '../../helpers/raw.js';
 
@@ -86,4 +87,16 @@ describe.skipIf(!mounted)('the embedded store on a full disk', () => {
       .toBe(52);
     expect(logs.some((l) => l.msg === 'store writes recovered')).toBe(true);
   }, 120_000);
+});
+
+describe('an audit.dir that cannot be used', () => {
+  it('fails the open with what to do instead', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'acr-egress-embedded-bad-'));
+    const file = join(base, 'a-file');
+    writeFileSync(file, 'not a directory');
+    await expect(openEmbeddedStore(join(file, 'store'))).rejects.toThrow(
+      /^audit\.dir .*a-file\/store cannot hold the embedded store \(.*\): make it writable .*or set audit\.store: memory$/,
+    );
+    rmSync(base, { recursive: true, force: true });
+  });
 });
