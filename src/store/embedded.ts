@@ -14,7 +14,7 @@ import type { SqliteReply, SqliteRequest } from './sqlite-worker.js';
 import type { Gap, LearnedHost, StatsBucket, StoreBounds, StoredRecord } from './types.js';
 
 /** The database file inside audit.dir (with its -wal and -shm beside it). */
-export const EMBEDDED_FILE = 'acr-egress.sqlite';
+const EMBEDDED_FILE = 'acr-egress.sqlite';
 
 type Params = (string | number | bigint | null | Uint8Array)[];
 type Request = { op: 'all' | 'run'; sql: string; params: Params } | { op: 'write'; rows: Params[] } | { op: 'close' };
