@@ -5,11 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
+import { OTHER_LINE, parseBenchArgs, USAGE, type BenchArgs } from './lib/args.js';
 import { buildRev, isGitRev, type BeforeBuild } from './lib/before-rev.js';
 import type { BenchContext } from './lib/context.js';
 import { hardNofile, killAll } from './lib/proc.js';
 import { profileMarkdown, summariseProfileDir } from './lib/profile.js';
+import { otherNode } from './lib/node-line.js';
 import { renderReport, updateDoc } from './lib/report.js';
 import { skippedResult, type ScenarioResult } from './lib/result.js';
 import { SQUID_BIN } from './lib/squid.js';
@@ -86,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
     curl: toolVersion('curl', ['--version'], /^curl (\S+)/),
     skopeo: toolVersion('skopeo', ['--version'], /version (\S+)/),
   };
+  if (args.node === OTHER_LINE) args.node = otherNode(ROOT);
   if (args.node !== null) {
     const v = toolVersion(args.node, ['--version'], /^v?(\S+)/);
     if (v === 'missing') {

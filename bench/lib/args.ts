@@ -66,7 +66,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --pulls 16            scenario 4 concurrent pulls   --layer 2m  --pull-rounds 3
   --iterations 200000   scenario 5 iterations per row
   --deadline 25         global deadline, minutes
-  --node PATH           also run acr-egress under this Node binary (Node 20 vs 24 side by side)
+  --node [PATH]         also run acr-egress under this Node binary; alone, the other of Node 24 and 26
+                        at the version .ci/run pins (installed from the node package on first use)
   --profile             acr-egress under --cpu-prof in scenarios 1 and 2
   --out FILE            markdown to update (default docs/benchmarks.md); --no-write to print only
   --quick               tiny sizes everywhere (a smoke run)
@@ -74,9 +75,15 @@ export const USAGE = `usage: npm run bench -- [options]
                         a git revision (built in a temporary worktree) or a built dist/cli.js
   --from-source         run acr-egress from src/ through tsx, no build (smoke runs only)`;
 
+/** `--node` with no value (last, or before another flag) means the other current line. */
+export const OTHER_LINE = 'other-line';
+
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  const args = argv.map((a, i) =>
+    a === '--node' && (argv[i + 1] ?? '--').startsWith('--') ? `--node=${OTHER_LINE}` : a,
+  );
   const { values } = parseArgs({
-    args: [...argv],
+    args,
     strict: true,
     options: {
       only: { type: 'string' },

@@ -257,7 +257,7 @@ export const ConfigSchema = Type.Object(
     audit: Type.Object(
       {
         store: Type.Union([Type.Literal('memory'), Type.Literal('embedded'), Type.Literal('postgres')], {
-          default: 'memory',
+          default: 'embedded',
           description: 'where records are kept for the admin API besides the audit log',
         }),
         url: Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
@@ -268,7 +268,11 @@ export const ConfigSchema = Type.Object(
           default: null,
           description: 'file holding the PostgreSQL URL (a mounted Secret)',
         }),
-        dir: Type.String({ minLength: 1, default: './data/store', description: 'directory of the embedded store' }),
+        dir: Type.String({
+          minLength: 1,
+          default: './data/store',
+          description: 'directory of the embedded store, relative to the config file',
+        }),
         retentionDays: Type.Integer({ minimum: 1, maximum: 3650, default: 14 }),
         instance: Type.Union([Type.String({ minLength: 1, maxLength: 253 }), Type.Null()], {
           default: null,

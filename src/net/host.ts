@@ -14,7 +14,8 @@
 //      at either end of a label, xn-- labels valid punycode                  bad_request
 // Pure ASCII names skip 2, 3 and 5, so the common case is two passes over the string.
 // UTS #46 comes from the pinned tr46 package, not node:url: Node's domainToASCII answers differently
-// across versions (Node 24 accepts xn--zz, Node 20 refuses it), and validity must not depend on that.
+// across versions (24 and 26 accept xn--zz, which 22 refuses; 22 differs from them on labels with
+// Arabic-Indic digits), and validity must not depend on that.
 import { toASCII } from 'tr46';
 import { parseIp } from './address.js';
 

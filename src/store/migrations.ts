@@ -81,7 +81,7 @@ INSERT INTO acr_stats_hourly (hour, dim, value, n)
   },
 ];
 
-/** Applies the versions not yet applied; `lock` false for a single-process database (PGlite). */
+/** Applies the versions not yet applied; `lock` false when one process owns the database. */
 export async function migrate(db: SqlClient, lock: boolean): Promise<number[]> {
   return db.session(async (q) => {
     if (lock) await q('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);

@@ -1,5 +1,5 @@
-// The little the SQL store needs from a database driver, so that pg (a fleet) and PGlite
-// (embedded) plug into one implementation.
+// The little the SQL store needs from a database driver, so that pg (a fleet) and node:sqlite
+// (embedded, on its own thread) plug into one implementation.
 export type Query = <T = Record<string, unknown>>(text: string, params?: readonly unknown[]) => Promise<T[]>;
 
 export interface SqlClient {

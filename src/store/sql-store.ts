@@ -1,9 +1,9 @@
-// The SQL back end (embedded PGlite and PostgreSQL share it): batched idempotent inserts, keyset
+// The SQL back end (PostgreSQL; the embedded SQLite store shares its queries): batched idempotent inserts, keyset
 // pages ordered by id (ULIDs: time first, so one order across the fleet), aggregates in SQL.
 import { parseIp } from '../net/address.js';
 import { LogFilter, type LogPage } from './query.js';
 import type { Stats } from './memory-stats.js';
-import { whereOf } from './sql.js';
+import { whereOf, type Dialect } from './sql.js';
 import type { SqlClient } from './sql-client.js';
 import { tallyBuckets, type BucketRow } from './buckets.js';
 import type {
@@ -50,7 +50,9 @@ function row(rec: StoredRecord, text: string): Record<string, unknown> {
   };
 }
 
-const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
+/** A time as a driver returns it: a Date (pg), text, or epoch milliseconds (SQLite). */
+const iso = (v: unknown): string =>
+  (v instanceof Date ? v : new Date(typeof v === 'number' ? v : String(v))).toISOString();
 const asRecord = (v: unknown): StoredRecord => (typeof v === 'string' ? JSON.parse(v) : v) as StoredRecord;
 
 interface DimRow {
@@ -64,7 +66,7 @@ const toBucketRows = (rows: readonly DimRow[]): BucketRow[] =>
   rows.map((r) => ({ b: r.b, [r.dim]: r.value, n: Number(r.n) }));
 
 /** A filter on time only: records with `time` in [fromMs, toMs] (either end open when null). */
-function timeWindow(fromMs: number | null, toMs: number | null): LogFilter {
+export function timeWindow(fromMs: number | null, toMs: number | null): LogFilter {
   const params: Record<string, string> = {};
   if (fromMs !== null) params.since = new Date(fromMs).toISOString();
   if (toMs !== null) params.until = new Date(toMs).toISOString();
@@ -75,6 +77,8 @@ export interface SqlStoreOptions {
   backend: StoreBackend;
   /** Set: after each insert, NOTIFY this channel with each new record (or its id when large). */
   notifyChannel?: string | null;
+  /** How the filters are spelled (sql.ts); PostgreSQL unless given. */
+  dialect?: Dialect;
 }
 
 /** The origin of hour buckets. */
@@ -87,11 +91,13 @@ export const NOTIFY_INLINE_LIMIT = 7900;
 export class SqlStore implements RecordStore {
   readonly backend: StoreBackend;
   protected readonly db: SqlClient;
+  protected readonly dialect: Dialect;
   #notify: string | null;
 
   constructor(db: SqlClient, options: SqlStoreOptions) {
     this.db = db;
     this.backend = options.backend;
+    this.dialect = options.dialect ?? 'postgres';
     this.#notify = options.notifyChannel ?? null;
   }
 
@@ -126,7 +132,7 @@ export class SqlStore implements RecordStore {
   }
 
   async logs(filter: LogFilter, page: { limit: number; cursor?: string | null }): Promise<LogPage> {
-    const w = whereOf(filter);
+    const w = whereOf(filter, [], this.dialect);
     if (page.limit <= 0) return { items: [], nextCursor: null };
     const cursor = page.cursor ? ` AND id < $${w.params.push(page.cursor)}` : '';
     const rows = await this.db.query<{ id: string; rec: unknown }>(
@@ -139,7 +145,7 @@ export class SqlStore implements RecordStore {
   }
 
   async newerThan(filter: LogFilter, afterId: string, limit: number): Promise<StoredRecord[]> {
-    const w = whereOf(filter);
+    const w = whereOf(filter, [], this.dialect);
     const rows = await this.db.query<{ rec: unknown }>(
       `SELECT rec FROM acr_records WHERE ${w.sql} AND id > $${w.params.push(afterId)}
        ORDER BY id ASC LIMIT $${w.params.push(limit)}`,
@@ -157,7 +163,7 @@ export class SqlStore implements RecordStore {
   }
 
   async stats(filter: LogFilter, top: number, now = Date.now()): Promise<Stats> {
-    const w = whereOf(filter);
+    const w = whereOf(filter, [], this.dialect);
     const q = <T>(sql: string): Promise<T[]> => this.db.query<T>(sql, w.params);
     const n = `LIMIT ${Math.max(1, Math.floor(top))}`;
     const [totals, reasons, blocked, allowed, clients] = await Promise.all([
@@ -170,7 +176,7 @@ export class SqlStore implements RecordStore {
       q<{ reason: string; n: number }>(
         `SELECT reason, count(*)::int AS n FROM acr_records WHERE ${w.sql} AND reason IS NOT NULL GROUP BY reason`,
       ),
-      q<{ host: string; reason: string; n: number }>(`WITH t AS (
+      q<{ host: string; reason: string; n: number }>(`WITH t AS MATERIALIZED (
           SELECT coalesce(host, '(none)') AS host, count(*) AS n FROM acr_records
           WHERE ${w.sql} AND decision = 'blocked' GROUP BY 1 ORDER BY n DESC, host ${n})
         SELECT t.host, coalesce(r.reason, 'unknown') AS reason, count(*)::int AS n FROM acr_records r
@@ -267,7 +273,7 @@ export class SqlStore implements RecordStore {
   }
 
   async pulls(filter: LogFilter, limit: number): Promise<PullSummary[]> {
-    const w = whereOf(filter);
+    const w = whereOf(filter, [], this.dialect);
     const rows = await this.db.query<Record<string, unknown>>(
       `SELECT repository, reference, digest, client, min(time) AS first, max(time) AS last, count(*)::int AS n
         FROM acr_records WHERE ${w.sql} AND kind = 'request' AND method = 'GET' AND (rec->>'path') LIKE '%/manifests/%'

@@ -1,6 +1,10 @@
 // Turns a LogFilter into a SQL WHERE clause with numbered parameters: one builder for the
-// embedded (PGlite) and PostgreSQL back ends, which speak the same SQL.
+// PostgreSQL and embedded (SQLite) back ends, which differ only in how a client CIDR matches.
 import type { LogFilter } from './query.js';
+import { ipRange } from './ip-range.js';
+
+/** postgres: client_ip is inet. sqlite: client_ip is the address's 16 bytes, a CIDR a range of them. */
+export type Dialect = 'postgres' | 'sqlite';
 
 export interface Where {
   sql: string;
@@ -12,7 +16,7 @@ export function endsWithPattern(suffix: string): string {
   return `%${suffix.replace(/[\\%_]/g, (c) => `\\${c}`)}`;
 }
 
-export function whereOf(filter: LogFilter, params: unknown[] = []): Where {
+export function whereOf(filter: LogFilter, params: unknown[] = [], dialect: Dialect = 'postgres'): Where {
   const terms: string[] = [];
   const p = (value: unknown): string => {
     params.push(value);
@@ -29,12 +33,20 @@ export function whereOf(filter: LogFilter, params: unknown[] = []): Where {
     ['usr', filter.user],
     ['instance', filter.instance],
   ];
-  for (const [column, value] of eq) if (value !== null) terms.push(`${column} = ${p(value)}`);
+  // SQLite's planner prefers an equality index even over a narrow time window (a day of a week):
+  // with a window, the unary + leaves it the time index, and the equalities are checked per row.
+  const col = dialect === 'sqlite' && filter.since !== null ? (c: string) => `+${c}` : (c: string) => c;
+  for (const [column, value] of eq) if (value !== null) terms.push(`${col(column)} = ${p(value)}`);
   if (filter.host !== null) {
     terms.push(filter.hostSuffix ? `host LIKE ${p(endsWithPattern(filter.host))}` : `host = ${p(filter.host)}`);
   }
   if (filter.clientCidr !== null) {
-    terms.push(filter.client !== null ? `client = ${p(filter.client)}` : `client_ip <<= ${p(filter.clientCidr)}::inet`);
+    if (filter.client !== null) terms.push(`client = ${p(filter.client)}`);
+    else if (dialect === 'postgres') terms.push(`client_ip <<= ${p(filter.clientCidr)}::inet`);
+    else {
+      const range = ipRange(filter.clientCidr);
+      terms.push(range === null ? 'FALSE' : `client_ip BETWEEN ${p(range.low)} AND ${p(range.high)}`);
+    }
   }
   if (filter.since !== null) terms.push(`time >= ${p(new Date(filter.since))}`);
   if (filter.until !== null) terms.push(`time <= ${p(new Date(filter.until))}`);

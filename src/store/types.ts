@@ -1,5 +1,5 @@
 // The store interface: where records go after the audit log, and what the admin API asks of them.
-// Three back ends answer the same queries: memory (the ring), embedded (PGlite) and postgres.
+// Three back ends answer the same queries: memory (the ring), embedded (SQLite) and postgres.
 import type { LogFilter, LogPage } from './query.js';
 import type { DecisionRecord } from '../audit/record.js';
 import type { Stats } from './memory-stats.js';
@@ -68,7 +68,7 @@ export interface RecordStore {
   gaps(fromMs: number | null, toMs: number | null): Promise<Gap[]>;
   learnedHosts(): Promise<LearnedHost[]>;
   putLearnedHost(host: LearnedHost): Promise<void>;
-  /** Refreshes the planner's statistics (PGlite has no autovacuum; a bulk load outruns it). */
+  /** Refreshes the planner's statistics (a bulk load outruns autovacuum). */
   analyze?(): Promise<void>;
   /** Records other replicas wrote (fleet back ends only). */
   subscribeFleet?(listener: (record: StoredRecord) => void): () => void;

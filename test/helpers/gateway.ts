@@ -39,6 +39,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
     serviceTags: { enforce: true, source: null, cacheFile: null },
     admin: { listen: null },
     log: { level: 'silent' },
+    // Not the default (embedded): most tests ask only the recent ring; the store tests choose theirs.
+    audit: { store: 'memory' },
   };
   for (const [k, v] of Object.entries(overrides)) {
     const cur = base[k];

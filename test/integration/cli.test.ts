@@ -179,12 +179,16 @@ describe('acr-egress serve (a real process)', () => {
     expect((await fetch(`${admin}/healthz`)).status).toBe(200);
     expect((await fetch(`${admin}/readyz`)).status).toBe(200);
     expect((await fetch(`${admin}/api/v1/logs`)).status).toBe(401);
-    const logs = await fetch(`${admin}/api/v1/logs?decision=allowed`, {
-      headers: { authorization: 'Bearer serve-test-admin-token-0123456789' },
-    });
-    expect(logs.status).toBe(200);
-    const body = (await logs.json()) as { items: { host: string; bytesDown: number }[] };
-    expect(body.items[0]).toMatchObject({ host: 'myregistry.azurecr.io' });
+    // The default store (embedded) has the record within audit.flushMs.
+    await expect
+      .poll(async () => {
+        const logs = await fetch(`${admin}/api/v1/logs?decision=allowed`, {
+          headers: { authorization: 'Bearer serve-test-admin-token-0123456789' },
+        });
+        expect(logs.status).toBe(200);
+        return ((await logs.json()) as { items: { host: string; bytesDown: number }[] }).items[0];
+      })
+      .toMatchObject({ host: 'myregistry.azurecr.io' });
     expect(await (await fetch(`${admin}/metrics`)).text()).toContain(
       'acr_egress_decisions_total{decision="allowed",reason="none",rule="registry:myregistry:login"} 1',
     );

@@ -1,5 +1,5 @@
 // The same records and the same questions against every back end: memory (the ring), embedded
-// (PGlite in a temp dir) and PostgreSQL (a real server). Answers must agree.
+// (node:sqlite in a temp dir) and PostgreSQL (a real server). Answers must agree.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ function make(i: number): StoredRecord {
     time: new Date(t).toISOString(),
     id: nextId(t),
     mode: 'connect',
-    client: `10.0.${i % 3}.${i % 7}`,
+    client: i % 11 === 0 ? `2001:db8::${i % 3}` : `10.0.${i % 3}.${i % 7}`,
     host: blocked ? `evil${i % 2}.example.org` : i % 5 === 0 ? 'acct.blob.core.windows.net' : 'myregistry.azurecr.io',
     port: 443,
     sni: null,
@@ -76,6 +76,9 @@ const QUERIES: [string, LogFilterParams][] = [
   ['host suffix', { host: '*.example.org' }],
   ['client address', { client: '10.0.1.1' }],
   ['client CIDR', { client: '10.0.2.0/24' }],
+  ['client CIDR wider than the IPv4 clients', { client: '10.0.0.0/8' }],
+  ['IPv6 client CIDR', { client: '2001:db8::/64' }],
+  ['IPv6 client address', { client: '2001:db8::1' }],
   ['instance', { instance: 'gw-b' }],
   ['kind request', { kind: 'request' }],
   ['kind decision', { kind: 'decision', decision: 'allowed' }],

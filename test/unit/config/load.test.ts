@@ -1,5 +1,5 @@
 // Config loading: defaults, environment substitution, every problem reported with its path, registries.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -132,6 +132,15 @@ describe('valid configs', () => {
     expect(loaded.config.mcr).toBe(true);
     expect(loaded.config.serviceTags.enforce).toBe('when-available');
     expect(loaded.config.serviceTags.cacheFile).toBe(join(process.cwd(), 'data', 'service-tags.json'));
+    expect(loaded.config.audit).toMatchObject({ store: 'embedded', dir: join(process.cwd(), 'data', 'store') });
+  });
+
+  it('keeps history in the embedded store at ./data/store next to the config file by default', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'acr-egress-audit-default-'));
+    const file = join(dir, 'acr-egress.yaml');
+    writeFileSync(file, 'registries: [{name: myregistry}]\n');
+    expect(loadConfigFile(file, {}).config.audit).toMatchObject({ store: 'embedded', dir: join(dir, 'data', 'store') });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('picks --config, then ACR_EGRESS_CONFIG, then the default', () => {

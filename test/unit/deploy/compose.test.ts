@@ -37,7 +37,11 @@ function dockerfile(text: string): Instruction[] {
 }
 
 const instructions = dockerfile(read('Dockerfile'));
-const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>; bin: Record<string, string> };
+const pkg = JSON.parse(read('package.json')) as {
+  scripts: Record<string, string>;
+  bin: Record<string, string>;
+  engines: { node: string };
+};
 const compose = parseYaml(read('docker-compose.yml')) as {
   services: Record<
     string,
@@ -95,9 +99,13 @@ describe('Dockerfile', () => {
     for (const s of scripts) expect(Object.keys(pkg.scripts), `npm run ${s}`).toContain(s);
   });
 
-  it('pins the Node 24 LTS base image to the full version .ci/run tests', () => {
+  it('pins the base image to the shipped line at the full version .ci/run tests in full', () => {
     const arg = ops('ARG').find((i) => i.args.startsWith('NODE_IMAGE='));
-    const tested = /^NODE24_VERSION=(24\.\d+\.\d+)$/m.exec(read('.ci/run'))?.[1];
+    const ci = read('.ci/run');
+    const shipped = /^SHIPPED=(\d+)$/m.exec(ci)?.[1];
+    expect(shipped).toMatch(/^(22|24|26)$/);
+    expect(pkg.engines.node).toContain(`^${shipped}`);
+    const tested = new RegExp(`^NODE${shipped}_VERSION=(${shipped}\\.\\d+\\.\\d+)$`, 'm').exec(ci)?.[1];
     expect(tested).toBeDefined();
     expect(arg?.args).toBe(`NODE_IMAGE=node:${tested}-bookworm-slim`);
     for (const from of ops('FROM')) expect(from.args).toMatch(/^\$\{NODE_IMAGE\} AS \w+$/);

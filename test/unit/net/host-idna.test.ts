@@ -1,5 +1,6 @@
-// Host-name validity pinned for labels where Node versions disagree (Node 20's ICU refuses xn--zz,
-// Node 24 accepts it): normalizeHost answers from tr46, so this table holds on every supported Node.
+// Host-name validity pinned for labels where Node versions disagree (domainToASCII on Node 24 and 26
+// accepts xn--zz, Node 22 refuses it; 22 differs on Arabic-Indic digits): normalizeHost answers from
+// tr46, so this table holds on every supported Node.
 import { describe, expect, it } from 'vitest';
 import { type HostCheck, normalizeHost } from '../../../src/net/host.js';
 
