@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   SERVICE_TAGS_CACHE_WRITE_FAILED: { exitCode: EXIT.failure, message: 'service-tag cache file cannot be written' },
   LISTEN_FAILED: { exitCode: EXIT.failure, message: 'cannot listen' },
   ADMIN_UNSAFE_BIND: { exitCode: EXIT.badInput, message: 'admin API without a token may only listen on loopback' },
+  USER_NOT_FOUND: { exitCode: EXIT.failure, message: 'no such user in the users file' },
+  STORE_UNAVAILABLE: { exitCode: EXIT.failure, message: 'the decision store cannot be opened' },
   /** A check the loader made failed later (a file changed in between) or a value that cannot occur did. */
   INTERNAL: { exitCode: EXIT.failure, message: 'internal error' },
 } as const;

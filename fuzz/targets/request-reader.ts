@@ -5,8 +5,8 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import fc from 'fast-check';
 import { parseProxyHeader } from '../../src/proxy/proxy-protocol.js';
-import { parseRequestHead } from '../../src/proxy/request-head.js';
-import { RequestReader, type HeadOutcome } from '../../src/proxy/request-reader.js';
+import { headStartProblem, parseRequestHead } from '../../src/proxy/request-head.js';
+import { looksLikeProxyHeader, RequestReader, type HeadOutcome } from '../../src/proxy/request-reader.js';
 import { must, type FuzzTarget } from '../lib.js';
 import { generatedHead } from './connect-request.js';
 import { anyHeader } from './proxy-protocol.js';
@@ -48,7 +48,12 @@ function expected(c: Case): { kind: HeadOutcome['kind']; client?: string | null;
   }
   const h = parseRequestHead(c.bytes.subarray(start), MAX_BYTES);
   if (h.kind === 'invalid') return { kind: 'invalid' };
-  if (h.kind === 'incomplete') return { kind: 'closed' };
+  if (h.kind === 'incomplete') {
+    // Bytes that cannot start a request are refused at once, unless they are an untrusted PROXY header.
+    const rest = c.bytes.subarray(start);
+    const exempt = !c.trusted && looksLikeProxyHeader(rest);
+    return { kind: headStartProblem(rest) !== null && !exempt ? 'invalid' : 'closed' };
+  }
   return { kind: 'request', client, tail: c.bytes.subarray(start + h.head.length) };
 }
 

@@ -1,5 +1,6 @@
 // `acr-egress users add|list|remove --file FILE`: the proxy users file. add writes a user's scrypt
 // hash, the password read from stdin so it never appears in a process list or shell history.
+import { AcrEgressError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -187,7 +188,7 @@ export function removeUser(file: string, name: string): void {
   const { text, mode } = readUsersFile(file);
   const users = ProxyUsers.parse(text, file);
   if (!users.entries.some((e) => e.name === name))
-    throw new Error(`no user ${name} in ${file} (see acr-egress users list --file ${file})`);
+    throw new AcrEgressError('USER_NOT_FOUND', `no user ${name} in ${file} (see acr-egress users list --file ${file})`);
   const { lines, at } = linesOf(text, name);
   lines.splice(at, 1);
   writeAtomically(file, lines.length === 0 ? '' : `${lines.join('\n')}\n`, mode);

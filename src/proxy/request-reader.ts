@@ -169,7 +169,8 @@ export class RequestReader {
   }
 }
 
-function looksLikeProxyHeader(buf: Buffer): boolean {
+/** A PROXY protocol header (v1, or a v2 signature so far), sent by a peer not trusted to send one. */
+export function looksLikeProxyHeader(buf: Buffer): boolean {
   const v1 = buf.subarray(0, PROXY_V1.length);
   const v2 = buf.subarray(0, PROXY_V2.length);
   return v1.equals(PROXY_V1) || (v2.length >= 5 && PROXY_V2.subarray(0, v2.length).equals(v2));

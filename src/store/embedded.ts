@@ -1,5 +1,6 @@
 // The embedded back end: SQLite (node:sqlite, built into Node) in `audit.dir`, so one gateway keeps
 // its history across restarts with no server. Its database runs on a worker thread (sqlite-worker.ts).
+import { AcrEgressError } from '../errors.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogFilter, LogPage } from './query.js';
@@ -231,7 +232,8 @@ export async function openEmbeddedStore(dir: string): Promise<EmbeddedStore> {
     mkdirSync(dir, { recursive: true });
     return new EmbeddedStore(await SqliteThread.start(join(dir, EMBEDDED_FILE)));
   } catch (err) {
-    throw new Error(
+    throw new AcrEgressError(
+      'STORE_UNAVAILABLE',
       `audit.dir ${dir} cannot hold the embedded store (${(err as Error).message}): ` +
         'make it writable (a volume in a container), or set audit.store: memory',
       { cause: err },
