@@ -2,7 +2,7 @@
 // instead of ~20 s of tsc and esbuild before every start; `npm install` builds once (prepare runs it
 // with --always). Plain JavaScript: it must run before anything is compiled.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -77,7 +77,11 @@ export function build(root) {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const reason = process.argv.includes('--always') ? 'npm install' : staleReason(root);
-  if (reason !== null) {
+  // On a Node the gateway refuses (the floor in src/runtime.ts), a rebuild is wasted: with a built
+  // dist/ the entry point then prints its one line; without one, the build runs and it prints it after.
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  const refused = major < 22 || (major === 22 && minor < 13);
+  if (reason !== null && !(refused && reason !== 'npm install' && existsSync(join(root, OUTPUTS[0])))) {
     process.stderr.write(`acr-egress: building dist/ (${reason})\n`);
     process.exitCode = build(root);
   }

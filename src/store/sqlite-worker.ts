@@ -1,7 +1,7 @@
 // The embedded store's database thread: owns the node:sqlite connection, so that inserts and admin
 // queries (synchronous in node:sqlite) never hold the gateway's event loop, and tunnels never wait.
 // Imports nothing of the project: it runs as its own module (type-stripped when run from source).
-import { AcrEgressError } from '../errors.js';
+import { ok } from 'node:assert/strict';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -144,7 +144,8 @@ function write(rows: SQLInputValue[][]): number {
 }
 
 const port = parentPort;
-if (port === null) throw new AcrEgressError('INTERNAL', 'sqlite-worker runs as a worker thread');
+// A bug guard, not an error a user can meet (and the error registry is a project module).
+ok(port !== null, 'sqlite-worker runs as a worker thread');
 port.on('message', (req: SqliteRequest) => {
   let reply: SqliteReply;
   try {
