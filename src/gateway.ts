@@ -12,6 +12,8 @@ import { instanceName, StoreService } from './store/service.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
+import type { BlobCacheHandler } from './cache/blob-cache-handler.js';
+import { cacheWanted, openLayerCache } from './cache/open-cache.js';
 import { Inspector } from './inspect/inspector.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
 import { ruleTagNeeds } from './policy/tag-needs.js';
@@ -49,6 +51,8 @@ export class Gateway {
   readonly inspector: Inspector;
   /** The store the admin API asks (memory, embedded or postgres) and its writer. */
   readonly records: StoreService;
+  /** The layer cache, when a registry has cache: true at start; null otherwise. */
+  readonly cache: BlobCacheHandler | null;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -78,6 +82,7 @@ export class Gateway {
     serviceTags: ServiceTagManager,
     ring: DecisionStore,
     records: StoreService,
+    cache: BlobCacheHandler | null,
   ) {
     this.#options = options;
     this.serviceTags = serviceTags;
@@ -98,6 +103,8 @@ export class Gateway {
     // After the audit log (the record of truth): the store's writer queues, never blocks.
     this.recorder.addSink((rec) => records.add(rec));
     this.inspector = new Inspector(loaded, componentLog(log, 'inspect'));
+    this.cache = cache;
+    this.inspector.attachCache(cache);
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -164,6 +171,7 @@ export class Gateway {
     });
     // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
     await serviceTags!.reconfigure(loaded);
+    const cache = await openLayerCache(loaded);
     const ring = new DecisionStore(loaded.config.log.recent);
     const records = await StoreService.open(
       loaded.config.audit,
@@ -171,7 +179,7 @@ export class Gateway {
       loaded.config.audit.instance ?? instanceName(options.env ?? process.env),
       componentLog(log!, 'store'),
     );
-    gateway = new Gateway(options, loaded, tags, log!, serviceTags!, ring, records);
+    gateway = new Gateway(options, loaded, tags, log!, serviceTags!, ring, records, cache);
     return gateway;
   }
 
@@ -267,6 +275,8 @@ export class Gateway {
     const policy = compilePolicy(next, tags);
     try {
       this.inspector.configure(next);
+      if (cacheWanted(next) && this.cache === null)
+        this.log.warn('cache: true takes effect at the next start (the cache folder is opened at start)');
     } catch (err) {
       const problems = [`inspect: ${(err as Error).message}`];
       this.log.warn({ problems }, 'config reload refused; keeping the running config');

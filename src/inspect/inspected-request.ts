@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type HttpProxy from 'http-proxy';
 import type { Recorder } from '../audit/recorder.js';
 import type { RequestFields } from '../audit/record.js';
+import type { BlobCacheHandler, CachePlan, FetchLocation } from '../cache/blob-cache-handler.js';
 import { normalizeHost } from '../net/host.js';
 import { allow, block, chain, refuse, type Decision } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
@@ -28,6 +29,10 @@ export interface TunnelState {
   readonly agent: VettedAgent;
   readonly target: string;
   readonly recorder: Recorder;
+  /** The layer cache, on a registry with cache: true; null otherwise. */
+  readonly cache: BlobCacheHandler | null;
+  /** Follows a blob redirect for the cache, vetted like this tunnel's client's own CONNECT. */
+  readonly fetchLocation: FetchLocation;
 }
 
 export interface RequestEnv {
@@ -44,6 +49,8 @@ export interface RequestState {
   decision: Decision;
   bytesUp: number;
   bytesDown: number;
+  /** Set when the cache takes part: it writes the response from the registry's answer. */
+  readonly cachePlan: CachePlan | null;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -108,6 +115,7 @@ export function handleInspectedRequest(
     decision: chain(state.decision, decision),
     bytesUp: 0,
     bytesDown: 0,
+    cachePlan: state.cache?.plan(method, route.kind === 'blob' ? route.digest : null, req.headers) ?? null,
   };
   res.once('close', () => finish(rs, res));
   if (!rs.decision.allowed) {
@@ -115,9 +123,10 @@ export function handleInspectedRequest(
     return;
   }
   requests.set(req, rs);
-  env.proxy.web(req, res, { target: state.target, agent: state.agent, secure: true, xfwd: false }, (err) =>
-    upstreamFailed(rs, res, err as NodeJS.ErrnoException),
-  );
+  // With a cache plan the answer comes back through respondWithCache, never straight to the client.
+  const selfHandleResponse = rs.cachePlan !== null;
+  const options = { target: state.target, agent: state.agent, secure: true, xfwd: false, selfHandleResponse };
+  env.proxy.web(req, res, options, (err) => upstreamFailed(rs, res, err as NodeJS.ErrnoException));
   req.on('data', (chunk: Buffer) => (rs.bytesUp += chunk.length));
 }
 
@@ -148,6 +157,15 @@ export function onUpstreamResponse(env: RequestEnv, rs: RequestState, upstream: 
   const norm = normalizeHost(host);
   if (norm.ok && tunnel.policy.rules.isStorageHost(norm.host))
     env.learned.learn(tunnel.client, norm.host, tunnel.rules.registry);
+}
+
+/** The registry answered a request the cache takes part in: the cache writes the client's response. */
+export function respondWithCache(rs: RequestState, upstream: IncomingMessage, res: ServerResponse): void {
+  const answer = { status: upstream.statusCode ?? 502, headers: upstream.headers, body: upstream };
+  rs.cachePlan?.respond(answer, res, rs.tunnel.fetchLocation).then(
+    (result) => (rs.fields.cache = result),
+    () => res.destroy(),
+  );
 }
 
 function finish(rs: RequestState, res: ServerResponse): void {

@@ -10,17 +10,21 @@ import HttpProxy from 'http-proxy';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { newRecordId } from '../audit/recorder.js';
+import type { BlobCacheHandler } from '../cache/blob-cache-handler.js';
 import type { LoadedConfig } from '../config/load.js';
+import { resolveMcr } from '../config/mcr.js';
 import type { ConnectionContext, ProxyDeps, TunnelInspector } from '../proxy/context.js';
 import { loadCa } from './ca.js';
 import {
   handleInspectedRequest,
   onUpstreamResponse,
+  respondWithCache,
   type RequestEnv,
   type RequestState,
   type TunnelState,
 } from './inspected-request.js';
 import { LearnedHosts } from './learned-hosts.js';
+import { fetchVettedLocation } from './location-fetch.js';
 import { LeafSigner, type LeafStats } from './leaf-signer.js';
 import { compileRegistryRules, type RegistryRequestRules } from './rules.js';
 import { VettedAgent } from './upstream-agent.js';
@@ -28,6 +32,7 @@ import { VettedAgent } from './upstream-agent.js';
 interface RegistryInspection {
   readonly rules: RegistryRequestRules;
   readonly blobLearned: boolean;
+  readonly cache: boolean;
 }
 
 export interface InspectStatus {
@@ -38,7 +43,13 @@ export interface InspectStatus {
   readonly tunnelsActive: number;
 }
 
-const RULE = /^registry:([a-z0-9]+):(?:login|data:|geo:)/;
+/** The inspected entry a rule belongs to: a registry's name, or `mcr` (no registry name has 3 letters). */
+const RULE = /^(?:registry:([a-z0-9]+):(?:login|data:|geo:)|(mcr):login$)/;
+
+function inspectedName(rule: string | null): string | null {
+  const m = RULE.exec(rule ?? '');
+  return m === null ? null : ((m[1] ?? m[2]) as string);
+}
 
 export class Inspector implements TunnelInspector {
   readonly learned: LearnedHosts;
@@ -56,6 +67,7 @@ export class Inspector implements TunnelInspector {
   #agents = new LRUCache<string, VettedAgent>({ max: 256, dispose: (agent) => agent.destroy() });
   #generation = 0;
   #env: RequestEnv;
+  #cache: BlobCacheHandler | null = null;
 
   constructor(loaded: LoadedConfig, log: Logger) {
     this.#log = log;
@@ -63,9 +75,11 @@ export class Inspector implements TunnelInspector {
     this.learned = new LearnedHosts(learnedTtlSeconds, learnedMax);
     this.#proxy = HttpProxy.createProxyServer({});
     this.#env = { proxy: this.#proxy, learned: this.learned };
-    this.#proxy.on('proxyRes', (upstream, req) => {
+    this.#proxy.on('proxyRes', (upstream, req, res) => {
       const rs = this.#requests.get(req);
-      if (rs !== undefined) onUpstreamResponse(this.#env, rs, upstream);
+      if (rs === undefined) return;
+      onUpstreamResponse(this.#env, rs, upstream);
+      if (rs.cachePlan !== null) respondWithCache(rs, upstream, res);
     });
     // Errors reach the per-request callback; this keeps an unexpected one from crashing the process.
     this.#proxy.on('error', () => undefined);
@@ -84,7 +98,14 @@ export class Inspector implements TunnelInspector {
     const { caCertFile, caKeyFile, upstreamCaFile, learnedTtlSeconds, learnedMax } = loaded.config.inspect;
     const registries = new Map<string, RegistryInspection>();
     for (const reg of loaded.registries) {
-      if (reg.inspect) registries.set(reg.name, { rules: compileRegistryRules(reg), blobLearned: reg.blobLearned });
+      if (reg.inspect)
+        registries.set(reg.name, { rules: compileRegistryRules(reg), blobLearned: reg.blobLearned, cache: reg.cache });
+    }
+    const mcr = resolveMcr(loaded.config.mcr);
+    if (mcr.inspect) {
+      const asRegistry = { ...mcr, name: 'mcr', regions: [], dataEndpoints: [], regionalEndpoints: [] };
+      const rules = compileRegistryRules({ ...asRegistry, blobStorage: false, blobLearned: false });
+      registries.set('mcr', { rules, blobLearned: false, cache: mcr.cache });
     }
     // Everything that can fail is read before anything is swapped: a failed reload changes nothing.
     const roots = createSecureContext(
@@ -112,6 +133,11 @@ export class Inspector implements TunnelInspector {
     this.#generation++;
   }
 
+  /** The layer cache for registries with cache: true (opened by the gateway; null: none). */
+  attachCache(cache: BlobCacheHandler | null): void {
+    this.#cache = cache;
+  }
+
   /** Closes pooled upstream connections (gateway stop). */
   close(): void {
     this.#agents.clear();
@@ -129,8 +155,8 @@ export class Inspector implements TunnelInspector {
 
   wants(rule: string | null): boolean {
     if (rule === null || this.#signer === null) return false;
-    const m = RULE.exec(rule);
-    return m !== null && this.#registries.has(m[1] as string);
+    const name = inspectedName(rule);
+    return name !== null && this.#registries.has(name);
   }
 
   status(): InspectStatus {
@@ -146,7 +172,7 @@ export class Inspector implements TunnelInspector {
   async run(deps: ProxyDeps, ctx: ConnectionContext, client: Socket, upstream: Socket, first: Buffer): Promise<void> {
     // The splice's raw connection proved the address answers; requests go over TLS connections of their own.
     upstream.destroy();
-    const registry = this.#registries.get(RULE.exec(ctx.decision?.rule ?? '')?.[1] ?? '');
+    const registry = this.#registries.get(inspectedName(ctx.decision?.rule ?? null) ?? '');
     const signer = this.#signer;
     const { host, ip, port, decision } = ctx;
     if (registry === undefined || signer === null || host === null || ip === null || port === null || !decision) {
@@ -174,6 +200,17 @@ export class Inspector implements TunnelInspector {
       handshake = null;
       tls.setTimeout(settings.idleTimeoutMs, () => tls.destroy());
     });
+    const policy = deps.policy();
+    const fetchEnv = {
+      policy,
+      client: ctx.client,
+      user: ctx.user,
+      learned: this.learned,
+      resolver: deps.resolver(),
+      viaParent: (deps.parent?.() ?? null) !== null,
+      agentFor: (h: string, a: string, p: number) => this.#agentFor(h, a, p, settings.connectTimeoutMs),
+      timeoutMs: settings.idleTimeoutMs,
+    };
     this.#tunnels.set(tls, {
       id,
       client: ctx.client,
@@ -181,12 +218,14 @@ export class Inspector implements TunnelInspector {
       ip,
       port,
       decision,
-      policy: deps.policy(),
+      policy,
       rules: registry.rules,
       blobLearned: registry.blobLearned,
       agent,
       target: `https://${host}:${port}`,
       recorder: deps.recorder,
+      cache: registry.cache ? this.#cache : null,
+      fetchLocation: (url) => fetchVettedLocation(fetchEnv, url),
     });
     this.#active++;
     deps.events?.opened();
