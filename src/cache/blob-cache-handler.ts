@@ -8,6 +8,7 @@ import type { BlobCache, BlobRead } from './blob-cache.js';
 import { parseRange } from './byte-range.js';
 import { digestHex } from './layout.js';
 import { relay, type UpstreamAnswer } from './relay.js';
+import { VerifyingPass } from './verifying-pass.js';
 
 export type CacheResult = 'hit' | 'miss' | 'bypass';
 
@@ -158,12 +159,18 @@ export class CachePlan {
     res: ServerResponse,
     claimed: Awaited<ReturnType<BlobCache['beginFill']>>,
   ): Promise<CacheResult> {
+    // Listening from the start: the body may fail while a fill is being claimed.
+    let failed: Error | null = null;
+    const onEarlyError = (err: Error): void => void (failed = err);
+    source.body.once('error', onEarlyError);
     const length = Number(source.headers['content-length'] ?? NaN);
     const small = Number.isSafeInteger(length) && length < this.#o.minBlobBytes;
     const writer = small ? null : (claimed ?? (await this.#h.cache.beginFill(this.#hex)));
     if (small) claimed?.destroy();
     if (writer === null) {
-      relay(source, res);
+      source.body.off('error', onEarlyError);
+      if (failed !== null) res.destroy(failed);
+      else relay(source, res);
       return small ? 'bypass' : 'miss';
     }
     writer.on('error', () => undefined); // a failed fill never disturbs the client's download
@@ -171,7 +178,15 @@ export class CachePlan {
       if (Number.isSafeInteger(length)) await writer.expectSize(length);
     } catch {
       writer.destroy();
-      relay(source, res);
+      source.body.off('error', onEarlyError);
+      if (failed !== null) res.destroy(failed);
+      else relay(source, res);
+      return 'miss';
+    }
+    source.body.off('error', onEarlyError);
+    if (failed !== null || source.body.destroyed) {
+      writer.destroy();
+      res.destroy(failed ?? undefined);
       return 'miss';
     }
     const totals = this.#h.totals;
@@ -185,7 +200,9 @@ export class CachePlan {
       'content-type': 'application/octet-stream',
       'docker-content-digest': this.#digest,
     });
-    source.body.pipe(res);
+    const verified = new VerifyingPass(this.#hex);
+    verified.once('error', (err) => res.destroy(err));
+    source.body.pipe(verified).pipe(res);
     source.body.pipe(writer);
     return 'miss';
   }
