@@ -3,12 +3,12 @@
 // redirected to a blob host posing as Azure Storage, which counts the blob bodies it serves).
 // A cached layer goes out only after the registry said yes to that very request.
 // Needs `apt-get install skopeo docker-registry curl apache2-utils` (htpasswd).
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { blobPath } from '../../src/cache/layout.js';
 import { createCa } from '../../src/inspect/ca.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
@@ -41,35 +41,61 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
   let caDir: string;
   let certDir: string;
   const gateways: TestGateway[] = [];
+  const children: ChildProcess[] = [];
+
+  function configFor(cacheDir: string): Record<string, unknown> {
+    return testConfig({
+      proxy: { listen: '127.0.0.1:0', ports: [registry.port], connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+      registries: [{ name: 'myregistry', regions: ['eastus'], inspect: true, cache: true, blobStorage: 'learned' }],
+      inspect: {
+        caCertFile: join(caDir, 'ca.crt'),
+        caKeyFile: join(caDir, 'ca.key'),
+        upstreamCaFile: join(registry.certDir, 'ca.crt'),
+      },
+      cache: { dir: cacheDir, maxBytes: 64 * 1024 * 1024, minBlobBytes: 4096 },
+      serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+      dns: {
+        servers: ['127.0.0.1:1'],
+        timeoutMs: 300,
+        overrides: { [registry.loginServer]: [registry.registryIp], [registry.blobHost]: [registry.blobIp] },
+      },
+    });
+  }
 
   async function gatewayFor(cacheDir: string): Promise<TestGateway> {
-    const gw = await startGateway(
-      testConfig({
-        proxy: { listen: '127.0.0.1:0', ports: [registry.port], connectTimeoutMs: 2000, drainTimeoutMs: 500 },
-        registries: [{ name: 'myregistry', regions: ['eastus'], inspect: true, cache: true, blobStorage: 'learned' }],
-        inspect: {
-          caCertFile: join(caDir, 'ca.crt'),
-          caKeyFile: join(caDir, 'ca.key'),
-          upstreamCaFile: join(registry.certDir, 'ca.crt'),
-        },
-        cache: { dir: cacheDir, maxBytes: 64 * 1024 * 1024, minBlobBytes: 4096 },
-        serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
-        dns: {
-          servers: ['127.0.0.1:1'],
-          timeoutMs: 300,
-          overrides: { [registry.loginServer]: [registry.registryIp], [registry.blobHost]: [registry.blobIp] },
-        },
-      }),
-    );
+    const gw = await startGateway(configFor(cacheDir));
     gateways.push(gw);
     return gw;
+  }
+
+  /** A second gateway as its own process (acr-egress serve), with its audit log in a file. */
+  async function gatewayProcess(cacheDir: string): Promise<{ proxyUrl: string; auditLog: string }> {
+    const dir = mkdtempSync(join(work, 'serve-'));
+    const auditLog = join(dir, 'audit.log');
+    const configFile = join(dir, 'acr-egress.json');
+    writeFileSync(configFile, JSON.stringify({ ...configFor(cacheDir), log: { level: 'info', file: auditLog } }));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--config', configFile], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const port = await vi.waitFor(
+      () => {
+        const m = /"listen":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(stderr);
+        if (m === null) throw new Error(`not listening yet:\n${stderr}`);
+        return Number(m[1]);
+      },
+      { timeout: 30_000, interval: 50 },
+    );
+    return { proxyUrl: `http://127.0.0.1:${port}`, auditLog };
   }
 
   /** Blob bodies the storage stand-in served for one layer. */
   const served = (digest: string): number =>
     registry.blobRequests.filter((r) => r.startsWith('GET ') && r.includes(`/${digest.slice(7)}/data`)).length;
 
-  function curl(gw: TestGateway, path: string, creds: string | null): Promise<Fetched> {
+  function curl(gw: { proxyUrl: string }, path: string, creds: string | null): Promise<Fetched> {
     const out = join(mkdtempSync(join(work, 'curl-')), 'body');
     const args = ['-sS', '--max-time', '20', '--proxy', gw.proxyUrl, '--cacert', join(caDir, 'ca.crt')];
     if (creds !== null) args.push('-u', creds);
@@ -132,6 +158,7 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
 
   afterAll(async () => {
     for (const gw of gateways) await gw.stop();
+    for (const child of children) child.kill('SIGTERM');
     await registry?.stop();
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
   });
@@ -190,10 +217,10 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
     expect(served(layer.digest)).toBe(before + 1);
   });
 
-  it('two gateways sharing one cache.dir make one fill per layer and both serve hits', async () => {
+  it('two gateway processes sharing one cache.dir make one fill per layer and both serve hits', async () => {
     const shared = join(work, 'cache-shared');
     const a = await gatewayFor(shared);
-    const b = await gatewayFor(shared);
+    const b = await gatewayProcess(shared);
     const layer = image.layers[1]!;
     const before = served(layer.digest);
     const all = await Promise.all(
@@ -201,11 +228,13 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
     );
     for (const r of all) expect(sha(r.body)).toBe(layer.digest);
     expect(served(layer.digest)).toBe(before + 1);
-    for (const gw of [a, b]) {
-      const r = await curl(gw, blobUrl(layer.digest), USER);
-      expect(sha(r.body)).toBe(layer.digest);
-      await expect.poll(() => cacheRecords(gw, layer.digest).at(-1)).toBe('hit');
-    }
+    for (const gw of [a, b]) expect(sha((await curl(gw, blobUrl(layer.digest), USER)).body)).toBe(layer.digest);
+    await expect.poll(() => cacheRecords(a, layer.digest).at(-1)).toBe('hit');
+    const childHits = (): number =>
+      readFileSync(b.auditLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"cache":"hit"') && l.includes(layer.digest)).length;
+    await expect.poll(childHits, { timeout: 10_000 }).toBeGreaterThan(0);
   });
 
   it('a layer corrupted on disk aborts the download, is removed, and the next request refills it', async () => {
