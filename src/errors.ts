@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   SERVICE_TAGS_NO_SOURCE: { exitCode: 1, message: 'no service-tag source or cache file is configured' },
   SERVICE_TAGS_CACHE_WRITE_FAILED: { exitCode: 1, message: 'service-tag cache file cannot be written' },
   LISTEN_FAILED: { exitCode: 1, message: 'cannot listen' },
+  CACHE_UNAVAILABLE: { exitCode: 1, message: 'the layer cache folder cannot be opened' },
   ADMIN_UNSAFE_BIND: { exitCode: 2, message: 'admin API without a token may only listen on loopback' },
 } as const;
 

@@ -13,6 +13,9 @@ import { PostgresTagShare } from './store/tag-share.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
+import type { BlobCacheHandler } from './cache/blob-cache-handler.js';
+import { CacheInterceptor } from './cache/cache-interceptor.js';
+import { cacheWanted, openLayerCache } from './cache/open-cache.js';
 import type { RequestInterceptor } from './inspect/inspected-request.js';
 import { Inspector } from './inspect/inspector.js';
 import { compilePolicy, type PolicySnapshot } from './policy/snapshot.js';
@@ -53,6 +56,8 @@ export class Gateway {
   readonly inspector: Inspector;
   /** The store the admin API asks (memory, embedded or postgres) and its writer. */
   readonly records: StoreService;
+  /** The layer cache, when a registry (or mcr) has cache: true at start; null otherwise. */
+  readonly cache: BlobCacheHandler | null;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -84,6 +89,7 @@ export class Gateway {
     serviceTags: ServiceTagManager,
     ring: DecisionStore,
     records: StoreService,
+    cache: BlobCacheHandler | null,
   ) {
     this.#options = options;
     this.serviceTags = serviceTags;
@@ -103,7 +109,11 @@ export class Gateway {
     });
     // After the audit log (the record of truth): the store's writer queues, never blocks.
     this.recorder.addSink((rec) => records.add(rec));
-    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'), options.interceptors);
+    this.cache = cache;
+    // The cache is one more per-request interceptor of inspected tunnels; it claims only the blob
+    // GETs of registries whose rule match carries cache: true, so the caller's interceptors come first.
+    const interceptors = [...(options.interceptors ?? []), ...(cache === null ? [] : [new CacheInterceptor(cache)])];
+    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'), interceptors);
     const listeners: TunnelEvents[] = [];
     this.tunnelEvents = {
       listeners,
@@ -170,6 +180,7 @@ export class Gateway {
     });
     // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
     await serviceTags!.reconfigure(loaded);
+    const cache = await openLayerCache(loaded);
     const ring = new DecisionStore(loaded.config.log.recent);
     const records = await StoreService.open(
       loaded.config.audit,
@@ -182,7 +193,7 @@ export class Gateway {
     const tagShare = fleetTagShare(loaded, records.instance, log!);
     serviceTags!.setShare(tagShare);
     const startTags = tags ?? (options.tags === undefined ? await serviceTags!.loadShared() : null);
-    gateway = new Gateway(options, loaded, startTags, log!, serviceTags!, ring, records);
+    gateway = new Gateway(options, loaded, startTags, log!, serviceTags!, ring, records, cache);
     gateway.#tagShare = tagShare;
     return gateway;
   }
@@ -279,6 +290,8 @@ export class Gateway {
     const policy = compilePolicy(next, tags);
     try {
       this.inspector.configure(next);
+      if (cacheWanted(next) && this.cache === null)
+        this.log.warn('cache: true takes effect at the next start (the cache folder is opened at start)');
     } catch (err) {
       const problems = [`inspect: ${(err as Error).message}`];
       this.log.warn({ problems }, 'config reload refused; keeping the running config');

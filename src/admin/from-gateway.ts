@@ -1,6 +1,7 @@
 // Builds the admin API's dependencies from a running Gateway, and wires the metrics into its
 // recorder and tunnel events, so serve needs one call to start the admin API.
 import type { Logger } from 'pino';
+import { cacheStatus } from '../cache/cache-status.js';
 import type { Gateway } from '../gateway.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { TunnelEvents } from '../proxy/context.js';
@@ -38,6 +39,7 @@ export function tagsFacade(manager: TagManagerLike): TagsFacade {
 export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
   const metrics = createMetrics({
     inspect: () => gateway.inspector.status(),
+    cache: () => cacheStatus(gateway.cache),
     tags: () => tags.status(),
     dns: () => ({ hits: gateway.resolver.hits, misses: gateway.resolver.misses }),
     tunnelsActive: () => gateway.tunnelsActive,
@@ -85,6 +87,7 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
     tags,
     reload: () => gateway.reload(),
     inspect: { status: () => gateway.inspector.status(), learned: () => gateway.inspector.learned.list() },
+    cache: () => cacheStatus(gateway.cache),
     resolve: (host) => gateway.resolver.resolve(host),
     metrics,
     log: extra.log ?? gateway.log,

@@ -3,6 +3,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import { CLOUDS, type CloudName } from '../config/cloud.js';
 import { allowKey } from '../config/client-groups.js';
+import { mcrRegistry } from '../config/mcr.js';
 import type { ResolvedRegistry } from '../config/registries.js';
 import type { TagSelector } from '../service-tags/types.js';
 
@@ -148,14 +149,15 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
       });
     }
   }
-  if (config.mcr) {
+  const mcr = mcrRegistry(config.mcr);
+  if (mcr !== null) {
     add(exact, suffix.mcr, {
       id: 'mcr:login',
       kind: 'mcr-login',
       pattern: suffix.mcr,
       tags: [{ base: 'MicrosoftContainerRegistry' }],
       grants: ['mcr'],
-      registry: null,
+      registry: mcr,
     });
     add(wildcard, `data.${suffix.mcr}`, {
       id: 'mcr:data',
