@@ -2,10 +2,12 @@
 // the registry redirects to storage is fetched once through the tunnel's vetted dial (service tags
 // and a learned blob host on the direct rows, the parent proxy on the parent rows) and served from
 // disk after the registry says yes again; a refused token gets the registry's own answer; a
-// Location no rule allows is relayed, never followed; an unreachable registry means no cached byte.
+// Location no rule allows, or whose certificate does not name it, is relayed, never followed; an
+// unreachable registry means no cached byte. MCR (anonymous, mcr: {inspect, cache}) the same way.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,6 +31,12 @@ const EVIL = 'evil.example.com';
 /** A storage host whose address lies outside every service tag (a parent resolves it for itself). */
 const UNTAGGED = 'account2.blob.core.windows.net';
 const UNTAGGED_IP = '127.0.0.9';
+/** A storage host in the rules and the tags whose certificate does not name it. */
+const UNTRUSTED = 'account3.blob.core.windows.net';
+const MCR = 'mcr.microsoft.com';
+const MCR_DATA = 'eastus.data.mcr.microsoft.com';
+const MCR_IP = '127.0.0.4';
+const AFD_IP = '127.0.0.5';
 const GOOD = 'good-token';
 const CONNECT_FROM = '127.0.0.1';
 const TRANSPARENT_FROM = '127.0.0.6';
@@ -39,8 +47,7 @@ const DOWN_IP = '127.0.0.12';
 type Entry = 'connect' | 'transparent';
 type Route = 'direct' | 'parent';
 
-let registry: Server;
-let storage: Server;
+const servers: Server[] = [];
 let registryPort: number;
 let storagePort: number;
 let parent: ConnectProxy;
@@ -53,7 +60,17 @@ const gateways = new Map<Route, TestGateway>();
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function listen(server: Server, host: string, port = 0): Promise<number> {
+/** Where the registry sends a blob GET, by the repository's first component. */
+const LOCATION_HOST: Record<string, string> = { elsewhere: EVIL, untagged: UNTAGGED, untrusted: UNTRUSTED };
+
+async function serve(
+  host: string,
+  port: number,
+  pem: { key: string; cert: string },
+  handler: RequestListener,
+): Promise<number> {
+  const server = createServer(pem, handler);
+  servers.push(server);
   server.listen(port, host);
   await once(server, 'listening');
   return (server.address() as AddressInfo).port;
@@ -62,33 +79,40 @@ async function listen(server: Server, host: string, port = 0): Promise<number> {
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'acr-egress-cache-pipeline-'));
   const upstreamCa = makeCa('cache pipeline upstream CA');
-  registry = createServer(makeLeaf(upstreamCa, [HOST, DOWN]), (req, res) => {
+  const registry: RequestListener = (req, res) => {
     registrySaw.push(`${req.method} ${req.url} ${req.headers.authorization ?? '-'}`);
-    if (req.headers.authorization !== `Bearer ${GOOD}`) {
+    const mcr = req.headers.host === MCR; // anonymous, as MCR is
+    if (!mcr && req.headers.authorization !== `Bearer ${GOOD}`) {
       res.writeHead(401, { 'www-authenticate': `Bearer realm="https://${HOST}/oauth2/token"` });
       res.end('{"errors":[{"code":"UNAUTHORIZED","message":"registry says no"}]}');
       return;
     }
-    const m = /^\/v2\/([a-z/]+)\/blobs\/sha256:([0-9a-f]{64})$/.exec(req.url ?? '');
+    const m = /^\/v2\/([a-z]+)\/[a-z/]+\/blobs\/sha256:([0-9a-f]{64})$/.exec(req.url ?? '');
     if (m === null) return void res.writeHead(404).end();
-    const host = m[1]!.startsWith('elsewhere/') ? EVIL : m[1]!.startsWith('untagged/') ? UNTAGGED : BLOB;
+    const host = mcr ? MCR_DATA : (LOCATION_HOST[m[1]!] ?? BLOB);
     res.writeHead(307, { location: `https://${host}:${storagePort}/blobs/${m[2]}?sig=never-kept` }).end();
-  });
-  storage = createServer(makeLeaf(upstreamCa, [BLOB, EVIL, UNTAGGED]), (req, res) => {
+  };
+  const storage: RequestListener = (req, res) => {
     const hex = /^\/blobs\/([0-9a-f]{64})\?/.exec(req.url ?? '')?.[1] ?? '';
     const body = blobs.get(hex);
     if (body === undefined) return void res.writeHead(404).end();
     storageServed.set(hex, (storageServed.get(hex) ?? 0) + 1);
     res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' }).end(body);
-  });
-  registryPort = await listen(registry, REGISTRY_IP);
-  storagePort = await listen(storage, STORAGE_IP);
+  };
+  registryPort = await serve(REGISTRY_IP, 0, makeLeaf(upstreamCa, [HOST, DOWN]), registry);
+  storagePort = await serve(STORAGE_IP, 0, makeLeaf(upstreamCa, [BLOB, EVIL, UNTAGGED]), storage);
+  // MCR on its own addresses, on the same ports (the transparent listener has one upstream port).
+  await serve(MCR_IP, registryPort, makeLeaf(upstreamCa, [MCR]), registry);
+  await serve(AFD_IP, storagePort, makeLeaf(upstreamCa, [MCR_DATA]), storage);
   parent = await startConnectProxy({
     [HOST]: REGISTRY_IP,
     [DOWN]: DOWN_IP,
     [BLOB]: STORAGE_IP,
     [EVIL]: STORAGE_IP,
     [UNTAGGED]: STORAGE_IP,
+    [UNTRUSTED]: STORAGE_IP,
+    [MCR]: MCR_IP,
+    [MCR_DATA]: AFD_IP,
   });
   const ca = createCa('cache pipeline CA');
   caPem = ca.certPem;
@@ -117,11 +141,13 @@ beforeAll(async () => {
           ...(route === 'parent' ? { parent: parent.url } : {}),
         },
         registries: [registryEntry('myregistry', 'eastus'), registryEntry('downregistry', 'westus')],
+        mcr: { inspect: true, cache: true },
         clientGroups: [
           {
             name: 'builders',
             cidrs: [`${CONNECT_FROM}/32`, `${TRANSPARENT_FROM}/32`],
             registries: ['myregistry', 'downregistry'],
+            mcr: true,
           },
         ],
         inspect: {
@@ -146,6 +172,9 @@ beforeAll(async () => {
             [BLOB]: [STORAGE_IP],
             [EVIL]: [STORAGE_IP],
             [UNTAGGED]: [UNTAGGED_IP],
+            [UNTRUSTED]: [STORAGE_IP],
+            [MCR]: [MCR_IP],
+            [MCR_DATA]: [AFD_IP],
           },
         },
       }),
@@ -157,9 +186,9 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const gw of gateways.values()) await gw.stop();
   await parent?.close();
-  for (const server of [registry, storage]) {
-    server?.closeAllConnections();
-    server?.close();
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
   }
 });
 
@@ -189,12 +218,13 @@ interface Answer {
   record: DecisionRecord;
 }
 
-/** One GET on a new tunnel, with the registry token `token`; the answer and its request record. */
-async function get(route: Route, entry: Entry, path: string, token: string, host = HOST): Promise<Answer> {
+/** One GET on a new tunnel, with the registry token `token` (null: anonymous); the answer and its record. */
+async function get(route: Route, entry: Entry, path: string, token: string | null, host = HOST): Promise<Answer> {
   const gw = gateways.get(route)!;
   const at = gw.records().length;
   const tls = await open(gw, entry, host);
-  tls.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`);
+  const authorization = token === null ? '' : `Authorization: Bearer ${token}\r\n`;
+  tls.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${authorization}Connection: close\r\n\r\n`);
   const raw = await readToEnd(tls as unknown as Socket, 10_000);
   const end = raw.indexOf('\r\n\r\n');
   const head = raw.subarray(0, end).toString('latin1');
@@ -273,6 +303,31 @@ describe.each(CELLS)('the layer cache, %s, %s', (entry, route) => {
       expect(parent.log.some((l) => l.authority === `${UNTAGGED}:${storagePort}`)).toBe(true);
     }
     expect(answer.record).toMatchObject({ cache: 'miss' });
+  });
+
+  it('relays a redirect to a storage host whose certificate does not name it instead of following it', async () => {
+    const other = randomBytes(4096);
+    blobs.set(sha(other), other);
+    const answer = await get(route, entry, `/v2/untrusted/app/blobs/sha256:${sha(other)}`, GOOD);
+    expect(answer.status).toBe(307);
+    expect(answer.head).toContain(`location: https://${UNTRUSTED}:${storagePort}/`);
+    expect(answer.record).toMatchObject({ cache: 'miss', status: 307 });
+    expect(storageServed.get(sha(other))).toBeUndefined();
+  });
+
+  it('caches MCR layers with mcr: {inspect, cache}: anonymous, redirected to its data host', async () => {
+    const base = randomBytes(32 * 1024);
+    blobs.set(sha(base), base);
+    const mcrPath = `/v2/dotnet/runtime/blobs/sha256:${sha(base)}`;
+    const first = await get(route, entry, mcrPath, null, MCR);
+    expect(first.status).toBe(200);
+    expect(first.record).toMatchObject({ cache: 'miss', rule: 'mcr:login' });
+    const second = await get(route, entry, mcrPath, null, MCR);
+    expect(second.status).toBe(200);
+    expect(sha(second.body)).toBe(sha(base));
+    expect(second.record).toMatchObject({ cache: 'hit' });
+    expect(storageServed.get(sha(base))).toBe(1);
+    expect(registrySaw.filter((l) => l.startsWith(`GET ${mcrPath} `)).length).toBe(2);
   });
 
   it('answers upstream_unreachable and never consults the cache when the registry is down', async () => {
