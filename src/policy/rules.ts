@@ -20,8 +20,9 @@ export interface HostRule {
   /** What a client group must name to use the rule: `registry:<name>`, `mcr` or `allow:<pattern>`. */
   readonly grants: readonly string[];
   /**
-   * The registry whose API this host serves (login, geo and data endpoints), with its settings
-   * (inspect, pullOnly, repositories): what a later stage needs is carried, never parsed from the id.
+   * The registry whose API this host serves (login, geo and data endpoints; MCR's login host as
+   * registry `mcr`), with its settings (inspect, pullOnly, repositories, cache): what a later stage
+   * needs is carried, never parsed from the id.
    */
   readonly registry: ResolvedRegistry | null;
 }
