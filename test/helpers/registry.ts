@@ -36,6 +36,8 @@ export interface TestRegistry {
   readonly blobRequests: string[];
   /** The registry's stderr so far, for failure messages. */
   log(): string;
+  /** Stops the registry process alone (the blob host keeps serving): a registry that is down. */
+  stopRegistry(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +48,8 @@ export interface RegistryOptions {
   blobIp?: string;
   /** Further names on the registry certificate (a second login server for refusal tests). */
   extraNames?: string[];
+  /** An htpasswd line (`user:$2y$...`): the registry then answers 401 to requests without those credentials. */
+  htpasswd?: string;
 }
 
 /** Which of the tools the e2e tests need are missing on this machine (empty: all there). */
@@ -116,6 +120,7 @@ function registryConfig(o: {
   blobBase: string;
   certFile: string;
   keyFile: string;
+  htpasswdFile: string | null;
 }): string {
   // JSON is YAML: no YAML writer needed, and no quoting surprises.
   return JSON.stringify(
@@ -136,6 +141,7 @@ function registryConfig(o: {
         tls: { certificate: o.certFile, key: o.keyFile },
       },
       health: { storagedriver: { enabled: false } },
+      ...(o.htpasswdFile === null ? {} : { auth: { htpasswd: { realm: 'acr-egress-test', path: o.htpasswdFile } } }),
     },
     null,
     2,
@@ -167,7 +173,7 @@ async function waitForRegistry(
       socket.on('error', () => done(0));
       socket.setTimeout(2_000, () => socket.destroy());
     });
-    if (status === 200) return;
+    if (status === 200 || status === 401) return;
     if (Date.now() > deadline) throw new Error(`docker-registry did not answer /v2/ on ${ip}:${port}:\n${log()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -217,9 +223,19 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     });
     const port = (blobServer.address() as AddressInfo).port;
     const configFile = join(dir, 'config.yml');
+    const htpasswdFile = opts.htpasswd === undefined ? null : join(dir, 'htpasswd');
+    if (htpasswdFile !== null) writeFileSync(htpasswdFile, `${opts.htpasswd}\n`);
     writeFileSync(
       configFile,
-      registryConfig({ storageDir, ip: registryIp, port, blobBase: `https://${blobHost}:${port}/`, certFile, keyFile }),
+      registryConfig({
+        storageDir,
+        ip: registryIp,
+        port,
+        blobBase: `https://${blobHost}:${port}/`,
+        certFile,
+        keyFile,
+        htpasswdFile,
+      }),
     );
     const child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -255,6 +271,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       storageDir,
       blobRequests,
       log,
+      stopRegistry: () => stopChild(child),
       async stop() {
         await stopChild(child);
         await closeBlob();
