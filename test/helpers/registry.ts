@@ -60,6 +60,10 @@ export interface FrontRecord {
 export interface RegistryOptions {
   registryName?: string;
   blobAccount?: string;
+  /** Overrides `<registryName>.azurecr.io`, e.g. mcr.microsoft.com. */
+  loginServer?: string;
+  /** Overrides `<blobAccount>.blob.core.windows.net`, e.g. eastus.data.mcr.microsoft.com. */
+  blobHost?: string;
   registryIp?: string;
   blobIp?: string;
   /** Further names on the registry certificate (a second login server for refusal tests). */
@@ -292,8 +296,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
  */
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
   const registryName = opts.registryName ?? 'myregistry';
-  const loginServer = `${registryName}.azurecr.io`;
-  const blobHost = `${opts.blobAccount ?? 'account1'}.blob.core.windows.net`;
+  const loginServer = opts.loginServer ?? `${registryName}.azurecr.io`;
+  const blobHost = opts.blobHost ?? `${opts.blobAccount ?? 'account1'}.blob.core.windows.net`;
   const registryIp = opts.registryIp ?? '127.0.0.2';
   const blobIp = opts.blobIp ?? '127.0.0.3';
   const dir = mkdtempSync(join(tmpdir(), 'acr-egress-registry-'));
@@ -304,7 +308,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const ca = makeCa();
   // The IP SAN lets skopeo push straight to the address, without any name resolution.
   const leaf = makeLeaf(ca, [loginServer, ...(opts.extraNames ?? []), registryIp]);
-  const blobLeaf = makeLeaf(ca, [`*.blob.core.windows.net`, blobIp]);
+  const blobLeaf = makeLeaf(ca, [
+    opts.blobHost === undefined ? `*.blob.core.windows.net` : `*.${blobHost.split('.').slice(1).join('.')}`,
+    blobIp,
+  ]);
   writeFileSync(join(certDir, 'ca.crt'), ca.cert);
   const certFile = join(dir, 'registry.crt');
   const keyFile = join(dir, 'registry.key');
