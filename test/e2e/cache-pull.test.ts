@@ -263,6 +263,10 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
     const hit = await curl(gw, blobUrl(layer.digest), alice);
     expect(sha(hit.body)).toBe(layer.digest);
     expect(gw.gateway.cache!.totals.hit).toBe(hitsBefore + 1);
+    // Neither the tokens nor the credentials behind them reach a record.
+    const records = JSON.stringify(gw.records());
+    for (const secret of [alice.bearer, bob.bearer, 's3cret', Buffer.from(USER).toString('base64')])
+      expect(records).not.toContain(secret);
   });
 
   it('16 concurrent pulls of a cold image make one fill per layer', async () => {
