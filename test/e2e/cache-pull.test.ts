@@ -269,6 +269,22 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
       expect(records).not.toContain(secret);
   });
 
+  it('skopeo refused a token, or holding one for another repository, fails with nothing from the warm cache', async () => {
+    const gw = await gatewayFor(join(work, 'cache-a'));
+    const before = image.layers.map((l) => served(l.digest));
+    for (const creds of ['alice:wrong', 'mallory:s3cret', BOB]) {
+      const refused = await pull(gw, creds);
+      expect(refused.ok, creds).toBe(false);
+      expect(refused.stderr, creds).toMatch(/unauthorized|authentication required|denied/i);
+    }
+    expect(gw.gateway.cache!.totals.hit).toBe(0);
+    image.layers.forEach((l, i) => expect(served(l.digest)).toBe(before[i]));
+    // The same warm cache serves the client the registry does let in.
+    const ok = await pull(gw);
+    expect(ok.ok, ok.stderr).toBe(true);
+    expect(gw.gateway.cache!.totals.hit).toBe(image.layers.length);
+  });
+
   it('16 concurrent pulls of a cold image make one fill per layer', async () => {
     const gw = await gatewayFor(join(work, 'cache-c'));
     const before = image.layers.map((l) => served(l.digest));
