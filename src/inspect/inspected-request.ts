@@ -182,7 +182,8 @@ function finish(rs: RequestState, res: ServerResponse): void {
       decision: rs.decision,
       startedAt: rs.startedAt,
       bytesUp: rs.bytesUp,
-      bytesDown: rs.bytesDown,
+      // The body the client got: with the cache in the path, from disk or teed, not the registry's redirect.
+      bytesDown: rs.cachePlan?.bytesSent ?? rs.bytesDown,
     },
     rs.fields,
   );
