@@ -149,7 +149,6 @@ describe.skipIf(!haveChromium)(
       expect([...(values.disk ?? [])].filter((b) => b > 0).sort()).toEqual([3 * MIB, 6 * MIB]);
       expect(values.upstream?.reduce((a, b) => a + b, 0)).toBe(3 * MIB);
       expect(values.upstream?.filter((b) => b === 0)).toHaveLength(points - 1);
-      await page.screenshot({ path: '/tmp/cachepanel-shot.png', fullPage: true }); // renders without a page error
       expect(pageErrors).toEqual([]);
       await page.context().close();
     });
