@@ -28,8 +28,8 @@ let handler: BlobCacheHandler;
 let cachedAdmin: RunningAdmin;
 const pageErrors: string[] = [];
 
-async function signedIn(base: string, view: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+async function signedIn(base: string, view: string, width = 1200): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
   await context.route('**/*', (route) =>
     route.request().url().startsWith(`${base}/`) ? route.continue() : route.abort(),
   );
@@ -150,6 +150,17 @@ describe.skipIf(!haveChromium)(
       expect(values.upstream?.reduce((a, b) => a + b, 0)).toBe(3 * MIB);
       expect(values.upstream?.filter((b) => b === 0)).toHaveLength(points - 1);
       expect(pageErrors).toEqual([]);
+      await page.context().close();
+    });
+
+    it('is usable at 420 px: the view does not scroll the page sideways', async () => {
+      const page = await signedIn(`http://127.0.0.1:${cachedAdmin.address.port}`, 'cache', 420);
+      await page.locator('[data-chart="bytes"] canvas').waitFor();
+      const { scroll, client } = await page.evaluate<{ scroll: number; client: number }>(
+        '({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })',
+      );
+      expect(client).toBeGreaterThan(0);
+      expect(scroll).toBeLessThanOrEqual(client);
       await page.context().close();
     });
   },
