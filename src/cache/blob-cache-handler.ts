@@ -67,6 +67,8 @@ export class CachePlan {
   readonly #digest: string;
   readonly #range: string | null;
   readonly #o: Required<CacheHandlerOptions>;
+  /** Body bytes this request's client got through the cache: from disk, teed, or relayed. */
+  bytesSent = 0;
 
   constructor(
     h: BlobCacheHandler,
@@ -87,7 +89,7 @@ export class CachePlan {
     const h = this.#h;
     if (REDIRECTS.has(answer.status)) return h.count(await this.#onRedirect(answer, res, fetchLocation));
     if (answer.status === 200 && this.#range === null) return h.count(await this.#tee(answer, res, null));
-    relay(answer, res); // 401, 403, 404, 429, 5xx, a 206: the registry's own answer
+    this.#relay(answer, res); // 401, 403, 404, 429, 5xx, a 206: the registry's own answer
     return h.count('bypass');
   }
 
@@ -97,12 +99,12 @@ export class CachePlan {
     if (this.#range !== null) {
       const range = size === null ? null : parseRange(this.#range, size);
       if (range === null) {
-        relay(answer, res); // the client follows the redirect itself, uncached
+        this.#relay(answer, res); // the client follows the redirect itself, uncached
         return 'bypass';
       }
       const read = await cache.read(this.#hex, range);
       if (read === null) {
-        relay(answer, res);
+        this.#relay(answer, res);
         return 'bypass';
       }
       answer.body.resume();
@@ -121,7 +123,7 @@ export class CachePlan {
     try {
       location = new URL(answer.headers.location ?? '');
     } catch {
-      relay(answer, res);
+      this.#relay(answer, res);
       return 'bypass';
     }
     const writer = await cache.beginFill(this.#hex);
@@ -129,7 +131,7 @@ export class CachePlan {
       // Another fill of this digest is under way (here or in a replica): read it as it grows.
       const followed = await cache.follow(this.#hex, this.#o.followTimeoutMs);
       if (followed === null) {
-        relay(answer, res);
+        this.#relay(answer, res);
         return 'miss';
       }
       answer.body.resume();
@@ -141,13 +143,13 @@ export class CachePlan {
       stored = await fetchLocation(location);
     } catch {
       writer.destroy();
-      relay(answer, res); // the client may still follow it; its CONNECT is checked as always
+      this.#relay(answer, res); // the client may still follow it; its CONNECT is checked as always
       return 'miss';
     }
     answer.body.resume();
     if (stored.status !== 200) {
       writer.destroy();
-      relay(stored, res); // what the client would have seen following the redirect itself
+      this.#relay(stored, res); // what the client would have seen following the redirect itself
       return 'miss';
     }
     return this.#tee(stored, res, writer);
@@ -170,7 +172,7 @@ export class CachePlan {
     if (writer === null) {
       source.body.off('error', onEarlyError);
       if (failed !== null) res.destroy(failed);
-      else relay(source, res);
+      else this.#relay(source, res);
       return small ? 'bypass' : 'miss';
     }
     writer.on('error', () => undefined); // a failed fill never disturbs the client's download
@@ -180,7 +182,7 @@ export class CachePlan {
       writer.destroy();
       source.body.off('error', onEarlyError);
       if (failed !== null) res.destroy(failed);
-      else relay(source, res);
+      else this.#relay(source, res);
       return 'miss';
     }
     source.body.off('error', onEarlyError);
@@ -190,7 +192,10 @@ export class CachePlan {
       return 'miss';
     }
     const totals = this.#h.totals;
-    source.body.on('data', (chunk: Buffer) => (totals.bytesUpstream += chunk.length));
+    source.body.on('data', (chunk: Buffer) => {
+      totals.bytesUpstream += chunk.length;
+      this.bytesSent += chunk.length;
+    });
     source.body.once('error', (err) => {
       writer.destroy(err);
       res.destroy(err);
@@ -207,6 +212,11 @@ export class CachePlan {
     return 'miss';
   }
 
+  #relay(answer: UpstreamAnswer, res: ServerResponse): void {
+    answer.body.on('data', (chunk: Buffer) => (this.bytesSent += chunk.length));
+    relay(answer, res);
+  }
+
   #serve(read: BlobRead, res: ServerResponse, status: number, extra: Record<string, string>): void {
     const totals = this.#h.totals;
     const length = extra['content-range'] === undefined ? read.size : rangeLength(extra['content-range']);
@@ -217,7 +227,10 @@ export class CachePlan {
       'accept-ranges': 'bytes',
       ...extra,
     });
-    read.stream.on('data', (chunk: Buffer) => (totals.bytesDisk += chunk.length));
+    read.stream.on('data', (chunk: Buffer) => {
+      totals.bytesDisk += chunk.length;
+      this.bytesSent += chunk.length;
+    });
     // A mismatch found while serving aborts the response before its last byte (hashing-reader.ts).
     read.stream.once('error', () => res.destroy());
     res.once('close', () => read.stream.destroy());

@@ -33,6 +33,7 @@ export class CacheInterceptor implements RequestInterceptor {
       res.destroy(); // claimed by another instance: cannot happen, and is never answered from disk
       return;
     }
+    exchange.bodyBytes = () => plan.bytesSent;
     const answer = { status: upstream.statusCode ?? 502, headers: upstream.headers, body: upstream };
     const follow = async (url: URL) => {
       const stored = await fetchLocation(exchange.tunnel, url);

@@ -62,6 +62,8 @@ export interface Exchange {
   readonly headers: IncomingHttpHeaders;
   /** Request record fields; an interceptor may refine them (status is filled at the end). */
   readonly fields: RequestFields;
+  /** Set by an interceptor that writes the body itself: the body bytes the client got. */
+  bodyBytes: (() => number) | null;
 }
 
 export interface RequestEnv {
@@ -155,6 +157,7 @@ export function handleInspectedRequest(
     decision: chain(state.decision, decision),
     bytesUp: 0,
     bytesDown: 0,
+    bodyBytes: null,
   };
   res.once('close', () => finish(rs, res));
   if (!rs.decision.allowed) {
@@ -238,7 +241,9 @@ function finish(rs: RequestState, res: ServerResponse): void {
   const outcome = {
     decision: rs.decision,
     bytesUp: rs.bytesUp,
-    bytesDown: rs.bytesDown,
+    // The body the client got: with an interceptor writing it (the cache: from disk or teed), not
+    // the registry's redirect.
+    bytesDown: rs.bodyBytes?.() ?? rs.bytesDown,
     request: { startedAt: rs.startedAt, fields: rs.fields },
   };
   rs.tunnel.recorder.record(recordOf(rs.tunnel.ctx, outcome));

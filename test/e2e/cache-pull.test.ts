@@ -214,6 +214,12 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
       expect(sha(readFileSync(file))).toBe(layer.digest);
       // One request per layer per pull, each answered by the registry (its 307 became our 200 from disk).
       await expect.poll(() => cacheRecords(gw, layer.digest)).toEqual(['miss', 'hit']);
+      // Each record's bytesDown is the layer the client got: fetched upstream, then from disk.
+      const bytes = gw
+        .records()
+        .filter((r) => r.kind === 'request' && r.method === 'GET' && r.path === blobUrl(layer.digest))
+        .map((r) => r.bytesDown);
+      expect(bytes).toEqual([layer.size, layer.size]);
     }
     expect(gw.gateway.cache?.totals.hit).toBe(image.layers.length);
   });

@@ -9,7 +9,7 @@ import { BlobCache } from '../../../src/cache/blob-cache.js';
 import { BlobCacheHandler } from '../../../src/cache/blob-cache-handler.js';
 import { cacheStatus } from '../../../src/cache/cache-status.js';
 import { createMetrics } from '../../../src/metrics/metrics.js';
-import { auth, fakeDeps } from './fake-deps.js';
+import { auth, fakeDeps, rec } from './fake-deps.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'acr-egress-cache-admin-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,6 +50,50 @@ describe('GET /api/v1/cache', () => {
       hitRatio: 0.75,
       bytesSaved: 15_000,
     });
+    await app.close();
+  });
+});
+
+describe('GET /api/v1/cache?bucket=', () => {
+  const MIN = 60_000;
+  const now = Math.floor(Date.now() / (5 * MIN)) * 5 * MIN; // a bucket start, so the expectations are exact
+  const at = (m: number): string => new Date(now - m * MIN).toISOString();
+  const blob = { kind: 'request' as const, method: 'GET', path: '/v2/team/app/blobs/sha256:00', status: 200 };
+
+  it('adds blob GETs by result and bytes per bucket from the stored records, oldest first', async () => {
+    const fake = fakeDeps();
+    for (const r of [
+      rec({ ...blob, time: at(12), cache: 'miss', bytesDown: 4000 }),
+      rec({ ...blob, time: at(11), cache: 'hit', bytesDown: 4000 }),
+      rec({ ...blob, time: at(2), cache: 'hit', bytesDown: 4000 }),
+      rec({ ...blob, time: at(1), cache: 'bypass', bytesDown: 20 }),
+      rec({ time: at(1) }), // the tunnel: no cache result
+    ])
+      fake.store.add(r);
+    const app = createAdminApp(fake.deps);
+    const res = await app.inject({ method: 'GET', url: '/api/v1/cache?since=1h&bucket=5m', headers: auth() });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({
+      enabled: false,
+      buckets: [
+        { start: at(15), hit: 1, miss: 1, bypass: 0, bytesFromDisk: 4000, bytesFromUpstream: 4000 },
+        { start: at(5), hit: 1, miss: 0, bypass: 1, bytesFromDisk: 4000, bytesFromUpstream: 0 },
+      ],
+    });
+    const plain = await app.inject({ method: 'GET', url: '/api/v1/cache', headers: auth() });
+    expect(plain.json()).not.toHaveProperty('buckets');
+    await app.close();
+  });
+
+  const bad: [string, string][] = [
+    ['a bucket that is not a duration', 'bucket=often'],
+    ['a bad since', 'bucket=5m&since=yesterday'],
+    ['an unknown parameter', 'bucket=5m&colour=red'],
+  ];
+  it.each(bad)('answers 400 to %s', async (_, q) => {
+    const app = createAdminApp(fakeDeps().deps);
+    const res = await app.inject({ method: 'GET', url: `/api/v1/cache?${q}`, headers: auth() });
+    expect(res.statusCode).toBe(400);
     await app.close();
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobCache } from '../../../src/cache/blob-cache.js';
-import { BlobCacheHandler, type FetchLocation } from '../../../src/cache/blob-cache-handler.js';
+import { BlobCacheHandler, type CachePlan, type FetchLocation } from '../../../src/cache/blob-cache-handler.js';
 import type { UpstreamAnswer } from '../../../src/cache/relay.js';
 
 const big = randomBytes(200_000);
@@ -31,6 +31,8 @@ let handler: BlobCacheHandler;
 let fetched = 0;
 /** What the fake storage serves for the next request. */
 let storage: Buffer = big;
+/** The plan of the newest request, to read what its record will say. */
+let lastPlan: CachePlan | null = null;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'acr-egress-cache-handler-'));
@@ -42,6 +44,7 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const d = req.url!.split('/blobs/')[1] ?? null;
     const plan = handler.plan(req.method!, d, req.headers);
+    lastPlan = plan;
     res.setHeader('x-planned', String(plan !== null));
     if (plan === null) {
       res.end('relayed as is');
@@ -95,6 +98,7 @@ describe('BlobCacheHandler', () => {
     expect(miss.status).toBe(200);
     expect(miss.headers['docker-content-digest']).toBe(digest(big));
     expect(miss.body.equals(big)).toBe(true);
+    expect(lastPlan?.bytesSent).toBe(big.length); // teed from upstream
     expect(fetched).toBe(1);
     await expect.poll(() => handler.cache.entries).toBe(1);
     const hit = await send('GET', `/v2/demo/blobs/${digest(big)}`);
@@ -116,5 +120,19 @@ describe('BlobCacheHandler', () => {
     expect(r.body.equals(small)).toBe(true);
     expect(await handler.cache.lookup(digest(small).slice(7))).toBeNull();
     expect(handler.totals.bypass).toBe(2);
+  });
+
+  it("counts each request's body bytes for its record: from disk, teed, relayed", async () => {
+    const cases: [string, Record<string, string>, number][] = [
+      ['a hit: the whole blob from disk', {}, big.length],
+      ['a range from disk', { range: 'bytes=10-19' }, 10],
+    ];
+    for (const [name, headers, want] of cases) {
+      await send('GET', `/v2/demo/blobs/${digest(big)}`, headers);
+      expect({ name, bytes: lastPlan?.bytesSent }).toEqual({ name, bytes: want });
+    }
+    storage = small;
+    await send('GET', `/v2/demo/blobs/${digest(small)}`);
+    expect(lastPlan?.bytesSent).toBe(small.length); // small: relayed as fetched
   });
 });

@@ -28,7 +28,7 @@ beforeAll(async () => {
 function exchange(method: string, route: RegistryRoute, cache = true, headers: IncomingHttpHeaders = {}): Exchange {
   // Only what claims() reads: the match's registry, the method, the route and the headers.
   const tunnel = { registry: { name: 'myregistry', cache } } as unknown as TunnelState;
-  return { tunnel, method, route, headers, fields: {} as RequestFields };
+  return { tunnel, method, route, headers, fields: {} as RequestFields, bodyBytes: null };
 }
 
 const blob: RegistryRoute = { kind: 'blob', repository: 'team/app', digest: DIGEST };
