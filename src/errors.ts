@@ -29,6 +29,9 @@ export const ERROR_CODES = {
   ADMIN_UNSAFE_BIND: { exitCode: EXIT.badInput, message: 'admin API without a token may only listen on loopback' },
   USER_NOT_FOUND: { exitCode: EXIT.failure, message: 'no such user in the users file' },
   STORE_UNAVAILABLE: { exitCode: EXIT.failure, message: 'the decision store cannot be opened' },
+  CACHE_FILL_FAILED: { exitCode: EXIT.failure, message: 'a layer fill was discarded' },
+  LOCATION_REFUSED: { exitCode: EXIT.failure, message: 'the redirect cannot be followed' },
+  CACHE_UNAVAILABLE: { exitCode: EXIT.failure, message: 'the layer cache folder cannot be opened' },
   /** A check the loader made failed later (a file changed in between) or a value that cannot occur did. */
   INTERNAL: { exitCode: EXIT.failure, message: 'internal error' },
 } as const;

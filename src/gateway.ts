@@ -13,6 +13,9 @@ import { PostgresTagShare } from './store/tag-share.js';
 import { isAcrEgressError } from './errors.js';
 import { componentLog, createOperationalLog } from './log.js';
 import { CidrList } from './net/address.js';
+import type { BlobCacheHandler } from './cache/blob-cache-handler.js';
+import { CacheInterceptor } from './cache/cache-interceptor.js';
+import { cacheWanted, openLayerCache } from './cache/open-cache.js';
 import type { RequestInterceptor } from './inspect/inspected-request.js';
 import { Inspector, type InspectStatus } from './inspect/inspector.js';
 import type { LearnedEntry } from './inspect/learned-hosts.js';
@@ -55,6 +58,8 @@ export class Gateway {
   readonly inspector: Inspector;
   /** The store the admin API asks (memory, embedded or postgres) and its writer. */
   readonly records: StoreService;
+  /** The layer cache, when a registry (or mcr) has cache: true at start; null otherwise. */
+  readonly cache: BlobCacheHandler | null;
   #audit: AuditLog;
   #loaded: LoadedConfig;
   #tags: ServiceTagIndex | null;
@@ -88,6 +93,7 @@ export class Gateway {
     serviceTags: ServiceTagManager,
     ring: DecisionStore,
     records: StoreService,
+    cache: BlobCacheHandler | null,
   ) {
     this.#options = options;
     this.serviceTags = serviceTags;
@@ -107,7 +113,11 @@ export class Gateway {
     });
     // After the audit log (the record of truth): the store's writer queues, never blocks.
     this.recorder.addSink((rec) => records.add(rec));
-    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'), options.interceptors);
+    this.cache = cache;
+    // The cache is one more per-request interceptor of inspected tunnels; it claims only the blob
+    // GETs of registries whose rule match carries cache: true, so the caller's interceptors come first.
+    const interceptors = [...(options.interceptors ?? []), ...(cache === null ? [] : [new CacheInterceptor(cache)])];
+    this.inspector = new Inspector(loaded, componentLog(log, 'inspect'), interceptors);
     const listeners = this.#tunnelListeners;
     this.tunnelEvents = {
       opened: () => {
@@ -173,6 +183,7 @@ export class Gateway {
     });
     // Regions may now be spelled the ARM way (centralfrance -> francecentral); same source, no re-read.
     await serviceTags!.reconfigure(loaded);
+    const cache = await openLayerCache(loaded);
     const ring = new DecisionStore(loaded.config.log.recent);
     const records = await StoreService.open(
       loaded.config.audit,
@@ -185,7 +196,7 @@ export class Gateway {
     const tagShare = fleetTagShare(loaded, records.instance, log!);
     serviceTags!.setShare(tagShare);
     const startTags = tags ?? (options.tags === undefined ? await serviceTags!.loadShared() : null);
-    gateway = new Gateway(options, loaded, startTags, log!, serviceTags!, ring, records);
+    gateway = new Gateway(options, loaded, startTags, log!, serviceTags!, ring, records, cache);
     gateway.#tagShare = tagShare;
     return gateway;
   }
@@ -381,6 +392,8 @@ export class Gateway {
     if (!prepared.ok) return this.#refused(prepared.problems);
     const changed = next.version !== this.#loaded.version;
     prepared.commit();
+    if (cacheWanted(next) && this.cache === null)
+      this.log.warn('cache: true takes effect at the next start (the cache folder is opened at start)');
     this.#loaded = next;
     this.log.info({ configVersion: next.version, changed }, 'config reloaded');
     return { ok: true, version: next.version, changed };

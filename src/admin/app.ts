@@ -10,6 +10,7 @@ import type { AdminApp } from './app-types.js';
 import { AUTH_MESSAGES, authenticate } from './auth.js';
 import type { AdminDeps, AdminOptions } from './deps.js';
 import { logUrl } from './log-url.js';
+import { registerCacheRoutes } from './cache-routes.js';
 import { registerInspectRoutes } from './inspect-routes.js';
 import { registerLogRoutes } from './logs-routes.js';
 import { registerOpsRoutes } from './ops-routes.js';
@@ -94,6 +95,7 @@ export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): Adm
     registerTagRoutes(typed, deps);
     registerUiRoutes(typed);
     registerInspectRoutes(typed, deps);
+    registerCacheRoutes(typed, deps);
   });
   return app;
 }

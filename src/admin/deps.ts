@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DecisionStore } from '../store/ring.js';
 import type { StoreService } from '../store/service.js';
 import type { LoadedConfig } from '../config/load.js';
+import type { CacheStatus } from '../cache/cache-status.js';
 import type { InspectStatus } from '../inspect/inspector.js';
 import type { LearnedEntry } from '../inspect/learned-hosts.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -43,6 +44,8 @@ export interface AdminDeps {
   reload(): Promise<ReloadOutcome>;
   /** Inspection status and learned blob hosts; absent: the /api/v1/inspect routes are not registered. */
   readonly inspect?: InspectFacade;
+  /** The layer cache's figures (GET /api/v1/cache); absent: answered as a disabled cache. */
+  cache?(): CacheStatus;
   /** DNS for POST /api/v1/check with "resolve": true; absent: such checks are refused. */
   resolve?(host: string): Promise<ResolveResult>;
   readonly metrics: Metrics;

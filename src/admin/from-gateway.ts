@@ -1,6 +1,7 @@
 // Builds the admin API's dependencies from a running Gateway, and wires the metrics into its
 // recorder and tunnel events, so serve needs one call to start the admin API.
 import type { Logger } from 'pino';
+import { cacheStatus } from '../cache/cache-status.js';
 import type { Gateway } from '../gateway.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import type { TagsStatus } from '../service-tags/types.js';
@@ -37,6 +38,7 @@ export function tagsFacade(manager: TagManagerLike): TagsFacade {
 export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
   const metrics = createMetrics({
     inspect: () => gateway.inspectStatus(),
+    cache: () => cacheStatus(gateway.cache),
     tags: () => tags.status(),
     dns: () => gateway.dnsCounts(),
     tunnelsActive: () => gateway.tunnelsActive,
@@ -73,6 +75,7 @@ export function adminDepsFromGateway(gateway: Gateway, extra: GatewayAdminExtra 
     tags,
     reload: () => gateway.reload(),
     inspect: { status: () => gateway.inspectStatus(), learned: () => gateway.learnedHosts() },
+    cache: () => cacheStatus(gateway.cache),
     resolve: (host) => gateway.resolve(host),
     metrics,
     log: extra.log ?? gateway.log,

@@ -56,6 +56,11 @@ export const DecisionRecordSchema = Type.Object(
     reference: Type.Optional(Nullable(Type.String())),
     digest: Type.Optional(Nullable(Type.String())),
     status: Type.Optional(Nullable(Type.Integer())),
+    cache: Type.Optional(
+      Type.Union([Type.Literal('hit'), Type.Literal('miss'), Type.Literal('bypass')], {
+        description: 'request records of a registry with cache: true',
+      }),
+    ),
   },
   { description: 'a decision record, or with kind "request" an inspected request' },
 );

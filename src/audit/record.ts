@@ -47,7 +47,11 @@ export interface DecisionRecord {
   digest?: string | null;
   /** The HTTP status the client got. */
   status?: number | null;
+  /** Blob GETs of a registry with cache: true: served from disk, fetched upstream, or passed by. */
+  cache?: CacheOutcome;
 }
+
+export type CacheOutcome = 'hit' | 'miss' | 'bypass';
 
 /** The request-specific fields of a `kind: "request"` record. */
 export interface RequestFields {
@@ -58,6 +62,7 @@ export interface RequestFields {
   reference: string | null;
   digest: string | null;
   status: number | null;
+  cache?: CacheOutcome;
 }
 
 /** The recent records the recorder adds to after the audit log, and tail.ts refills at start (src/store/ring.ts). */

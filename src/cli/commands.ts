@@ -1,6 +1,7 @@
 // The command table: one entry per command. `acr-egress --help` lists their usage in this order;
 // a new command is one file exporting a Command and one line here.
 import { caCommand } from './ca.js';
+import { cacheCommand } from './cache.js';
 import { checkCommand } from './check.js';
 import type { Command } from './command.js';
 import { configCommand } from './config.js';
@@ -17,4 +18,5 @@ export const COMMANDS: readonly Command[] = [
   logsCommand,
   usersCommand,
   caCommand,
+  cacheCommand,
 ];

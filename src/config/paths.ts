@@ -17,6 +17,7 @@ export const PATH_KEYS: readonly string[] = [
   'inspect.upstreamCaFile',
   'audit.dir',
   'audit.urlFile',
+  'cache.dir',
 ];
 
 /** URLs (serviceTags.source may be one) are left alone; so are absolute paths. */

@@ -23,13 +23,24 @@ export interface ResolvedRegistry {
   readonly pullOnly: boolean;
   /** Repository patterns; null = any repository. */
   readonly repositories: readonly string[] | null;
+  /** Layers served from cache.dir once the registry authorized the request (needs inspect). */
+  readonly cache: boolean;
 }
 
-type InspectFields = Pick<ResolvedRegistry, 'inspect' | 'pullOnly' | 'repositories' | 'blobStorage' | 'blobLearned'>;
+type InspectFields = Pick<
+  ResolvedRegistry,
+  'inspect' | 'pullOnly' | 'repositories' | 'blobStorage' | 'blobLearned' | 'cache'
+>;
 
 /** The inspection keys of an entry, and what blobStorage means once `learned` is split out. */
 function inspectFields(
-  entry: { inspect?: boolean; pullOnly?: boolean; repositories?: string[]; blobStorage?: boolean | 'learned' },
+  entry: {
+    inspect?: boolean;
+    pullOnly?: boolean;
+    repositories?: string[];
+    blobStorage?: boolean | 'learned';
+    cache?: boolean;
+  },
   blobDefault: boolean,
 ): InspectFields {
   const blob = entry.blobStorage ?? blobDefault;
@@ -37,6 +48,7 @@ function inspectFields(
     inspect: entry.inspect ?? false,
     pullOnly: entry.pullOnly ?? false,
     repositories: entry.repositories ?? null,
+    cache: entry.cache ?? false,
     blobStorage: blob === true,
     blobLearned: blob === 'learned',
   };
@@ -57,6 +69,7 @@ function fromEndpoints(
     inspect?: boolean;
     pullOnly?: boolean;
     repositories?: string[];
+    cache?: boolean;
   },
   cloud: CloudName,
   path: string,

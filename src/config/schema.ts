@@ -25,7 +25,14 @@ const InspectKeys = {
   inspect: Type.Optional(Type.Boolean()),
   pullOnly: Type.Optional(Type.Boolean()),
   repositories: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1 })),
+  /** Serve layers from cache.dir after the registry authorizes each request (docs/cache.md); needs inspect. */
+  cache: Type.Optional(Type.Boolean()),
 };
+
+/** mcr: true | false, or the object form that also inspects (and caches) MCR's anonymous pulls. */
+const McrSchema = Type.Union([Type.Boolean(), Type.Object(InspectKeys, { additionalProperties: false })], {
+  default: true,
+});
 
 export const RegistryByName = Type.Object(
   {
@@ -154,7 +161,7 @@ export const ConfigSchema = Type.Object(
       },
     ),
     registries: Type.Array(RegistryEntry, { default: [] }),
-    mcr: Type.Boolean({ default: true }),
+    mcr: McrSchema,
     allow: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     clientGroups: Type.Array(ClientGroupSchema, { default: [] }),
     mode: Type.Union([Type.Literal('enforce'), Type.Literal('report')], { default: 'enforce' }),
@@ -239,6 +246,22 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    cache: Type.Object(
+      {
+        dir: Type.String({ minLength: 1, default: './data/cache', description: 'folder of cached layers' }),
+        maxBytes: Type.Integer({
+          minimum: 1024 * 1024,
+          default: 20 * 1024 * 1024 * 1024,
+          description: 'eviction starts above this size and stops at 90% of it',
+        }),
+        minBlobBytes: Type.Integer({
+          minimum: 0,
+          default: 1024 * 1024,
+          description: 'smaller blobs pass through: a hit would save less than the request costs',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     log: Type.Object(
       {
         level: Type.Union(
@@ -293,3 +316,4 @@ export type Config = Static<typeof ConfigSchema>;
 export type RegistryEntryConfig = Static<typeof RegistryEntry>;
 export type ServiceTagsEnforce = Config['serviceTags']['enforce'];
 export type ClientGroupConfig = Static<typeof ClientGroupSchema>;
+export type McrConfig = Static<typeof McrSchema>;

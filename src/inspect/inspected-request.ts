@@ -2,15 +2,17 @@
 // `100 Continue`, forward with http-proxy without hop-by-hop or proxy headers, or refuse in the
 // registry's error shape; learn a blob redirect's storage host, and write a `request` record.
 // Never kept anywhere: the Authorization header, request or response bodies, the query string.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { SecureContext } from 'node:tls';
 import type HttpProxy from 'http-proxy';
 import type { Recorder } from '../audit/recorder.js';
 import type { RequestFields } from '../audit/record.js';
+import type { ResolvedRegistry } from '../config/registries.js';
 import { stripHopByHop } from '../net/hop-by-hop.js';
 import { normalizeHost } from '../net/host.js';
 import { allow, block, chain, refuse, type Decision } from '../policy/decide.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
-import { recordOf, type ConnectionContext } from '../proxy/context.js';
+import { recordOf, type ConnectionContext, type ProxySettings } from '../proxy/context.js';
 import type { Dialed } from '../proxy/vetted-dial.js';
 import { answerRefusal } from './answers.js';
 import type { LearnedHosts } from './learned-hosts.js';
@@ -26,6 +28,8 @@ export interface TunnelState {
   readonly port: number;
   readonly decision: Decision;
   readonly policy: PolicySnapshot;
+  /** The registry the tunnel's rule match carries, with its settings (inspect, cache...). */
+  readonly registry: ResolvedRegistry;
   readonly rules: RegistryRequestRules;
   readonly blobLearned: boolean;
   readonly agent: VettedAgent;
@@ -33,6 +37,9 @@ export interface TunnelState {
   readonly recorder: Recorder;
   /** The vetted dial for another host (policy, addresses, parent), on behalf of this tunnel's client. */
   readonly dial: (host: string, port: number) => Promise<Dialed>;
+  /** Roots that TLS to an upstream host is verified against (system + inspect.upstreamCaFile). */
+  readonly roots: SecureContext;
+  readonly settings: Pick<ProxySettings, 'connectTimeoutMs' | 'idleTimeoutMs'>;
 }
 
 /**
@@ -51,8 +58,12 @@ export interface Exchange {
   readonly tunnel: TunnelState;
   readonly method: string;
   readonly route: RegistryRoute;
+  /** The request's end-to-end headers, as forwarded (hop-by-hop and proxy headers removed). */
+  readonly headers: IncomingHttpHeaders;
   /** Request record fields; an interceptor may refine them (status is filled at the end). */
   readonly fields: RequestFields;
+  /** Set by an interceptor that writes the body itself: the body bytes the client got. */
+  bodyBytes: (() => number) | null;
 }
 
 export interface RequestEnv {
@@ -132,6 +143,7 @@ export function handleInspectedRequest(
     tunnel: state,
     method,
     route,
+    headers: req.headers,
     interceptor: null,
     res,
     startedAt: Date.now(),
@@ -145,6 +157,7 @@ export function handleInspectedRequest(
     decision: chain(state.decision, decision),
     bytesUp: 0,
     bytesDown: 0,
+    bodyBytes: null,
   };
   res.once('close', () => finish(rs, res));
   if (!rs.decision.allowed) {
@@ -228,7 +241,9 @@ function finish(rs: RequestState, res: ServerResponse): void {
   const outcome = {
     decision: rs.decision,
     bytesUp: rs.bytesUp,
-    bytesDown: rs.bytesDown,
+    // The body the client got: with an interceptor writing it (the cache: from disk or teed), not
+    // the registry's redirect.
+    bytesDown: rs.bodyBytes?.() ?? rs.bytesDown,
     request: { startedAt: rs.startedAt, fields: rs.fields },
   };
   rs.tunnel.recorder.record(recordOf(rs.tunnel.ctx, outcome));

@@ -12,6 +12,7 @@ import HttpProxy from 'http-proxy';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
+import { mcrRegistry } from '../config/mcr.js';
 import type { HostMatch } from '../policy/rules.js';
 import type { TunnelHandler, TunnelJob } from '../proxy/context.js';
 import { loadCa } from '../tls/ca.js';
@@ -95,8 +96,8 @@ export class Inspector implements TunnelHandler {
   prepare(loaded: LoadedConfig): { commit(): void } {
     const { caCertFile, caKeyFile, upstreamCaFile, learnedTtlSeconds, learnedMax } = loaded.config.inspect;
     const registries = new Map<string, RegistryInspection>();
-    for (const reg of loaded.registries) {
-      if (reg.inspect) registries.set(reg.name, { rules: compileRegistryRules(reg), blobLearned: reg.blobLearned });
+    for (const reg of [...loaded.registries, mcrRegistry(loaded.config.mcr)]) {
+      if (reg?.inspect) registries.set(reg.name, { rules: compileRegistryRules(reg), blobLearned: reg.blobLearned });
     }
     // Everything that can fail is read before anything is swapped: a failed reload changes nothing.
     const roots = createSecureContext(
@@ -165,11 +166,11 @@ export class Inspector implements TunnelHandler {
     // The hello reader may have left the socket flowing: paused, the ClientHello put back (unshift)
     // stays buffered for the TLS socket instead of being emitted to no listener.
     client.pause();
-    const name = job.match?.rule.registry?.name;
-    const registry = name === undefined ? undefined : this.#registries.get(name);
+    const matched = job.match?.rule.registry ?? null;
+    const registry = matched === null ? undefined : this.#registries.get(matched.name);
     const signer = this.#signer;
     const { host, port } = ctx;
-    if (registry === undefined || signer === null || host === null || port === null) {
+    if (matched === null || registry === undefined || signer === null || host === null || port === null) {
       // Reconfigured between claims() and here: close rather than let the tunnel through unchecked.
       client.destroy();
       job.record({ ...decision, detail: 'inspection was reconfigured as the tunnel opened' }, 0, 0);
@@ -200,12 +201,15 @@ export class Inspector implements TunnelHandler {
       port,
       decision,
       policy: job.policy,
+      registry: matched,
       rules: registry.rules,
       blobLearned: registry.blobLearned,
       agent,
       target: `https://${host}:${port}`,
       recorder: job.recorder,
       dial: job.dial,
+      roots: this.#roots,
+      settings,
     });
     this.#active++;
     events?.opened();

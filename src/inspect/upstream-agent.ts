@@ -7,7 +7,7 @@
 import { Agent } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { checkServerIdentity, connect, type PeerCertificate, type SecureContext } from 'node:tls';
+import { checkServerIdentity, connect, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Dialed } from '../proxy/vetted-dial.js';
 
 export interface UpstreamTarget {
@@ -41,30 +41,39 @@ export class VettedAgent extends Agent {
           });
           return done(err);
         }
-        const tls = connect({
-          socket: dialed.upstream,
-          servername: host,
-          secureContext: roots,
-          ALPNProtocols: ['http/1.1'],
-          rejectUnauthorized: true,
-          // The name checked is the CONNECT host, not the address dialled.
-          checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
-        });
-        const timer = setTimeout(
-          () => tls.destroy(Object.assign(new Error(`TLS handshake with ${host} timed out`), { code: 'ETIMEDOUT' })),
-          this.#target.handshakeTimeoutMs,
-        );
-        tls.once('secureConnect', () => clearTimeout(timer));
-        tls.once('close', () => {
-          clearTimeout(timer);
-          dialed.upstream.destroy();
-        });
+        const tls = verifiedTls(dialed.upstream, host, roots, this.#target.handshakeTimeoutMs);
         done(null, tls);
       },
       (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
     );
     return undefined;
   }
+}
+
+/**
+ * TLS over a vetted plain connection: SNI and the certificate checked against `host` (the name the
+ * policy allowed, not the address dialled), within `handshakeTimeoutMs`; closing it closes the
+ * plain connection too (a dialled socket is half-open capable, as a splice needs).
+ */
+export function verifiedTls(socket: Socket, host: string, roots: SecureContext, handshakeTimeoutMs: number): TLSSocket {
+  const tls = connect({
+    socket,
+    servername: host,
+    secureContext: roots,
+    ALPNProtocols: ['http/1.1'],
+    rejectUnauthorized: true,
+    checkServerIdentity: (_name: string, cert: PeerCertificate) => checkServerIdentity(host, cert),
+  });
+  const timer = setTimeout(
+    () => tls.destroy(Object.assign(new Error(`TLS handshake with ${host} timed out`), { code: 'ETIMEDOUT' })),
+    handshakeTimeoutMs,
+  );
+  tls.once('secureConnect', () => clearTimeout(timer));
+  tls.once('close', () => {
+    clearTimeout(timer);
+    socket.destroy();
+  });
+  return tls;
 }
 
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|ALTNAME/;

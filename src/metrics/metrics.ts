@@ -6,6 +6,8 @@ import type { RecordSink } from '../audit/recorder.js';
 import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
 import { VERSION } from '../version.js';
+import { cacheStatus, type CacheStatus } from '../cache/cache-status.js';
+import { registerCacheMetrics } from './cache-metrics.js';
 import { registerInspectMetrics } from './inspect-metrics.js';
 
 export interface MetricsSources {
@@ -19,6 +21,8 @@ export interface MetricsSources {
   audit?: () => { writeErrors: number; dropped: number; queued: number };
   /** Inspection counters (leaf signatures and cache hits, learned hosts), read at scrape time. */
   inspect?: () => { leaf: { signatures: number; hits: number }; learnedHosts: number; learnedTotal: number };
+  /** The layer cache's figures, read at scrape time; absent: the cache metrics stay 0. */
+  cache?: () => CacheStatus;
   /** Node's default process metrics; on unless false. */
   defaultMetrics?: boolean;
   /** Distinct `rule` label values kept; later ones are counted as "other" (wildcard rules mint ids). */
@@ -120,6 +124,8 @@ export function createMetrics(sources: MetricsSources = {}): Metrics {
     registers,
     sources.inspect ?? (() => ({ leaf: { signatures: 0, hits: 0 }, learnedHosts: 0, learnedTotal: 0 })),
   );
+
+  registerCacheMetrics(registers, sources.cache ?? (() => cacheStatus(null)));
 
   const maxRules = sources.maxRuleLabels ?? 500;
   const ruleLabels = new Set<string>();

@@ -3,6 +3,7 @@
 import type { LoadedConfig } from '../config/load.js';
 import { CLOUDS, type CloudName } from '../config/cloud.js';
 import { allowKey } from '../config/client-groups.js';
+import { mcrRegistry } from '../config/mcr.js';
 import type { ResolvedRegistry } from '../config/registries.js';
 import type { TagSelector } from '../service-tags/types.js';
 
@@ -19,8 +20,9 @@ export interface HostRule {
   /** What a client group must name to use the rule: `registry:<name>`, `mcr` or `allow:<pattern>`. */
   readonly grants: readonly string[];
   /**
-   * The registry whose API this host serves (login, geo and data endpoints), with its settings
-   * (inspect, pullOnly, repositories): what a later stage needs is carried, never parsed from the id.
+   * The registry whose API this host serves (login, geo and data endpoints; MCR's login host as
+   * registry `mcr`), with its settings (inspect, pullOnly, repositories, cache): what a later stage
+   * needs is carried, never parsed from the id.
    */
   readonly registry: ResolvedRegistry | null;
 }
@@ -148,14 +150,15 @@ export function compileRules(loaded: LoadedConfig): CompiledRules {
       });
     }
   }
-  if (config.mcr) {
+  const mcr = mcrRegistry(config.mcr);
+  if (mcr !== null) {
     add(exact, suffix.mcr, {
       id: 'mcr:login',
       kind: 'mcr-login',
       pattern: suffix.mcr,
       tags: [{ base: 'MicrosoftContainerRegistry' }],
       grants: ['mcr'],
-      registry: null,
+      registry: mcr,
     });
     add(wildcard, `data.${suffix.mcr}`, {
       id: 'mcr:data',

@@ -4,6 +4,7 @@ import { matching, newerThan, queryLogs, type LogFilter, type LogPage } from './
 import type { DecisionStore } from './ring.js';
 import { computeStats, type Stats } from './memory-stats.js';
 import { bucketRecords } from './buckets.js';
+import { cacheBucketRecords, type CacheBucket } from './cache-buckets.js';
 import type { Gap, LearnedHost, PullSummary, RecordStore, StatsBucket, StoreBounds, StoredRecord } from './types.js';
 
 export class MemoryStore implements RecordStore {
@@ -35,6 +36,10 @@ export class MemoryStore implements RecordStore {
 
   async buckets(filter: LogFilter, bucketMs: number, top: number): Promise<StatsBucket[]> {
     return bucketRecords(matching(this.ring, filter), bucketMs, top);
+  }
+
+  async cacheBuckets(filter: LogFilter, bucketMs: number): Promise<CacheBucket[]> {
+    return cacheBucketRecords(matching(this.ring, filter), bucketMs);
   }
 
   async pulls(filter: LogFilter, limit: number): Promise<PullSummary[]> {

@@ -6,6 +6,7 @@ import type { Stats } from './memory-stats.js';
 import { whereOf, type Dialect } from './sql.js';
 import type { SqlClient } from './sql-client.js';
 import { tallyBuckets, type BucketRow } from './buckets.js';
+import { emptyCacheBucket, type CacheBucket } from './cache-buckets.js';
 import type {
   Gap,
   LearnedHost,
@@ -19,7 +20,7 @@ import type {
 
 const COLUMNS = `id text, time timestamptz, kind text, instance text, mode text, decision text, reason text,
   host text, client text, client_ip inet, rule text, usr text, repository text, reference text, digest text,
-  method text, status integer, bytes_up bigint, bytes_down bigint, report boolean, rec json`;
+  method text, status integer, bytes_up bigint, bytes_down bigint, report boolean, cache text, rec json`;
 const NAMES = COLUMNS.split(',').map((c) => c.trim().split(' ')[0] as string);
 
 /** One row for json_to_recordset: the indexed columns plus the record as written. */
@@ -46,6 +47,7 @@ function row(rec: StoredRecord, text: string): Record<string, unknown> {
     bytes_up: rec.bytesUp ?? null,
     bytes_down: rec.bytesDown ?? null,
     report: rec.report === true,
+    cache: rec.cache ?? null,
     rec: JSON.parse(text) as unknown,
   };
 }
@@ -270,6 +272,28 @@ export class SqlStore implements RecordStore {
     if (filter.until !== null && until >= endWhole)
       rows.push(...(await raw(timeWindow(endWhole, filter.until), false)));
     return tallyBuckets(toBucketRows(rows), top);
+  }
+
+  async cacheBuckets(filter: LogFilter, bucketMs: number): Promise<CacheBucket[]> {
+    const seconds = Math.max(1, Math.floor(bucketMs / 1000));
+    const w = whereOf(filter);
+    const rows = await this.db.query<Record<string, number>>(
+      `SELECT (floor(extract(epoch FROM time) / ${seconds}) * ${seconds})::float8 AS b,
+          count(*) FILTER (WHERE cache = 'hit')::int AS hit, count(*) FILTER (WHERE cache = 'miss')::int AS miss,
+          count(*) FILTER (WHERE cache = 'bypass')::int AS bypass,
+          coalesce(sum(bytes_down) FILTER (WHERE cache = 'hit'), 0)::float8 AS disk,
+          coalesce(sum(bytes_down) FILTER (WHERE cache = 'miss'), 0)::float8 AS upstream
+        FROM acr_records WHERE ${w.sql} AND cache IS NOT NULL GROUP BY 1 ORDER BY 1`,
+      w.params,
+    );
+    return rows.map((r) => ({
+      ...emptyCacheBucket(Number(r.b) * 1000),
+      hit: r.hit ?? 0,
+      miss: r.miss ?? 0,
+      bypass: r.bypass ?? 0,
+      bytesFromDisk: Number(r.disk ?? 0),
+      bytesFromUpstream: Number(r.upstream ?? 0),
+    }));
   }
 
   async pulls(filter: LogFilter, limit: number): Promise<PullSummary[]> {

@@ -2,6 +2,7 @@
 // Three back ends answer the same queries: memory (the ring), embedded (SQLite) and postgres.
 import type { LogFilter, LogPage } from './query.js';
 import type { DecisionRecord } from '../audit/record.js';
+import type { CacheBucket } from './cache-buckets.js';
 import type { Stats } from './memory-stats.js';
 
 export type StoreBackend = 'memory' | 'embedded' | 'postgres';
@@ -60,6 +61,8 @@ export interface RecordStore {
   newerThan(filter: LogFilter, afterId: string, limit: number): Promise<StoredRecord[]>;
   stats(filter: LogFilter, top: number, now?: number): Promise<Stats>;
   buckets(filter: LogFilter, bucketMs: number, top: number): Promise<StatsBucket[]>;
+  /** Layer-cache results and bytes per bucket, over request records with a `cache` field. */
+  cacheBuckets(filter: LogFilter, bucketMs: number): Promise<CacheBucket[]>;
   pulls(filter: LogFilter, limit: number): Promise<PullSummary[]>;
   bounds(): Promise<StoreBounds>;
   /** Deletes records that arrived before `beforeMs`; the number removed. */

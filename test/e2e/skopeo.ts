@@ -22,6 +22,9 @@ export interface SkopeoCopy {
   /** Scratch directory for the policy file, HOME and skopeo's temp files. */
   workDir: string;
   timeoutMs?: number;
+  /** user:password for the source or destination registry; none by default. */
+  srcCreds?: string;
+  destCreds?: string;
 }
 
 export function skopeoCopy(o: SkopeoCopy): Promise<SkopeoResult> {
@@ -35,8 +38,8 @@ export function skopeoCopy(o: SkopeoCopy): Promise<SkopeoResult> {
     'copy',
     '--retry-times',
     '0',
-    '--src-no-creds',
-    '--dest-no-creds',
+    ...(o.srcCreds === undefined ? ['--src-no-creds'] : ['--src-creds', o.srcCreds]),
+    ...(o.destCreds === undefined ? ['--dest-no-creds'] : ['--dest-creds', o.destCreds]),
   ];
   if (o.srcCertDir !== undefined) args.push('--src-cert-dir', o.srcCertDir);
   if (o.destCertDir !== undefined) args.push('--dest-cert-dir', o.destCertDir);

@@ -2,16 +2,20 @@
 // registry) serving TLS as <name>.azurecr.io, whose storage `redirect` middleware answers layer GETs
 // with a 307 to a blob host, and that blob host: a small HTTPS server posing as
 // <account>.blob.core.windows.net that serves the registry's storage directory, as Azure Storage does.
+// With `token`, the registry runs `auth: token` behind a small front on the login server's address
+// that serves `/oauth2/token` itself and relays everything else, as ACR's login server does.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, createServer, request as httpsRequest, type Server } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { makeCa, makeLeaf } from './certs.js';
+import { createTokenService, type TokenPolicy, type TokenService } from './token-server.js';
 
 /** Debian's package installs it as /usr/bin/docker-registry; found on PATH so a test can hide it. */
 export const REGISTRY_BIN = 'docker-registry';
@@ -34,18 +38,40 @@ export interface TestRegistry {
   readonly storageDir: string;
   /** Paths the blob host was asked for (`GET /docker/registry/v2/blobs/...`). */
   readonly blobRequests: string[];
+  /** With `token`: the token service (its request log, and `mint` for hand-made tokens). */
+  readonly tokens: TokenService | null;
+  /** With `token`: every request the login server's front relayed to the registry, with its answer. */
+  readonly registryRequests: FrontRecord[];
   /** The registry's stderr so far, for failure messages. */
   log(): string;
+  /** Stops the registry process alone (the blob host keeps serving): a registry that is down. */
+  stopRegistry(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** One request the front relayed: no header values are kept, only whether it carried a bearer token. */
+export interface FrontRecord {
+  method: string;
+  path: string;
+  bearer: boolean;
+  status: number;
 }
 
 export interface RegistryOptions {
   registryName?: string;
   blobAccount?: string;
+  /** Overrides `<registryName>.azurecr.io`, e.g. mcr.microsoft.com. */
+  loginServer?: string;
+  /** Overrides `<blobAccount>.blob.core.windows.net`, e.g. eastus.data.mcr.microsoft.com. */
+  blobHost?: string;
   registryIp?: string;
   blobIp?: string;
   /** Further names on the registry certificate (a second login server for refusal tests). */
   extraNames?: string[];
+  /** An htpasswd line (`user:$2y$...`): the registry then answers 401 to requests without those credentials. */
+  htpasswd?: string;
+  /** Token auth as ACR does it: the realm is `https://<login server>/oauth2/token`. Excludes htpasswd. */
+  token?: TokenPolicy;
 }
 
 /** Which of the tools the e2e tests need are missing on this machine (empty: all there). */
@@ -109,6 +135,85 @@ function startBlobHost(root: string, ip: string, key: string, cert: string, requ
   });
 }
 
+/** A free TCP port on ip (closed again at once; a lost race shows up as EADDRINUSE and is retried). */
+async function freePort(ip: string): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((done, reject) => {
+    probe.once('error', reject);
+    probe.listen(0, ip, done);
+  });
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((done) => probe.close(done));
+  return port;
+}
+
+/**
+ * The login server's front: `/oauth2/token` answered by the token service, every other request
+ * relayed unchanged (Host included, so the registry's Location headers name the login server) to
+ * docker-registry on its inner port. Records each relayed request for the tests to count.
+ */
+function startFront(o: {
+  ip: string;
+  port: number;
+  key: string;
+  cert: string;
+  inner: { port: number; servername: string; ca: string };
+  tokens: TokenService;
+  records: FrontRecord[];
+}): Promise<Server> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const server = createServer({ key: o.key, cert: o.cert }, (req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'https://front').pathname;
+    if (path === '/oauth2/token') {
+      o.tokens.handle(req, res);
+      return;
+    }
+    const record: FrontRecord = {
+      method: req.method ?? '',
+      path,
+      bearer: /^Bearer /i.test(req.headers.authorization ?? ''),
+      status: 0,
+    };
+    o.records.push(record);
+    const up = httpsRequest(
+      {
+        host: o.ip,
+        port: o.inner.port,
+        servername: o.inner.servername,
+        ca: o.inner.ca,
+        agent,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (upRes) => {
+        record.status = upRes.statusCode ?? 0;
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+        upRes.on('error', () => res.destroy());
+      },
+    );
+    up.on('error', () => {
+      record.status = 502;
+      if (!res.headersSent) res.writeHead(502, { 'Content-Length': 0 }).end();
+      else res.destroy();
+    });
+    req.pipe(up);
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+  });
+  server.on('tlsClientError', () => undefined);
+  server.on('close', () => agent.destroy());
+  return new Promise((done, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.ip, () => {
+      server.off('error', reject);
+      done(server);
+    });
+  });
+}
+
 function registryConfig(o: {
   storageDir: string;
   ip: string;
@@ -116,6 +221,8 @@ function registryConfig(o: {
   blobBase: string;
   certFile: string;
   keyFile: string;
+  htpasswdFile: string | null;
+  token: { realm: string; service: string; issuer: string; rootcertbundle: string } | null;
 }): string {
   // JSON is YAML: no YAML writer needed, and no quoting surprises.
   return JSON.stringify(
@@ -136,6 +243,8 @@ function registryConfig(o: {
         tls: { certificate: o.certFile, key: o.keyFile },
       },
       health: { storagedriver: { enabled: false } },
+      ...(o.htpasswdFile === null ? {} : { auth: { htpasswd: { realm: 'acr-egress-test', path: o.htpasswdFile } } }),
+      ...(o.token === null ? {} : { auth: { token: o.token } }),
     },
     null,
     2,
@@ -167,7 +276,7 @@ async function waitForRegistry(
       socket.on('error', () => done(0));
       socket.setTimeout(2_000, () => socket.destroy());
     });
-    if (status === 200) return;
+    if (status === 200 || status === 401) return;
     if (Date.now() > deadline) throw new Error(`docker-registry did not answer /v2/ on ${ip}:${port}:\n${log()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -188,8 +297,8 @@ async function stopChild(child: ChildProcess): Promise<void> {
  */
 export async function startRegistry(opts: RegistryOptions = {}): Promise<TestRegistry> {
   const registryName = opts.registryName ?? 'myregistry';
-  const loginServer = `${registryName}.azurecr.io`;
-  const blobHost = `${opts.blobAccount ?? 'account1'}.blob.core.windows.net`;
+  const loginServer = opts.loginServer ?? `${registryName}.azurecr.io`;
+  const blobHost = opts.blobHost ?? `${opts.blobAccount ?? 'account1'}.blob.core.windows.net`;
   const registryIp = opts.registryIp ?? '127.0.0.2';
   const blobIp = opts.blobIp ?? '127.0.0.3';
   const dir = mkdtempSync(join(tmpdir(), 'acr-egress-registry-'));
@@ -200,7 +309,10 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   const ca = makeCa();
   // The IP SAN lets skopeo push straight to the address, without any name resolution.
   const leaf = makeLeaf(ca, [loginServer, ...(opts.extraNames ?? []), registryIp]);
-  const blobLeaf = makeLeaf(ca, [`*.blob.core.windows.net`, blobIp]);
+  const blobLeaf = makeLeaf(ca, [
+    opts.blobHost === undefined ? `*.blob.core.windows.net` : `*.${blobHost.split('.').slice(1).join('.')}`,
+    blobIp,
+  ]);
   writeFileSync(join(certDir, 'ca.crt'), ca.cert);
   const certFile = join(dir, 'registry.crt');
   const keyFile = join(dir, 'registry.key');
@@ -208,18 +320,47 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
   writeFileSync(keyFile, leaf.key, { mode: 0o600 });
 
   const blobRequests: string[] = [];
+  const registryRequests: FrontRecord[] = [];
   const sockets = new Set<Socket>();
-  for (let attempt = 1; ; attempt++) {
-    const blobServer = await startBlobHost(storageDir, blobIp, blobLeaf.key, blobLeaf.cert, blobRequests);
-    blobServer.on('connection', (s: Socket) => {
+  const track = (server: Server): void => {
+    server.on('connection', (s: Socket) => {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
     });
+  };
+  if (opts.token !== undefined && opts.htpasswd !== undefined) throw new Error('token and htpasswd exclude each other');
+  const tokens = opts.token === undefined ? null : createTokenService({ service: loginServer, policy: opts.token });
+  const rootBundle = join(dir, 'token-root.crt');
+  if (tokens !== null) writeFileSync(rootBundle, tokens.rootCertPem);
+  for (let attempt = 1; ; attempt++) {
+    const blobServer = await startBlobHost(storageDir, blobIp, blobLeaf.key, blobLeaf.cert, blobRequests);
+    track(blobServer);
     const port = (blobServer.address() as AddressInfo).port;
+    // With a front, docker-registry listens on an inner port and the front takes the public one.
+    const innerPort = tokens === null ? port : await freePort(registryIp);
     const configFile = join(dir, 'config.yml');
+    const htpasswdFile = opts.htpasswd === undefined ? null : join(dir, 'htpasswd');
+    if (htpasswdFile !== null) writeFileSync(htpasswdFile, `${opts.htpasswd}\n`);
     writeFileSync(
       configFile,
-      registryConfig({ storageDir, ip: registryIp, port, blobBase: `https://${blobHost}:${port}/`, certFile, keyFile }),
+      registryConfig({
+        storageDir,
+        ip: registryIp,
+        port: innerPort,
+        blobBase: `https://${blobHost}:${port}/`,
+        certFile,
+        keyFile,
+        htpasswdFile,
+        token:
+          tokens === null
+            ? null
+            : {
+                realm: `https://${loginServer}:${port}/oauth2/token`,
+                service: tokens.service,
+                issuer: tokens.issuer,
+                rootcertbundle: rootBundle,
+              },
+      }),
     );
     const child = spawn(REGISTRY_BIN, ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -230,17 +371,39 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
     child.stderr?.on('data', keep);
     child.on('error', (err) => keep(Buffer.from(`spawn error: ${err.message}\n`)));
     const log = (): string => stderr;
+    let front: Server | null = null;
+    const closeFront = async (): Promise<void> => {
+      if (front === null) return;
+      const f = front;
+      front = null;
+      f.close();
+      f.closeAllConnections();
+      await once(f, 'close').catch(() => undefined);
+    };
     const closeBlob = async (): Promise<void> => {
+      await closeFront();
       for (const s of sockets) s.destroy();
       blobServer.close();
       await once(blobServer, 'close').catch(() => undefined);
     };
     try {
-      await waitForRegistry(child, registryIp, port, loginServer, ca.cert, log);
+      await waitForRegistry(child, registryIp, innerPort, loginServer, ca.cert, log);
+      if (tokens !== null) {
+        front = await startFront({
+          ip: registryIp,
+          port,
+          key: leaf.key,
+          cert: leaf.cert,
+          inner: { port: innerPort, servername: loginServer, ca: ca.cert },
+          tokens,
+          records: registryRequests,
+        });
+      }
     } catch (err) {
       await stopChild(child);
       await closeBlob();
-      if (attempt < 3 && /address already in use/i.test(stderr)) continue;
+      const inUse = /address already in use/i.test(stderr) || (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+      if (attempt < 3 && inUse) continue;
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
@@ -254,7 +417,14 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<TestReg
       caPem: ca.cert,
       storageDir,
       blobRequests,
+      tokens,
+      registryRequests,
       log,
+      // The login server goes away as a whole: the front stops listening too.
+      async stopRegistry() {
+        await closeFront();
+        await stopChild(child);
+      },
       async stop() {
         await stopChild(child);
         await closeBlob();

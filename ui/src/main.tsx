@@ -3,6 +3,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, session } from './api';
+import { CacheView } from './views/cache';
 import { Charts } from './views/charts';
 import { Health } from './views/health';
 import { History } from './views/history';
@@ -19,6 +20,7 @@ const VIEWS = {
   charts: { label: 'Charts', view: Charts },
   health: { label: 'Health', view: Health },
   pulls: { label: 'Image pulls', view: Pulls },
+  cache: { label: 'Cache', view: CacheView },
   tags: { label: 'Service tags', view: Tags },
   policy: { label: 'Policy', view: PolicyView },
   reload: { label: 'Reload', view: Reload },

@@ -201,6 +201,54 @@ describe('store back ends answer alike', () => {
     }
   });
 
+  it('cache buckets agree: blob GETs by result, bytes from disk and upstream, zero buckets left out', async () => {
+    // Two days after the other records, so the questions above never see them.
+    const at = base + 48 * HOUR;
+    const cached = (i: number, cache: 'hit' | 'miss' | 'bypass', bytesDown: number): StoredRecord => ({
+      ...make(i),
+      time: new Date(at + i * 60_000).toISOString(),
+      id: nextId(at + i * 60_000),
+      decision: 'allowed',
+      reason: null,
+      kind: 'request',
+      method: 'GET',
+      path: `/v2/team/app/blobs/sha256:${'a'.repeat(64)}`,
+      status: 200,
+      cache,
+      bytesDown,
+    });
+    // Minute 0..9: 3 hits, 1 miss, 1 bypass; minute 130: one hit; a manifest GET without `cache` between.
+    const extra = [
+      cached(0, 'miss', 5000),
+      cached(1, 'hit', 5000),
+      cached(2, 'hit', 5000),
+      cached(3, 'bypass', 300),
+      cached(4, 'hit', 2500),
+      { ...make(5), time: new Date(at + 5 * 60_000).toISOString(), id: nextId(at + 5 * 60_000) },
+      cached(130, 'hit', 7000),
+    ];
+    const span = { since: new Date(at).toISOString(), until: new Date(at + 3 * HOUR).toISOString() };
+    const want = [
+      { start: new Date(at).toISOString(), hit: 3, miss: 1, bypass: 1, bytesFromDisk: 12_500, bytesFromUpstream: 5000 },
+      {
+        start: new Date(at + 2 * HOUR).toISOString(),
+        hit: 1,
+        miss: 0,
+        bypass: 0,
+        bytesFromDisk: 7000,
+        bytesFromUpstream: 0,
+      },
+    ];
+    for (const { name, store } of stores) {
+      await store.write(extra);
+      expect({ name, b: await store.cacheBuckets(f(span), HOUR) }).toEqual({ name, b: want });
+      const byInstance = await store.cacheBuckets(f({ ...span, instance: 'gw-a' }), HOUR);
+      expect({ name, hits: byInstance.map((b) => b.hit) }).toEqual({ name, hits: [2, 1] }); // even minutes
+      const before = f({ since: new Date(base).toISOString(), until: new Date(base + HOUR).toISOString() });
+      expect({ name, none: await store.cacheBuckets(before, HOUR) }).toEqual({ name, none: [] });
+    }
+  });
+
   it('prune removes the records older than the cut-off (SQL back ends)', async () => {
     for (const { name, store } of stores.slice(1)) {
       const removed = await store.prune(base + HOUR);

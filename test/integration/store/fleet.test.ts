@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminDepsFromGateway } from '../../../src/admin/from-gateway.js';
 import { createAdminApp } from '../../../src/admin/app.js';
 import type { AdminApp } from '../../../src/admin/app-types.js';
+import { LogFilter } from '../../../src/store/query.js';
 import { MIGRATIONS } from '../../../src/store/migrations.js';
 import { PostgresStore } from '../../../src/store/postgres.js';
 import type { StoredRecord } from '../../../src/store/types.js';
@@ -222,5 +223,33 @@ describe.skipIf(POSTGRES_MISSING)('a fleet on PostgreSQL', () => {
     );
     await c.end();
     await Promise.all(stores.map((s) => s.close()));
+  }, 60_000);
+
+  it('the cache column is back-filled from records written before it existed', async () => {
+    const url = await server.createDatabase('cache_backfill');
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    // A database as version 3 left it, holding one blob GET that was a hit.
+    await c.query(
+      'CREATE TABLE acr_schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    for (const m of MIGRATIONS.filter((m) => m.version <= 3)) {
+      await c.query(m.sql);
+      await c.query('INSERT INTO acr_schema_migrations (version) VALUES ($1)', [m.version]);
+    }
+    const time = '2026-12-07T10:02:00.000Z';
+    const rec = { id: '01KBYCACHE0000000000000001', time, kind: 'request', cache: 'hit', bytesDown: 4096 };
+    await c.query(
+      `INSERT INTO acr_records (id, time, kind, decision, bytes_down, rec) VALUES ($1, $2, 'request', 'allowed', 4096, $3)`,
+      [rec.id, time, JSON.stringify(rec)],
+    );
+    await c.end();
+    const store = PostgresStore.create({ url, instance: 'm' });
+    expect(await store.migrate()).toEqual(MIGRATIONS.filter((m) => m.version > 3).map((m) => m.version));
+    const filter = LogFilter.parse({ since: '2026-12-07T10:00:00Z', until: '2026-12-07T11:00:00Z' }) as LogFilter;
+    expect(await store.cacheBuckets(filter, 3_600_000)).toEqual([
+      { start: '2026-12-07T10:00:00.000Z', hit: 1, miss: 0, bypass: 0, bytesFromDisk: 4096, bytesFromUpstream: 0 },
+    ]);
+    await store.close();
   }, 60_000);
 });

@@ -148,6 +148,7 @@ describe('GET /api/v1/openapi.json', () => {
         '/api/v1/reload',
         '/api/v1/pulls',
         '/api/v1/store',
+        '/api/v1/cache',
       ].sort(),
     );
     const params = doc.paths['/api/v1/logs'].get.parameters.map((p: { name: string }) => p.name);

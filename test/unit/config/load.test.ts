@@ -26,7 +26,7 @@ function problems(raw: unknown): string[] {
 }
 
 /** The inspection fields of a registry that does not inspect. */
-const NOT_INSPECTED = { blobLearned: false, inspect: false, pullOnly: false, repositories: null };
+const NOT_INSPECTED = { blobLearned: false, inspect: false, pullOnly: false, repositories: null, cache: false };
 
 describe('valid configs', () => {
   it('fills every default from a minimal config', () => {
@@ -50,6 +50,7 @@ describe('valid configs', () => {
         inspect: false,
         pullOnly: false,
         repositories: null,
+        cache: false,
       },
     ]);
     expect(Object.isFrozen(loaded.config)).toBe(true);

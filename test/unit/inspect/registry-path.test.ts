@@ -16,6 +16,7 @@ const registry = (over: Partial<ResolvedRegistry> = {}): ResolvedRegistry => ({
   inspect: true,
   pullOnly: true,
   repositories: ['team-a/*', 'base/**'],
+  cache: false,
   ...over,
 });
 const locked = compileRegistryRules(registry());

@@ -1,0 +1,244 @@
+// The cache's side of an inspected request: which requests it may serve, and what to answer once
+// the registry has answered the client's own request. The rule it keeps: a cached byte goes out
+// only in answer to a registry 200 or redirect on that same request; every other answer is relayed
+// as it came and the cache is not consulted. Independent of how the request reached the registry:
+// the caller forwards it, hands over the answer, and lends fetchLocation for following a redirect.
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { BlobCache, BlobRead } from './blob-cache.js';
+import { parseRange } from './byte-range.js';
+import { digestHex } from './layout.js';
+import { relay, type UpstreamAnswer } from './relay.js';
+import { VerifyingPass } from './verifying-pass.js';
+
+export type CacheResult = 'hit' | 'miss' | 'bypass';
+
+export interface CacheHandlerOptions {
+  /** Blobs smaller than this pass through uncached (cache.minBlobBytes). */
+  readonly minBlobBytes: number;
+  /** How long a request waits for another fill of the same digest to state its size. */
+  readonly followTimeoutMs?: number;
+}
+
+/** Follows a redirect's Location through the same checks as a client's CONNECT would pass. */
+export type FetchLocation = (url: URL) => Promise<UpstreamAnswer>;
+
+export interface CacheTotals {
+  hit: number;
+  miss: number;
+  bypass: number;
+  /** Bytes sent to clients from disk, and bytes fetched upstream into the cache. */
+  bytesDisk: number;
+  bytesUpstream: number;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export class BlobCacheHandler {
+  readonly cache: BlobCache;
+  readonly totals: CacheTotals = { hit: 0, miss: 0, bypass: 0, bytesDisk: 0, bytesUpstream: 0 };
+  readonly #o: Required<CacheHandlerOptions>;
+
+  constructor(cache: BlobCache, options: CacheHandlerOptions) {
+    this.cache = cache;
+    this.#o = { followTimeoutMs: 30_000, ...options };
+  }
+
+  /**
+   * Whether the cache takes part in a request: a GET of a sha256 blob. Null leaves the request to
+   * the plain relay (HEAD, manifests, uploads, other digests). Looks at nothing but method and route.
+   */
+  plan(method: string, blobDigest: string | null, headers: IncomingHttpHeaders): CachePlan | null {
+    if (method !== 'GET' || blobDigest === null) return null;
+    const hex = digestHex(blobDigest);
+    if (hex === null) return null;
+    const range = typeof headers.range === 'string' ? headers.range : null;
+    return new CachePlan(this, hex, blobDigest, range, this.#o);
+  }
+
+  count(result: CacheResult): CacheResult {
+    this.totals[result]++;
+    return result;
+  }
+}
+
+export class CachePlan {
+  readonly #h: BlobCacheHandler;
+  readonly #hex: string;
+  readonly #digest: string;
+  readonly #range: string | null;
+  readonly #o: Required<CacheHandlerOptions>;
+  /** Body bytes this request's client got through the cache: from disk, teed, or relayed. */
+  bytesSent = 0;
+
+  constructor(
+    h: BlobCacheHandler,
+    hex: string,
+    digest: string,
+    range: string | null,
+    o: Required<CacheHandlerOptions>,
+  ) {
+    this.#h = h;
+    this.#hex = hex;
+    this.#digest = digest;
+    this.#range = range;
+    this.#o = o;
+  }
+
+  /** Answers the client once the registry has answered its request; resolves with the record's `cache`. */
+  async respond(answer: UpstreamAnswer, res: ServerResponse, fetchLocation: FetchLocation): Promise<CacheResult> {
+    const h = this.#h;
+    if (REDIRECTS.has(answer.status)) return h.count(await this.#onRedirect(answer, res, fetchLocation));
+    if (answer.status === 200 && this.#range === null) return h.count(await this.#tee(answer, res, null));
+    this.#relay(answer, res); // 401, 403, 404, 429, 5xx, a 206: the registry's own answer
+    return h.count('bypass');
+  }
+
+  async #onRedirect(answer: UpstreamAnswer, res: ServerResponse, fetchLocation: FetchLocation): Promise<CacheResult> {
+    const cache = this.#h.cache;
+    const size = await cache.lookup(this.#hex);
+    if (this.#range !== null) {
+      const range = size === null ? null : parseRange(this.#range, size);
+      if (range === null) {
+        this.#relay(answer, res); // the client follows the redirect itself, uncached
+        return 'bypass';
+      }
+      const read = await cache.read(this.#hex, range);
+      if (read === null) {
+        this.#relay(answer, res);
+        return 'bypass';
+      }
+      answer.body.resume();
+      this.#serve(read, res, 206, { 'content-range': `bytes ${range.start}-${range.end}/${read.size}` });
+      return 'hit';
+    }
+    if (size !== null) {
+      const read = await cache.read(this.#hex);
+      if (read !== null) {
+        answer.body.resume();
+        this.#serve(read, res, 200, {});
+        return 'hit';
+      }
+    }
+    let location: URL;
+    try {
+      location = new URL(answer.headers.location ?? '');
+    } catch {
+      this.#relay(answer, res);
+      return 'bypass';
+    }
+    const writer = await cache.beginFill(this.#hex);
+    if (writer === null) {
+      // Another fill of this digest is under way (here or in a replica): read it as it grows.
+      const followed = await cache.follow(this.#hex, this.#o.followTimeoutMs);
+      if (followed === null) {
+        this.#relay(answer, res);
+        return 'miss';
+      }
+      answer.body.resume();
+      this.#serve(followed, res, 200, {});
+      return 'hit';
+    }
+    let stored: UpstreamAnswer;
+    try {
+      stored = await fetchLocation(location);
+    } catch {
+      writer.destroy();
+      this.#relay(answer, res); // the client may still follow it; its CONNECT is checked as always
+      return 'miss';
+    }
+    answer.body.resume();
+    if (stored.status !== 200) {
+      writer.destroy();
+      this.#relay(stored, res); // what the client would have seen following the redirect itself
+      return 'miss';
+    }
+    return this.#tee(stored, res, writer);
+  }
+
+  /** Streams a 200 body to the client and into the cache at once (small blobs: to the client only). */
+  async #tee(
+    source: UpstreamAnswer,
+    res: ServerResponse,
+    claimed: Awaited<ReturnType<BlobCache['beginFill']>>,
+  ): Promise<CacheResult> {
+    // Listening from the start: the body may fail while a fill is being claimed.
+    let failed: Error | null = null;
+    const onEarlyError = (err: Error): void => void (failed = err);
+    source.body.once('error', onEarlyError);
+    const length = Number(source.headers['content-length'] ?? NaN);
+    const small = Number.isSafeInteger(length) && length < this.#o.minBlobBytes;
+    const writer = small ? null : (claimed ?? (await this.#h.cache.beginFill(this.#hex)));
+    if (small) claimed?.destroy();
+    if (writer === null) {
+      source.body.off('error', onEarlyError);
+      if (failed !== null) res.destroy(failed);
+      else this.#relay(source, res);
+      return small ? 'bypass' : 'miss';
+    }
+    writer.on('error', () => undefined); // a failed fill never disturbs the client's download
+    try {
+      if (Number.isSafeInteger(length)) await writer.expectSize(length);
+    } catch {
+      writer.destroy();
+      source.body.off('error', onEarlyError);
+      if (failed !== null) res.destroy(failed);
+      else this.#relay(source, res);
+      return 'miss';
+    }
+    source.body.off('error', onEarlyError);
+    if (failed !== null || source.body.destroyed) {
+      writer.destroy();
+      res.destroy(failed ?? undefined);
+      return 'miss';
+    }
+    const totals = this.#h.totals;
+    source.body.on('data', (chunk: Buffer) => {
+      totals.bytesUpstream += chunk.length;
+      this.bytesSent += chunk.length;
+    });
+    source.body.once('error', (err) => {
+      writer.destroy(err);
+      res.destroy(err);
+    });
+    res.writeHead(200, {
+      ...(Number.isSafeInteger(length) ? { 'content-length': String(length) } : {}),
+      'content-type': 'application/octet-stream',
+      'docker-content-digest': this.#digest,
+    });
+    const verified = new VerifyingPass(this.#hex);
+    verified.once('error', (err) => res.destroy(err));
+    source.body.pipe(verified).pipe(res);
+    source.body.pipe(writer);
+    return 'miss';
+  }
+
+  #relay(answer: UpstreamAnswer, res: ServerResponse): void {
+    answer.body.on('data', (chunk: Buffer) => (this.bytesSent += chunk.length));
+    relay(answer, res);
+  }
+
+  #serve(read: BlobRead, res: ServerResponse, status: number, extra: Record<string, string>): void {
+    const totals = this.#h.totals;
+    const length = extra['content-range'] === undefined ? read.size : rangeLength(extra['content-range']);
+    res.writeHead(status, {
+      'content-length': String(length),
+      'content-type': 'application/octet-stream',
+      'docker-content-digest': this.#digest,
+      'accept-ranges': 'bytes',
+      ...extra,
+    });
+    read.stream.on('data', (chunk: Buffer) => {
+      totals.bytesDisk += chunk.length;
+      this.bytesSent += chunk.length;
+    });
+    // A mismatch found while serving aborts the response before its last byte (hashing-reader.ts).
+    read.stream.once('error', () => res.destroy());
+    res.once('close', () => read.stream.destroy());
+    read.stream.pipe(res);
+  }
+}
+
+function rangeLength(contentRange: string): number {
+  const m = /^bytes (\d+)-(\d+)\//.exec(contentRange);
+  return m === null ? 0 : Number(m[2]) - Number(m[1]) + 1;
+}

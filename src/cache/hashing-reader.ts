@@ -1,0 +1,105 @@
+// Serves a blob file while hashing it, whole or a byte range. The last chunk is held back until the
+// SHA-256 of the whole file is checked, so a corrupted file never reaches a client as a complete body:
+// the stream errors instead. Also reads a file that is still growing (a fill in progress) when given
+// a way to wait for more.
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+
+export interface ByteRange {
+  readonly start: number;
+  /** Inclusive, as in a Range header. */
+  readonly end: number;
+}
+
+export interface HashingReaderOptions {
+  readonly file: FileHandle;
+  readonly hex: string;
+  readonly size: number;
+  readonly range: ByteRange | null;
+  /** Called at a premature end of file: resolves true when more bytes may now be there. */
+  readonly waitForMore: () => Promise<boolean>;
+  /** Called once with the outcome: 'ok', 'mismatch' (wrong hash or length) or 'failed' (I/O, abandoned). */
+  readonly onEnd: (outcome: 'ok' | 'mismatch' | 'failed') => void;
+}
+
+export class MismatchError extends Error {
+  readonly code = 'CACHE_DIGEST_MISMATCH';
+}
+
+const CHUNK = 256 * 1024;
+
+export class HashingReader extends Readable {
+  readonly #o: HashingReaderOptions;
+  readonly #hash = createHash('sha256');
+  #pos = 0;
+  #held: Buffer | null = null;
+  #ended = false;
+
+  constructor(options: HashingReaderOptions) {
+    super({ highWaterMark: CHUNK });
+    this.#o = options;
+  }
+
+  override _read(): void {
+    this.#next().catch((err: Error) => this.#fail(err, 'failed'));
+  }
+
+  async #next(): Promise<void> {
+    const { file, size, range } = this.#o;
+    for (;;) {
+      if (this.#pos >= size) return this.#finish();
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - this.#pos));
+      const { bytesRead } = await file.read(buf, 0, buf.length, this.#pos);
+      if (bytesRead === 0) {
+        if (await this.#o.waitForMore()) continue;
+        return this.#fail(new MismatchError(`file ended at ${this.#pos} of ${size} bytes`), 'mismatch');
+      }
+      const data = buf.subarray(0, bytesRead);
+      this.#hash.update(data);
+      const from = this.#pos;
+      this.#pos += bytesRead;
+      const lo = range === null ? 0 : Math.max(0, range.start - from);
+      const hi = range === null ? bytesRead : Math.min(bytesRead, range.end + 1 - from);
+      if (hi <= lo) continue; // outside the range: hashed, not sent
+      const out = data.subarray(lo, hi);
+      const previous = this.#held;
+      this.#held = out;
+      if (previous !== null) {
+        this.push(previous);
+        return;
+      }
+    }
+  }
+
+  #finish(): void {
+    if (this.#ended) return;
+    if (this.#hash.copy().digest('hex') !== this.#o.hex) {
+      this.#fail(new MismatchError('the file does not match its digest'), 'mismatch');
+      return;
+    }
+    this.#ended = true;
+    this.#o.onEnd('ok');
+    if (this.#held !== null) this.push(this.#held);
+    this.#held = null;
+    this.push(null);
+  }
+
+  #fail(err: Error, outcome: 'mismatch' | 'failed'): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#o.onEnd(outcome);
+    this.destroy(err);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#o.onEnd('failed');
+    }
+    this.#o.file.close().then(
+      () => cb(err),
+      () => cb(err),
+    );
+  }
+}

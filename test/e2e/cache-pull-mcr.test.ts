@@ -1,0 +1,200 @@
+// The layer cache for MCR end to end: docker-registry posing as mcr.microsoft.com (anonymous pull
+// tokens from its /oauth2/token, layer GETs redirected to a storage stand-in posing as
+// eastus.data.mcr.microsoft.com), reached through `mcr: {inspect: true, cache: true}`.
+// Needs `apt-get install skopeo docker-registry curl`.
+import { execFile, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blobPath } from '../../src/cache/layout.js';
+import { createCa } from '../../src/tls/ca.js';
+import { startConnectProxy } from '../helpers/connect-proxy.js';
+import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
+import { writeOciImage, type OciImage } from './oci-image.js';
+import { skopeoCopy } from './skopeo.js';
+
+const REPO = 'dotnet/runtime';
+const LAYER_BYTES = [1024 * 1024, 300 * 1024];
+/** Only the publisher may push; everyone may pull REPO without credentials, as on MCR. */
+const PUBLISHER = 'publisher:p4ss';
+const missing = missingRegistryTools();
+if (spawnSync('curl', ['--version'], { stdio: 'ignore' }).error !== undefined) missing.push('curl');
+const skipNote = missing.length > 0 ? ` (SKIPPED: ${missing.join(', ')} not installed)` : '';
+
+const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+describe.skipIf(missing.length > 0)(`MCR layer cache with anonymous tokens${skipNote}`, () => {
+  let registry: TestRegistry;
+  let image: OciImage;
+  let work: string;
+  let tagsFile: string;
+  let caDir: string;
+  let certDir: string;
+  const gateways: TestGateway[] = [];
+
+  async function gatewayFor(cacheDir: string): Promise<TestGateway> {
+    const gw = await startGateway(
+      testConfig({
+        proxy: { listen: '127.0.0.1:0', ports: [registry.port], connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+        registries: [],
+        mcr: { inspect: true, cache: true },
+        inspect: {
+          caCertFile: join(caDir, 'ca.crt'),
+          caKeyFile: join(caDir, 'ca.key'),
+          upstreamCaFile: join(registry.certDir, 'ca.crt'),
+        },
+        cache: { dir: cacheDir, maxBytes: 64 * 1024 * 1024, minBlobBytes: 4096 },
+        serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
+        dns: {
+          servers: ['127.0.0.1:1'],
+          timeoutMs: 300,
+          overrides: { [registry.loginServer]: [registry.registryIp], [registry.blobHost]: [registry.blobIp] },
+        },
+      }),
+    );
+    gateways.push(gw);
+    return gw;
+  }
+
+  const blobUrl = (digest: string, repo = REPO): string => `/v2/${repo}/blobs/${digest}`;
+  const served = (digest: string): number =>
+    registry.blobRequests.filter((r) => r.startsWith('GET ') && r.includes(`/${digest.slice(7)}/data`)).length;
+  const authorized = (digest: string): number =>
+    registry.registryRequests.filter(
+      (r) => r.method === 'GET' && r.path === blobUrl(digest) && r.bearer && r.status === 307,
+    ).length;
+
+  function pull(gw: TestGateway): Promise<{ ok: boolean; stderr: string; out: string }> {
+    const out = mkdtempSync(join(work, 'pulled-'));
+    return skopeoCopy({
+      from: `docker://${registry.loginServer}:${registry.port}/${REPO}:8.0`,
+      to: `oci:${out}:8.0`,
+      srcCertDir: certDir,
+      proxy: gw.proxyUrl,
+      workDir: mkdtempSync(join(work, 'skopeo-')),
+    }).then((r) => ({ ok: r.ok, stderr: r.stderr, out }));
+  }
+
+  function curl(gw: TestGateway, path: string, bearer: string | null): Promise<{ status: number; body: Buffer }> {
+    const out = join(mkdtempSync(join(work, 'curl-')), 'body');
+    const args = ['-sS', '--max-time', '20', '--proxy', gw.proxyUrl, '--cacert', join(caDir, 'ca.crt')];
+    if (bearer !== null) args.push('-H', `Authorization: Bearer ${bearer}`);
+    args.push('-o', out, '-w', '%{http_code}', `https://${registry.loginServer}:${registry.port}${path}`);
+    return new Promise((resolve) => {
+      execFile('curl', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (_err, stdout) => {
+        resolve({ status: Number(stdout), body: existsSync(out) ? readFileSync(out) : Buffer.alloc(0) });
+      });
+    });
+  }
+
+  /** An anonymous pull token for repo, asked of MCR's /oauth2/token through the gateway. */
+  async function anonymousToken(gw: TestGateway, repo = REPO): Promise<string> {
+    const q = new URLSearchParams({ service: registry.loginServer, scope: `repository:${repo}:pull` });
+    const r = await curl(gw, `/oauth2/token?${q.toString()}`, null);
+    if (r.status !== 200) throw new Error(`token request answered ${r.status}`);
+    return (JSON.parse(r.body.toString()) as { token: string }).token;
+  }
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'acr-egress-cache-mcr-'));
+    // MCR's login server sits in MicrosoftContainerRegistry, its data hosts behind Front Door.
+    registry = await startRegistry({
+      loginServer: 'mcr.microsoft.com',
+      blobHost: 'eastus.data.mcr.microsoft.com',
+      registryIp: '127.0.0.4',
+      blobIp: '127.0.0.5',
+      token: {
+        users: { publisher: { password: 'p4ss', repositories: { [REPO]: ['pull', 'push'] } } },
+        anonymousPull: [REPO],
+      },
+    });
+    caDir = join(work, 'ca');
+    mkdirSync(caDir);
+    const ca = createCa('e2e mcr cache CA');
+    writeFileSync(join(caDir, 'ca.crt'), ca.certPem);
+    writeFileSync(join(caDir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+    certDir = join(work, 'certs');
+    mkdirSync(certDir);
+    copyFileSync(join(caDir, 'ca.crt'), join(certDir, 'gateway-ca.crt'));
+    // Redirects the gateway relays (small blobs) send skopeo to the data host itself, as on MCR.
+    copyFileSync(join(registry.certDir, 'ca.crt'), join(certDir, 'registry-ca.crt'));
+    image = writeOciImage(join(work, 'src'), '8.0', LAYER_BYTES);
+    tagsFile = writeTagsFile(loopbackTags(), 1, work);
+    const pushProxy = await startConnectProxy({ [registry.loginServer]: registry.registryIp });
+    const push = await skopeoCopy({
+      from: `oci:${image.dir}:8.0`,
+      to: `docker://${registry.loginServer}:${registry.port}/${REPO}:8.0`,
+      destCertDir: registry.certDir,
+      destCreds: PUBLISHER,
+      proxy: pushProxy.url,
+      workDir: mkdtempSync(join(work, 'skopeo-')),
+    });
+    await pushProxy.close();
+    if (!push.ok) throw new Error(`skopeo push failed (${push.code}):\n${push.stderr}\n${registry.log()}`);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const gw of gateways) await gw.stop();
+    await registry?.stop();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('an anonymous second pull fetches no layer body from the data host and still asks MCR per layer', async () => {
+    const gw = await gatewayFor(join(work, 'cache-a'));
+    const first = await pull(gw);
+    expect(first.ok, first.stderr).toBe(true);
+    // skopeo had no credentials: it asked /oauth2/token anonymously, through the gateway.
+    expect(registry.tokens!.requests.some((r) => r.user === null && r.status === 200)).toBe(true);
+    const second = await pull(gw);
+    expect(second.ok, second.stderr).toBe(true);
+    for (const layer of image.layers) {
+      expect(served(layer.digest)).toBe(1);
+      expect(authorized(layer.digest)).toBe(2);
+      expect(sha(readFileSync(join(second.out, 'blobs', 'sha256', layer.digest.slice(7))))).toBe(layer.digest);
+    }
+    expect(gw.gateway.cache?.totals.hit).toBe(image.layers.length);
+  });
+
+  it("refuses what MCR refuses, with MCR's own 401, though the layer is cached", async () => {
+    const dir = join(work, 'cache-b');
+    const gw = await gatewayFor(dir);
+    const layer = image.layers[0]!;
+    const good = await anonymousToken(gw);
+    expect(sha((await curl(gw, blobUrl(layer.digest), good)).body)).toBe(layer.digest);
+    await expect.poll(() => existsSync(blobPath(dir, layer.digest.slice(7)))).toBe(true);
+    const hits = gw.gateway.cache!.totals.hit;
+    const refusals: [string, string, string | null][] = [
+      ['no token', blobUrl(layer.digest), null],
+      [
+        'an expired anonymous token',
+        blobUrl(layer.digest),
+        registry.tokens!.mint('', [{ type: 'repository', name: REPO, actions: ['pull'] }], { expired: true }),
+      ],
+      // The service grants nothing for a repository that is not public; the registry then refuses.
+      [
+        'a repository MCR does not serve',
+        blobUrl(layer.digest, 'private/thing'),
+        await anonymousToken(gw, 'private/thing'),
+      ],
+    ];
+    for (const [what, path, bearer] of refusals) {
+      const refused = await curl(gw, path, bearer);
+      expect(refused.status, what).toBe(401);
+      expect(refused.body.toString(), what).toMatch(/UNAUTHORIZED|DENIED/);
+      expect(refused.body.length, what).toBeLessThan(1000);
+    }
+    expect(gw.gateway.cache!.totals.hit).toBe(hits);
+  });
+
+  it('16 concurrent anonymous pulls make one fill per layer', async () => {
+    const gw = await gatewayFor(join(work, 'cache-c'));
+    const before = image.layers.map((l) => served(l.digest));
+    const pulls = await Promise.all(Array.from({ length: 16 }, () => pull(gw)));
+    for (const p of pulls) expect(p.ok, p.stderr).toBe(true);
+    image.layers.forEach((l, i) => expect(served(l.digest)).toBe(before[i]! + 1));
+  }, 120_000);
+});
