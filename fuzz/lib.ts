@@ -73,7 +73,7 @@ export function corpusFiles(target: FuzzTarget<unknown>): string[] {
 export async function replayCorpus<I>(target: FuzzTarget<I>): Promise<PropertyResult> {
   const started = performance.now();
   const failures: string[] = [];
-  const files = corpusFiles(target as FuzzTarget<unknown>);
+  const files = corpusFiles(target);
   for (const file of files) {
     try {
       await checkOneAsync(target, null, target.decode(readFileSync(file)));

@@ -35,7 +35,7 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
   if (e === undefined) return new Error(`${dataVar}: invalid`);
   const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
   const where = dataVar === 'querystring' ? path : [dataVar, path].filter((s) => s !== '').join('.');
-  const params = e.params as Record<string, unknown>;
+  const params = e.params;
   let message: string;
   if (e.keyword === 'additionalProperties') {
     message = `unknown ${dataVar === 'querystring' ? 'parameter' : 'field'} "${String(params.additionalProperty)}"${where === '' ? '' : ` in ${where}`}`;

@@ -3,7 +3,6 @@
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import type { TunnelEvents } from '../proxy/context.js';
 import type { TagsStatus } from '../service-tags/types.js';
 import { registerStoreMetrics } from '../store/metrics.js';
 import type { AdminDeps, TagsFacade } from './deps.js';
@@ -50,7 +49,7 @@ export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
 /** Feeds metrics from every decision record and every tunnel of the gateway. */
 export function attachMetrics(gateway: Gateway, metrics: Metrics): void {
   gateway.recorder.addSink(metrics.recordSink);
-  const events = gateway.tunnelEvents as TunnelEvents & { listeners: TunnelEvents[] };
+  const events = gateway.tunnelEvents;
   events.listeners.push(metrics.tunnelListener);
 }
 

@@ -216,7 +216,7 @@ export function buildConfig(
   resolvePaths(doc, file === null ? process.cwd() : dirname(resolve(file)));
   const config = doc as unknown as Config;
   const cloudOk = shapeOk('cloud');
-  const cloud = config.cloud as CloudName;
+  const cloud = config.cloud;
   const catalog =
     options.regions === undefined || options.regions === 'builtin' ? builtinRegions(cloud) : options.regions;
   let registries: ResolvedRegistry[] = [];

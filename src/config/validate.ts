@@ -129,7 +129,7 @@ export function validateConfigShape(doc: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const registries = doc.registries;
   if (Array.isArray(registries)) {
-    registries.forEach((entry, i) => {
+    registries.forEach((entry: unknown, i) => {
       const kind = registryKind(entry);
       if (kind === null) {
         // A misspelt key that picks the shape (`nmae:`) is the likely mistake: name it.

@@ -166,7 +166,7 @@ export function handleInspectedRequest(
     xfwd: false,
     selfHandleResponse: rs.interceptor !== null,
   };
-  env.proxy.web(req, res, options, (err) => upstreamFailed(rs, res, err as NodeJS.ErrnoException));
+  env.proxy.web(req, res, options, (err) => upstreamFailed(rs, res, err));
   req.on('data', (chunk: Buffer) => (rs.bytesUp += chunk.length));
 }
 

@@ -1,7 +1,7 @@
 // Host rules compiled once per config: which names are allowed, under which rule id, needing which
 // service tags. Matching is a Map lookup per shape; no rule list is scanned per connection.
 import type { LoadedConfig } from '../config/load.js';
-import { CLOUDS, type CloudName } from '../config/cloud.js';
+import { CLOUDS } from '../config/cloud.js';
 import { allowKey } from '../config/client-groups.js';
 import type { ResolvedRegistry } from '../config/registries.js';
 import type { TagSelector } from '../service-tags/types.js';
@@ -55,7 +55,7 @@ function scoped(base: string, regions: readonly string[]): TagSelector {
 /** Compiles the config's registries, MCR and allow entries into host rules. */
 export function compileRules(loaded: LoadedConfig): CompiledRules {
   const { config, registries } = loaded;
-  const suffix = CLOUDS[config.cloud as CloudName];
+  const suffix = CLOUDS[config.cloud];
   const exact = new Map<string, HostRule>();
   const wildcard = new Map<string, HostRule>(); // key: suffix after the first label
   const anyRegionData = new Map<string, HostRule>(); // key: registry name, for <name>.<region>.data.<acr>

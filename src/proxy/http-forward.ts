@@ -20,7 +20,7 @@ export function createHttpForwarder(
     changeOrigin: false,
     ws: false,
     followRedirects: false,
-  } as httpProxy.ServerOptions);
+  });
   proxy.on('error', (_err, _req, res) => {
     const r = res as ServerResponse;
     if ('headersSent' in r && !r.headersSent) answer(r, 'upstream_unreachable', 'the upstream request failed');

@@ -148,7 +148,7 @@ async function readCapped(res: Response, maxBytes: number, where: string): Promi
     throw tooLarge(`Content-Length ${declared}`);
   }
   if (res.body === null) return Buffer.alloc(0);
-  const reader = res.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {

@@ -84,6 +84,7 @@ export class PostgresStore extends SqlStore {
 
   subscribeFleet(listener: (record: StoredRecord) => void): () => void {
     this.#listeners.add(listener);
+    // #connectListener never rejects: a failure goes to #onError and schedules a retry.
     if (this.#listen === null && this.#retry === null) void this.#connectListener();
     return () => this.#listeners.delete(listener);
   }

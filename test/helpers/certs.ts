@@ -32,7 +32,7 @@ function newCertificate(
   keyPem: string,
   commonName: string,
 ): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const key = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   // A leading 01 keeps the DER integer positive, as RFC 5280 requires.

@@ -136,7 +136,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     }
   };
   const stop = async (): Promise<void> => {
-    const s = server as ChildProcess | null;
+    const s = server;
     server = null;
     if (s === null || s.exitCode !== null) return;
     const done = exited(s);

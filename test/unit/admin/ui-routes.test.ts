@@ -35,7 +35,7 @@ afterEach(async () => {
 });
 
 function uiApp(dir: string): AdminApp {
-  app = Fastify().withTypeProvider<TypeBoxTypeProvider>() as unknown as AdminApp;
+  app = Fastify().withTypeProvider<TypeBoxTypeProvider>();
   registerUiRoutes(app, dir);
   return app;
 }
