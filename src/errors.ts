@@ -1,7 +1,7 @@
 // One registry of the errors acr-egress raises: every error has a code, a message and,
 // where it reaches a user, an exit code. Blocks are not errors: see src/policy/reasons.ts.
 
-export const ERROR_CODES = {
+const ERROR_CODES = {
   CONFIG_INVALID: { exitCode: 2, message: 'configuration is invalid' },
   CONFIG_UNREADABLE: { exitCode: 2, message: 'configuration file cannot be read' },
   USAGE: { exitCode: 2, message: 'usage error' },

@@ -2,7 +2,7 @@
 // status, including Fastify's own schema failures (rewritten to name the parameter at fault).
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 
-export const ADMIN_ERRORS = {
+const ADMIN_ERRORS = {
   bad_request: 400,
   config_invalid: 400,
   unauthorized: 401,

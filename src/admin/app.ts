@@ -18,10 +18,8 @@ import { registerStreamRoute } from './stream.js';
 import { registerTagRoutes } from './tags-routes.js';
 import { registerUiRoutes } from './ui-routes.js';
 
-export type { AdminApp } from './app-types.js';
-
 /** Header and field paths censored in every admin log line, whatever logs them. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',
   'req.headers.cookie',

@@ -5,7 +5,7 @@ import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 import { LOGS_IMPORT_USAGE, runLogsImport } from './logs-import.js';
 
-export const LOGS_USAGE = `  logs [--blocked|--allowed] [--reason R] [--host H] [--client C] [--rule R] [--since 1h] [--until T]
+const LOGS_USAGE = `  logs [--blocked|--allowed] [--reason R] [--host H] [--client C] [--rule R] [--since 1h] [--until T]
        [--kind K] [--repository R] [--digest D] [--user U] [--instance I]
        [--limit N] [--follow] [--json] [--url URL] [--token T]
                                              recent decisions from a running gateway's admin API
@@ -15,7 +15,7 @@ ${LOGS_IMPORT_USAGE}`;
 
 export const logsCommand: Command = { name: 'logs', usage: LOGS_USAGE, run: (io, argv) => runLogs(io, argv) };
 
-export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9128';
+const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9128';
 
 export interface LogsDeps {
   env?: NodeJS.ProcessEnv;

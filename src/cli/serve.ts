@@ -24,7 +24,7 @@ export const serveCommand: Command = {
   },
 };
 
-export async function runServe(io: Io, configFile: string): Promise<number> {
+async function runServe(io: Io, configFile: string): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = await Gateway.create({ configFile });

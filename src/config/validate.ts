@@ -13,7 +13,7 @@ const registryValidators: Record<'name' | 'loginServer' | 'endpointsFile', Valid
 };
 
 /** `/registries/0/name` -> `registries[0].name` */
-export function toDisplayPath(instancePath: string, base = ''): string {
+function toDisplayPath(instancePath: string, base = ''): string {
   let out = base;
   for (const raw of instancePath.split('/').slice(1)) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');

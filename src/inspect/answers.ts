@@ -3,7 +3,7 @@
 import type { ServerResponse } from 'node:http';
 import { REASONS, type Reason } from '../policy/reasons.js';
 
-export function registryErrorBody(reason: Reason, detail: string): string {
+function registryErrorBody(reason: Reason, detail: string): string {
   const code = REASONS[reason].status === 403 ? 'DENIED' : 'UNAVAILABLE';
   return JSON.stringify({ errors: [{ code, message: `acr-egress: ${reason}: ${detail}` }] });
 }

@@ -23,7 +23,7 @@ export interface LoadedCa extends CaPair {
 export type CaLoad = { ok: true; ca: LoadedCa } | { ok: false; problem: string };
 
 /** Node generates the RSA key natively (forge's pure-JS generator takes seconds); forge builds the cert. */
-export function rsaKeyPem(bits = 2048): string {
+function rsaKeyPem(bits = 2048): string {
   return generateKeyPairSync('rsa', {
     modulusLength: bits,
     publicKeyEncoding: { type: 'spki', format: 'pem' },

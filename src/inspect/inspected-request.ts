@@ -47,7 +47,7 @@ export interface RequestInterceptor {
 }
 
 /** One forwarded request as an interceptor sees it. */
-export interface Exchange {
+interface Exchange {
   readonly tunnel: TunnelState;
   readonly method: string;
   readonly route: RegistryRoute;
@@ -210,17 +210,6 @@ function learnRedirect(env: RequestEnv, rs: RequestState, upstream: IncomingMess
   const norm = normalizeHost(host);
   if (norm.ok && tunnel.policy.rules.isStorageHost(norm.host))
     env.learned.learn(client, norm.host, tunnel.rules.registry);
-}
-
-/**
- * Relays an upstream response as http-proxy would, without hop-by-hop headers: what an interceptor
- * calls for a response it does not take over.
- */
-export function relayResponse(upstream: IncomingMessage, res: ServerResponse): void {
-  const headers = { ...upstream.headers };
-  stripHopByHop(headers);
-  res.writeHead(upstream.statusCode ?? 502, headers);
-  upstream.pipe(res);
 }
 
 function finish(rs: RequestState, res: ServerResponse): void {

@@ -6,7 +6,7 @@ import { allowKey } from '../config/client-groups.js';
 import type { ResolvedRegistry } from '../config/registries.js';
 import type { TagSelector } from '../service-tags/types.js';
 
-export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'blob-learned' | 'mcr-login' | 'mcr-data' | 'allow';
+type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'blob-learned' | 'mcr-login' | 'mcr-data' | 'allow';
 
 export interface HostRule {
   /** Rule id (docs/interface.md); for a data endpoint matched by any region, `<region>` is filled at match time. */

@@ -27,7 +27,7 @@ export function blockBody(reason: Reason, detail?: string): string {
 }
 
 /** The full HTTP/1.1 response for a refused proxy request (connection closes after it). */
-export function blockResponse(reason: Reason, detail?: string): string {
+function blockResponse(reason: Reason, detail?: string): string {
   const status = statusFor(reason);
   const body = blockBody(reason, detail);
   return (

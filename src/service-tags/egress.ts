@@ -24,7 +24,7 @@ export interface Egress {
 }
 
 /** A net.connect lookup that asks only the given DNS servers (A, then AAAA). */
-export function lookupVia(servers: readonly string[], timeoutMs: number): LookupFunction {
+function lookupVia(servers: readonly string[], timeoutMs: number): LookupFunction {
   const resolver = new Resolver({ timeout: timeoutMs, tries: 2 });
   resolver.setServers([...servers]);
   const resolveAll = async (host: string): Promise<{ address: string; family: number }[]> => {

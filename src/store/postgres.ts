@@ -6,7 +6,7 @@ import type { Query, SqlClient } from './sql-client.js';
 import { SqlStore } from './sql-store.js';
 import type { StoredRecord } from './types.js';
 
-export const NOTIFY_CHANNEL = 'acr_egress_records';
+const NOTIFY_CHANNEL = 'acr_egress_records';
 
 export interface PostgresOptions {
   url: string;

@@ -14,7 +14,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { makeCa, makeLeaf } from './certs.js';
 
 /** Debian's package installs it as /usr/bin/docker-registry; found on PATH so a test can hide it. */
-export const REGISTRY_BIN = 'docker-registry';
+const REGISTRY_BIN = 'docker-registry';
 
 export interface TestRegistry {
   /** Login server name the registry's certificate carries, e.g. myregistry.azurecr.io. */

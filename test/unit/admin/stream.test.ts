@@ -2,7 +2,8 @@
 // Last-Event-ID replay, and a client that stops reading is dropped instead of buffered.
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAdminApp, type AdminApp } from '../../../src/admin/app.js';
+import type { AdminApp } from '../../../src/admin/app-types.js';
+import { createAdminApp } from '../../../src/admin/app.js';
 import { auth, DEFAULT_TOKEN, fakeDeps, rec, type Fake } from './fake-deps.js';
 
 let app: AdminApp | undefined;

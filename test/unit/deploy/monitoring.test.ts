@@ -35,7 +35,7 @@ const dashboard = JSON.parse(read('grafana-dashboard.json')) as {
 };
 
 /** Series names in a PromQL expression: identifiers that are not functions, keywords or label names. */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""') // string literals (label values, regexes)
     .replace(/\{[^}]*\}/g, ' ') // label matchers
