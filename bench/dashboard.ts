@@ -65,7 +65,7 @@ async function visit(browser: Browser, base: string, token: boolean): Promise<Vi
   await page.waitForSelector(token ? 'table.records tbody tr' : 'input[name="token"]');
   await page.waitForLoadState('load');
   await page.waitForFunction('window.__usable !== undefined');
-  const v = (await page.evaluate(MEASURE)) as Visit;
+  const v = await page.evaluate<Visit>(MEASURE);
   await context.close();
   return v;
 }

@@ -11,7 +11,7 @@ import { compilePolicy } from '../src/policy/snapshot.js';
 import { loadServiceTagsFile } from '../src/service-tags/load-file.js';
 import { serviceTagPath } from '../test/helpers/service-tag-fixtures.js';
 
-export interface PolicyRow {
+interface PolicyRow {
   what: string;
   value: number;
   unit: 'ns' | 'µs' | 'ms' | 'MB';

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 
-export const CORPUS_ROOT = join(dirname(fileURLToPath(import.meta.url)), 'corpus');
+const CORPUS_ROOT = join(dirname(fileURLToPath(import.meta.url)), 'corpus');
 
 /** One generated case: the bytes (or text) fed to the target, plus what the generator knows about them. */
 export interface FuzzProperty<I> {
@@ -60,7 +60,7 @@ async function checkOneAsync<I>(target: FuzzTarget<I>, property: FuzzProperty<I>
   await property?.expect?.(input);
 }
 
-export function corpusFiles(target: FuzzTarget<unknown>): string[] {
+function corpusFiles(target: FuzzTarget<unknown>): string[] {
   const dir = join(CORPUS_ROOT, target.name);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -73,7 +73,7 @@ export function corpusFiles(target: FuzzTarget<unknown>): string[] {
 export async function replayCorpus<I>(target: FuzzTarget<I>): Promise<PropertyResult> {
   const started = performance.now();
   const failures: string[] = [];
-  const files = corpusFiles(target as FuzzTarget<unknown>);
+  const files = corpusFiles(target);
   for (const file of files) {
     try {
       await checkOneAsync(target, null, target.decode(readFileSync(file)));
@@ -92,7 +92,7 @@ export async function replayCorpus<I>(target: FuzzTarget<I>): Promise<PropertyRe
 }
 
 /** Saves a failing input where every later run replays it; returns the file. */
-export function saveToCorpus<I>(target: FuzzTarget<I>, input: I): string {
+function saveToCorpus<I>(target: FuzzTarget<I>, input: I): string {
   const bytes = target.encode(input);
   const dir = join(CORPUS_ROOT, target.name);
   mkdirSync(dir, { recursive: true });
@@ -142,7 +142,7 @@ export async function runProperty<I>(
   return { target: target.name, property: property.name, runs, ms: performance.now() - started, failure, saved };
 }
 
-export function describeInput(bytes: Buffer): string {
+function describeInput(bytes: Buffer): string {
   const shown = bytes.subarray(0, 300);
   return `${bytes.length} bytes, hex ${shown.toString('hex')}${bytes.length > shown.length ? '...' : ''}`;
 }

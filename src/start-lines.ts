@@ -1,12 +1,12 @@
 // The lines a starting gateway prints so that the operator knows, without reading the config, what
 // it allows and whether service-tag ranges are being checked right now.
-import { CLOUDS, type CloudName } from './config/cloud.js';
+import { CLOUDS } from './config/cloud.js';
 import type { LoadedConfig } from './config/load.js';
 
 /** One line: which registries (and MCR, and allow entries) tunnels may reach. */
 export function allowLine(loaded: LoadedConfig): string {
   const { config, registries, skippedRegistries } = loaded;
-  const suffix = CLOUDS[config.cloud as CloudName];
+  const suffix = CLOUDS[config.cloud];
   const parts: string[] = [];
   if (registries.length > 0)
     parts.push(

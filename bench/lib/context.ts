@@ -27,7 +27,7 @@ export function remainingMs(ctx: BenchContext): number {
   return ctx.deadline - Date.now();
 }
 
-export class DeadlineError extends Error {}
+class DeadlineError extends Error {}
 
 export function checkDeadline(ctx: BenchContext, what: string): void {
   if (remainingMs(ctx) <= 0) throw new DeadlineError(`global deadline reached before ${what}`);

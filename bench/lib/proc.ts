@@ -129,7 +129,7 @@ export async function waitForPort(
   }
 }
 
-export function readTail(file: string, bytes = 2_000): string {
+function readTail(file: string, bytes = 2_000): string {
   try {
     const text = readFileSync(file, 'utf8');
     return text.slice(-bytes);

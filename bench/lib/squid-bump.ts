@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import type { Proc } from './proc.js';
 import { runSquid, squidCommonLines, writeHostsFile } from './squid.js';
 
-export const CERTGEN = '/usr/lib/squid/security_file_certgen';
+const CERTGEN = '/usr/lib/squid/security_file_certgen';
 
 export interface BumpOptions {
   dir: string;
@@ -24,7 +24,7 @@ export interface BumpOptions {
   nofile: number;
 }
 
-export function bumpConf(o: BumpOptions): string {
+function bumpConf(o: BumpOptions): string {
   return [
     `http_port 127.0.0.1:${o.port} ssl-bump tls-cert=${join(o.dir, 'ca.pem')} generate-host-certificates=on dynamic_cert_mem_cache_size=16MB`,
     `sslcrtd_program ${CERTGEN} -s ${join(o.dir, 'ssl_db')} -M 16MB`,

@@ -8,12 +8,11 @@ import { writeTagsFile } from '../../test/helpers/tags.js';
 import { freePort, spawnProc, waitForPort, type Proc } from './proc.js';
 import { startSquid } from './squid.js';
 
-export const TARGETS = ['acr-egress', 'squid', 'node-pipe', 'direct'] as const;
 /**
  * `before`: another acr-egress build (--before), to measure a change side by side with the current one;
  * `alt-node`: this build under another Node binary (--node), to compare runtimes in the same run.
  */
-export type TargetName = (typeof TARGETS)[number] | 'before' | 'alt-node';
+export type TargetName = 'acr-egress' | 'squid' | 'node-pipe' | 'direct' | 'before' | 'alt-node';
 
 /** The --node binary and its version, set once by run.ts. */
 let altNode: { path: string; version: string } | null = null;

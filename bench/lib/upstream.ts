@@ -5,8 +5,8 @@ import { makeBenchCerts, type BenchCerts } from './certs.js';
 import { freePort, waitForPort, type Proc } from './proc.js';
 import { spawnTsScript } from './targets.js';
 
-export const UPSTREAM_HOST = 'myregistry.azurecr.io';
-export const UPSTREAM_IP = '127.0.0.2';
+const UPSTREAM_HOST = 'myregistry.azurecr.io';
+const UPSTREAM_IP = '127.0.0.2';
 
 export interface BenchUpstream {
   readonly host: string;

@@ -35,7 +35,7 @@ export function tally(t: Record<Kind, KindTally>, o: Outcome): void {
   if (o.error !== null) k.errors++;
 }
 
-export interface Band {
+interface Band {
   baseline: number;
   peak: number;
   after: number;
@@ -58,7 +58,7 @@ export interface SoakFigures {
 }
 
 /** RSS may keep heap the GC has not returned; the band allows that, not growth per connection. */
-export function rssLimitKb(baselineKb: number): number {
+function rssLimitKb(baselineKb: number): number {
   return Math.round(baselineKb * 1.5 + 32 * 1024);
 }
 
@@ -110,7 +110,7 @@ function row(cells: readonly (string | number)[]): string {
   return `| ${cells.join(' | ')} |`;
 }
 
-export function statusText(s: Record<string, number>): string {
+function statusText(s: Record<string, number>): string {
   return Object.entries(s)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}: ${v}`)

@@ -3,7 +3,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { ADMIN_ERRORS, type AdminErrorCode } from '../errors.js';
 
-export { ADMIN_ERRORS, type AdminErrorCode };
 
 export function sendError(
   reply: FastifyReply,
@@ -23,7 +22,7 @@ export function formatSchemaErrors(errors: FastifySchemaValidationError[], dataV
   if (e === undefined) return new Error(`${dataVar}: invalid`);
   const path = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
   const where = dataVar === 'querystring' ? path : [dataVar, path].filter((s) => s !== '').join('.');
-  const params = e.params as Record<string, unknown>;
+  const params = e.params;
   let message: string;
   if (e.keyword === 'additionalProperties') {
     message = `unknown ${dataVar === 'querystring' ? 'parameter' : 'field'} "${String(params.additionalProperty)}"${where === '' ? '' : ` in ${where}`}`;

@@ -20,10 +20,8 @@ import { registerStreamRoute } from './stream.js';
 import { registerTagRoutes } from './tags-routes.js';
 import { registerUiRoutes } from './ui-routes.js';
 
-export type { AdminApp } from './app-types.js';
-
 /** Header and field paths censored in every admin log line, whatever logs them. */
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',
   'req.headers.cookie',
@@ -37,9 +35,12 @@ export const REDACT_PATHS = [
 const version = DEFAULT_USER_AGENT.slice(DEFAULT_USER_AGENT.indexOf('/') + 1);
 
 export function createAdminApp(deps: AdminDeps, options: AdminOptions = {}): AdminApp {
-  const log = componentLog(deps.log, 'admin', { redact: { paths: REDACT_PATHS, censor: '[redacted]' } });
+  // Typed as Fastify's logger so the app's type (AdminApp) does not carry pino's Logger.
+  const log: FastifyBaseLogger = componentLog(deps.log, 'admin', {
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  });
   const app = Fastify({
-    loggerInstance: log as FastifyBaseLogger,
+    loggerInstance: log,
     // The access log below replaces Fastify's: one line per request, with the token's name.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,

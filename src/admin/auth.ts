@@ -34,7 +34,7 @@ export function safeEqual(a: string, b: string): boolean {
 export function bearerToken(header: string | undefined): string | null | undefined {
   if (header === undefined) return undefined;
   const m = /^Bearer +([\x21-\x7e]+) *$/i.exec(header);
-  return m ? (m[1] as string) : null;
+  return m ? m[1] : null;
 }
 
 /** Checks a request's Authorization header against every token (no early exit on a match). */

@@ -7,7 +7,7 @@ import type { AdminDeps } from './deps.js';
 import { filterOr400 } from './logs-routes.js';
 import { fromStore, recordsOf } from './records.js';
 import { ErrorAnswer, filterProperties } from './schemas.js';
-import { bucketMs } from './stats.js';
+import { bucketMs } from './bucket-ms.js';
 
 const Int = Type.Integer({ minimum: 0 });
 

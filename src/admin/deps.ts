@@ -8,12 +8,10 @@ import type { CacheStatus } from '../cache/cache-status.js';
 import type { InspectStatus } from '../inspect/inspector.js';
 import type { LearnedEntry } from '../inspect/learned-hosts.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { ReloadResult } from '../gateway.js';
 import type { PolicySnapshot } from '../policy/snapshot.js';
 import type { ResolveResult } from '../proxy/resolver.js';
 import type { TagsStatus } from '../service-tags/types.js';
-
-export type ReloadOutcome =
-  { ok: true; version: string; changed: boolean } | { ok: false; problems: readonly string[] };
 
 export interface TagsFacade {
   status(): TagsStatus;
@@ -24,7 +22,7 @@ export interface TagsFacade {
 }
 
 /** The slice of the inspector the admin API shows (src/inspect/inspector.ts). */
-export interface InspectFacade {
+interface InspectFacade {
   status(): InspectStatus;
   learned(): LearnedEntry[];
 }
@@ -41,7 +39,7 @@ export interface AdminDeps {
   metricsAuth(): boolean;
   ready(): { ok: boolean; reasons: string[] };
   readonly tags: TagsFacade;
-  reload(): Promise<ReloadOutcome>;
+  reload(): Promise<ReloadResult>;
   /** Inspection status and learned blob hosts; absent: the /api/v1/inspect routes are not registered. */
   readonly inspect?: InspectFacade;
   /** The layer cache's figures (GET /api/v1/cache); absent: answered as a disabled cache. */

@@ -26,7 +26,7 @@ interface TagManagerLike {
   lookup(ip: string): string[];
 }
 
-export function tagsFacade(manager: TagManagerLike): TagsFacade {
+function tagsFacade(manager: TagManagerLike): TagsFacade {
   return {
     status: () => manager.status(),
     refresh: async () => (await manager.refresh()).status,
@@ -35,7 +35,7 @@ export function tagsFacade(manager: TagManagerLike): TagsFacade {
 }
 
 /** A registry over the gateway's resolver, tunnels and service tags; not yet attached. */
-export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
+function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
   const metrics = createMetrics({
     inspect: () => gateway.inspectStatus(),
     cache: () => cacheStatus(gateway.cache),
@@ -49,7 +49,7 @@ export function metricsForGateway(gateway: Gateway, tags: TagsFacade): Metrics {
 }
 
 /** Feeds metrics from every decision record and every tunnel of the gateway. */
-export function attachMetrics(gateway: Gateway, metrics: Metrics): void {
+function attachMetrics(gateway: Gateway, metrics: Metrics): void {
   gateway.observeRecords(metrics.recordSink);
   gateway.observeTunnels(metrics.tunnelListener);
 }

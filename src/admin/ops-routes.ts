@@ -7,7 +7,7 @@ import type { AdminDeps } from './deps.js';
 import { ErrorAnswer, ReadySchema, ReloadSchema } from './schemas.js';
 
 /** How a route is guarded: see the onRequest hook in app.ts. */
-export type RouteAuth = 'open' | 'metrics' | 'token';
+type RouteAuth = 'open' | 'metrics' | 'token';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -10,7 +10,7 @@ import type { AdminApp } from './app-types.js';
 import type { AdminDeps } from './deps.js';
 import { CheckBody, DecisionRecordSchema, ErrorAnswer, PolicySchema } from './schemas.js';
 
-export function describePolicy(policy: PolicySnapshot, deps: Pick<AdminDeps, 'config'>) {
+function describePolicy(policy: PolicySnapshot, deps: Pick<AdminDeps, 'config'>) {
   const config = deps.config().config;
   return {
     configVersion: policy.configVersion,

@@ -4,7 +4,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { REASON_CODES, type Reason } from '../policy/reasons.js';
 
 /** A string enum as plain JSON Schema `enum`, so a bad value reads "must be one of ..." and not an anyOf. */
-export function StringEnum<const T extends readonly string[]>(
+function StringEnum<const T extends readonly string[]>(
   values: T,
   options: { description?: string; default?: T[number] } = {},
 ) {
@@ -93,7 +93,7 @@ export const filterProperties = {
   instance: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'replica name' })),
 };
 
-export const CURSOR_PATTERN = '^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$';
+const CURSOR_PATTERN = '^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$';
 const cursor = Type.Optional(Type.String({ pattern: CURSOR_PATTERN, description: 'nextCursor of the previous page' }));
 
 export const LogsQuery = Type.Object(
@@ -114,7 +114,7 @@ export const StreamQuery = Type.Object(filterProperties, { additionalProperties:
 
 const Count0 = Type.Integer({ minimum: 0 });
 
-export const GapSchema = Type.Object(
+const GapSchema = Type.Object(
   {
     from: Type.String(),
     to: Type.String(),

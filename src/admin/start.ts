@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { AcrEgressError } from '../errors.js';
 import { classifyAddress, parseIp } from '../net/address.js';
 import { parseListen } from '../net/listen.js';
-import { createAdminApp, type AdminApp } from './app.js';
+import type { AdminApp } from './app-types.js';
+import { createAdminApp } from './app.js';
 import type { AdminDeps, AdminOptions } from './deps.js';
 
 /** Loopback by address (127.0.0.0/8, ::1) or the name localhost; anything else may be reachable. */

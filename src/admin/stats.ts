@@ -7,8 +7,6 @@ import type { AdminDeps } from './deps.js';
 import { filterOr400 } from './logs-routes.js';
 import { ErrorAnswer, StatsQuery, StatsSchema } from './schemas.js';
 
-export { bucketMs };
-
 export function registerStatsRoute(app: AdminApp, deps: AdminDeps): void {
   app.get(
     '/api/v1/stats',

@@ -10,8 +10,8 @@ import { filterOr400 } from './logs-routes.js';
 import { recordsOf } from './records.js';
 import { ErrorAnswer, StreamQuery } from './schemas.js';
 
-export const DEFAULT_HEARTBEAT_MS = 15_000;
-export const DEFAULT_MAX_STREAM_BUFFER = 1024 * 1024;
+const DEFAULT_HEARTBEAT_MS = 15_000;
+const DEFAULT_MAX_STREAM_BUFFER = 1024 * 1024;
 
 export function registerStreamRoute(app: AdminApp, deps: AdminDeps, options: AdminOptions): void {
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;

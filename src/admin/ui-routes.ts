@@ -9,7 +9,7 @@ import { sendError } from './answers.js';
 import type { AdminApp } from './app-types.js';
 
 /** dist/ui of this package, from src/admin (tests) and dist/admin (the build) alike. */
-export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
+const DEFAULT_UI_DIR = fileURLToPath(new URL('../../dist/ui/', import.meta.url));
 
 /** Scripts and styles only from this origin, none inline; data only from this origin; no framing. */
 export const UI_CSP = [
@@ -54,7 +54,7 @@ interface Asset {
  * The built files, read once: the set is a handful of small files fixed at build time, so holding them
  * (with their precompressed forms) in memory answers each request without disk reads or compression.
  */
-export function loadAssets(dir: string): Map<string, Asset> {
+function loadAssets(dir: string): Map<string, Asset> {
   const assets = new Map<string, Asset>();
   if (!existsSync(dir)) return assets;
   const names = new Set(readdirSync(dir));

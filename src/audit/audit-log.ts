@@ -11,8 +11,6 @@ import type { Logger } from 'pino';
 import { AuditFileWriter } from './audit-writer.js';
 import type { DecisionRecord } from './record.js';
 
-export { AUDIT_DEFAULTS } from './audit-writer.js';
-
 export interface AuditLogOptions {
   /** The operational log: one line when a burst of failures starts, one when writing works again. */
   log?: Pick<Logger, 'error' | 'warn' | 'info'>;

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { AuditLog, AuditLogOptions, AuditLogStatus } from './audit-log.js';
 import type { DecisionRecord } from './record.js';
 
-export const AUDIT_DEFAULTS = {
+const AUDIT_DEFAULTS = {
   /** Records kept in memory while the log cannot be written; later ones are dropped and counted. */
   maxQueued: 100_000,
   batchBytes: 4096,

@@ -23,7 +23,7 @@ export interface HashingReaderOptions {
   readonly onEnd: (outcome: 'ok' | 'mismatch' | 'failed') => void;
 }
 
-export class MismatchError extends Error {
+class MismatchError extends Error {
   readonly code = 'CACHE_DIGEST_MISMATCH';
 }
 

@@ -12,7 +12,7 @@ export interface UpstreamAnswer {
 }
 
 /** The answer's end-to-end headers; Transfer-Encoding too is dropped: Node frames what it relays. */
-export function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+function endToEnd(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const out = { ...headers };
   stripHopByHop(out);
   delete out['transfer-encoding'];

@@ -5,9 +5,9 @@ import { createCa, parseCa } from '../tls/ca.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import type { Io } from './output.js';
 
-export const DEFAULT_CA_DIR = 'data/ca';
+const DEFAULT_CA_DIR = 'data/ca';
 
-export const CA_USAGE = `  ca init [--dir DIR] [--force]              create DIR/ca.crt and DIR/ca.key (0600) for inspection
+const CA_USAGE = `  ca init [--dir DIR] [--force]              create DIR/ca.crt and DIR/ca.key (0600) for inspection
   ca show [--dir DIR]                        subject, fingerprint, expiry, and how clients trust it`;
 
 function trustSteps(certFile: string): string {
@@ -27,7 +27,7 @@ function trustSteps(certFile: string): string {
 
 export const caCommand: Command = { name: 'ca', usage: CA_USAGE, run: (io, argv) => runCa(io, argv) };
 
-export async function runCa(io: Io, argv: string[]): Promise<number> {
+async function runCa(io: Io, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('ca', {
     args: argv,
     options: { dir: { type: 'string' }, force: { type: 'boolean', default: false } },

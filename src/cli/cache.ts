@@ -5,7 +5,7 @@ import { configPath, loadConfigFile } from '../config/load.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 
-export const CACHE_USAGE = `  cache ls [--config FILE] [--json]          the cached layers, least recently used first, and the total
+const CACHE_USAGE = `  cache ls [--config FILE] [--json]          the cached layers, least recently used first, and the total
   cache verify [--config FILE]               hashes every cached layer; removes those that do not match
   cache prune [--config FILE] [--to BYTES]   evicts least recently used layers down to BYTES (default: 90% of cache.maxBytes)`;
 
@@ -13,7 +13,7 @@ export const cacheCommand: Command = { name: 'cache', usage: CACHE_USAGE, run: (
 
 const SUBS = new Set(['ls', 'verify', 'prune']);
 
-export async function runCache(io: Io, argv: string[]): Promise<number> {
+async function runCache(io: Io, argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs('cache', {
     args: argv,
     options: { config: { type: 'string' }, json: { type: 'boolean' }, to: { type: 'string' } },

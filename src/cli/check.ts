@@ -53,9 +53,9 @@ export const checkCommand: Command = {
 };
 
 /** Without --client the question is about the host: proxy.clients and client groups are not applied. */
-export const CLIENT_NOT_CHECKED = 'client not checked: give --client ADDR to apply proxy.clients and client groups';
+const CLIENT_NOT_CHECKED = 'client not checked: give --client ADDR to apply proxy.clients and client groups';
 
-export interface CheckArgs {
+interface CheckArgs {
   target: { host: string; port: number };
   sni?: string;
   ip?: string;
@@ -66,7 +66,7 @@ export interface CheckArgs {
 }
 
 /** Splits `host`, `host:port` or `[v6]:port`; a bare host means port 443. */
-export function splitTarget(target: string): { host: string; port: number } | null {
+function splitTarget(target: string): { host: string; port: number } | null {
   if (/:[0-9]+$/.test(target)) return parseAuthority(target);
   return target.length > 0 ? { host: target, port: 443 } : null;
 }
@@ -75,7 +75,7 @@ export function splitTarget(target: string): { host: string; port: number } | nu
  * The HOST[:PORT] argument, or a usage error that says what to type: a URL or a path is a mistake
  * to point out, not a host name for the policy to block.
  */
-export function checkTarget(arg: string): { host: string; port: number } {
+function checkTarget(arg: string): { host: string; port: number } {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(arg);
   if (scheme !== null) {
     let suggestion = 'host';
@@ -95,7 +95,7 @@ export function checkTarget(arg: string): { host: string; port: number } {
   return target;
 }
 
-export function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | null, args: CheckArgs): number {
+function runCheck(io: Io, loaded: LoadedConfig, tags: ServiceTagIndex | null, args: CheckArgs): number {
   const { target } = args;
   const policy = compilePolicy(loaded, tags);
   const { decision, host } = evaluate(policy, {

@@ -5,7 +5,7 @@ import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 import { LOGS_IMPORT_USAGE, runLogsImport } from './logs-import.js';
 
-export const LOGS_USAGE = `  logs [--blocked|--allowed] [--reason R] [--host H] [--client C] [--rule R] [--since 1h] [--until T]
+const LOGS_USAGE = `  logs [--blocked|--allowed] [--reason R] [--host H] [--client C] [--rule R] [--since 1h] [--until T]
        [--kind K] [--repository R] [--digest D] [--user U] [--instance I]
        [--limit N] [--follow] [--json] [--url URL] [--token T]
                                              recent decisions from a running gateway's admin API
@@ -15,7 +15,7 @@ ${LOGS_IMPORT_USAGE}`;
 
 export const logsCommand: Command = { name: 'logs', usage: LOGS_USAGE, run: (io, argv) => runLogs(io, argv) };
 
-export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9128';
+const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9128';
 
 export interface LogsDeps {
   env?: NodeJS.ProcessEnv;
@@ -80,7 +80,7 @@ export async function runLogs(io: Io, argv: string[], deps: LogsDeps = {}): Prom
     'user',
     'instance',
   ];
-  for (const key of keys as (keyof typeof OPTIONS & string)[]) {
+  for (const key of keys as (keyof typeof OPTIONS)[]) {
     const v = values[key];
     if (typeof v === 'string') filters.set(key, v);
   }
@@ -138,7 +138,7 @@ async function fetchRecent(
     const q = new URLSearchParams(filters);
     q.set('limit', String(Math.min(1000, limit - out.length)));
     if (cursor !== null) q.set('cursor', cursor);
-    const res = await doFetch(`${base}/api/v1/logs?${q}`, { headers });
+    const res = await doFetch(`${base}/api/v1/logs?${q.toString()}`, { headers });
     if (!res.ok) throw await failure(res);
     const page = (await res.json()) as { items: DecisionRecord[]; nextCursor: string | null };
     out.push(...page.items);
@@ -159,7 +159,7 @@ async function follow(
 ): Promise<void> {
   const q = new URLSearchParams(filters);
   q.delete('until');
-  const res = await doFetch(`${base}/api/v1/logs/stream?${q}`, {
+  const res = await doFetch(`${base}/api/v1/logs/stream?${q.toString()}`, {
     headers: { ...headers, accept: 'text/event-stream', ...(lastId !== null ? { 'last-event-id': lastId } : {}) },
     signal,
   });

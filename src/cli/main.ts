@@ -9,7 +9,7 @@ function commandUsage(command: Command): string {
   return `usage: acr-egress ${command.name} ...\n\n${command.usage}`;
 }
 
-export function usage(commands: readonly Command[] = COMMANDS): string {
+function usage(commands: readonly Command[] = COMMANDS): string {
   return `usage: acr-egress <command> [options]
 
 ${commands.map((c) => c.usage).join('\n')}

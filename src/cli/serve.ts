@@ -24,7 +24,7 @@ export const serveCommand: Command = {
   },
 };
 
-export async function runServe(io: Io, configFile: string): Promise<number> {
+async function runServe(io: Io, configFile: string): Promise<number> {
   let gateway: Gateway;
   try {
     gateway = await Gateway.create({ configFile });
@@ -61,7 +61,8 @@ export async function runServe(io: Io, configFile: string): Promise<number> {
     // logrotate renames log.file and sends either signal: the next record opens a new file at the path.
     process.on('SIGHUP', () => {
       gateway.reopenAuditLog();
-      void gateway.reload();
+      // A refused config resolves (and is logged by reload); a rejection is a bug, logged, not fatal.
+      gateway.reload().catch((err: unknown) => gateway.log.error({ err: String(err) }, 'config reload failed'));
     });
     process.on('SIGUSR2', () => {
       gateway.log.info({ signal: 'SIGUSR2' }, 'reopening the audit log');

@@ -13,7 +13,7 @@ import type { ServiceTagsFile, TagsStatus } from '../service-tags/types.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 
-export const TAGS_USAGE = `  tags update [--config FILE] [--force] [--verbose]
+const TAGS_USAGE = `  tags update [--config FILE] [--force] [--verbose]
                                              download service tags from serviceTags.source into the cache
   tags lookup IP [--config FILE]             every service tag whose ranges contain IP
   tags show [--config FILE] [--json]         change number, cloud, age and used tags of the data in use
@@ -129,7 +129,7 @@ function noData(io: Io, status: TagsStatus): number {
   return 1;
 }
 
-export function formatAge(seconds: number): string {
+function formatAge(seconds: number): string {
   const d = Math.floor(seconds / 86400);
   const h = Math.floor((seconds % 86400) / 3600);
   const m = Math.floor((seconds % 3600) / 60);

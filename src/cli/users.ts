@@ -19,7 +19,7 @@ import { ProxyUsers, USER_NAME } from '../auth/users-file.js';
 import { parseCommandArgs, usageError, type Command } from './command.js';
 import { reportError, type Io } from './output.js';
 
-export const USERS_USAGE = `  users add --file FILE NAME [--allow-short]
+const USERS_USAGE = `  users add --file FILE NAME [--allow-short]
                                              add or replace a proxy user; the password is one line on stdin
                                              (12 characters at least, unless --allow-short)
   users list --file FILE                     the users in FILE and their hash (scrypt or bcrypt)
@@ -172,7 +172,7 @@ function linesOf(text: string, name: string): { lines: string[]; at: number } {
  * Replaces NAME's line or appends one; true when the user is new. The current file must parse (a
  * broken file is reported, not overwritten).
  */
-export async function addUser(file: string, name: string, password: string): Promise<boolean> {
+async function addUser(file: string, name: string, password: string): Promise<boolean> {
   const { text, mode } = readUsersFile(file);
   ProxyUsers.parse(text, file);
   const entry = `${name}:${await hashPassword(password)}`;
@@ -184,7 +184,7 @@ export async function addUser(file: string, name: string, password: string): Pro
 }
 
 /** Removes NAME's line, keeping every other line as it was; an error when NAME is not in the file. */
-export function removeUser(file: string, name: string): void {
+function removeUser(file: string, name: string): void {
   const { text, mode } = readUsersFile(file);
   const users = ProxyUsers.parse(text, file);
   if (!users.entries.some((e) => e.name === name))

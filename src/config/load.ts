@@ -21,7 +21,7 @@ import type { Config } from './schema.js';
 import { readSecretFile, tokenProblem } from './secrets.js';
 import { validateConfigShape } from './validate.js';
 
-export const DEFAULT_CONFIG_FILE = 'config/acr-egress.yaml';
+const DEFAULT_CONFIG_FILE = 'config/acr-egress.yaml';
 
 export interface LoadedConfig {
   readonly file: string | null;
@@ -54,7 +54,7 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
  * The line a YAML error points at, the one before it, and a caret under the column, numbered as an
  * editor numbers them; the parser's message ("... at line 4, column 3") goes on top.
  */
-export function codeFrame(text: string, line: number, col: number): string[] {
+function codeFrame(text: string, line: number, col: number): string[] {
   const lines = text.split(/\r?\n/);
   const width = String(line).length;
   const frame: string[] = [];
@@ -216,7 +216,7 @@ export function buildConfig(
   resolvePaths(doc, file === null ? process.cwd() : dirname(resolve(file)));
   const config = doc as unknown as Config;
   const cloudOk = shapeOk('cloud');
-  const cloud = config.cloud as CloudName;
+  const cloud = config.cloud;
   const catalog =
     options.regions === undefined || options.regions === 'builtin' ? builtinRegions(cloud) : options.regions;
   let registries: ResolvedRegistry[] = [];

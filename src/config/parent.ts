@@ -14,7 +14,7 @@ export interface ParentProxy {
 }
 
 /** http://host:port with nothing else; the problem otherwise. */
-export function parseProxyUrl(value: string): { host: string; port: number } | string {
+function parseProxyUrl(value: string): { host: string; port: number } | string {
   let url: URL;
   try {
     url = new URL(value);

@@ -4,7 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 
 /** Dotted paths; `[]` walks every element of an array. Keys absent from a config are skipped. */
-export const PATH_KEYS: readonly string[] = [
+const PATH_KEYS: readonly string[] = [
   'registries[].endpointsFile',
   'serviceTags.cacheFile',
   'serviceTags.source',

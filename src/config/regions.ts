@@ -4,8 +4,6 @@ import { BUILTIN_REGIONS } from './azure-regions.js';
 import { SERVICE_TAG_CLOUD, type CloudName } from './cloud.js';
 import { closest } from './suggest.js';
 
-export { regionCatalogEntries } from './region-spellings.js';
-
 export interface RegionCatalog {
   /** Lower-case spelling (ARM name, or the service-tag file's own spelling) -> ARM region name. */
   readonly names: ReadonlyMap<string, string>;

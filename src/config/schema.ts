@@ -10,7 +10,7 @@ const HostPort = Type.String({
 const Cidr = Type.String({ minLength: 1, description: 'an address or CIDR, e.g. 10.0.0.0/8' });
 
 /** ACR registry names: 5-50 alphanumerics, matched case-insensitively. */
-export const REGISTRY_NAME_PATTERN = '^[A-Za-z0-9]{5,50}$';
+const REGISTRY_NAME_PATTERN = '^[A-Za-z0-9]{5,50}$';
 const Region = Type.String({
   pattern: '^[A-Za-z0-9]{2,40}$',
   description: 'Azure region name, e.g. eastus',
@@ -69,10 +69,10 @@ export const RegistryFromFile = Type.Object(
   { additionalProperties: false },
 );
 
-export const RegistryEntry = Type.Union([RegistryByName, RegistryFromEndpoints, RegistryFromFile]);
+const RegistryEntry = Type.Union([RegistryByName, RegistryFromEndpoints, RegistryFromFile]);
 
 /** A client group: who (by address and/or proxy user) may use which of the configured rules. */
-export const ClientGroupSchema = Type.Object(
+const ClientGroupSchema = Type.Object(
   {
     name: Type.String({
       pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
@@ -87,8 +87,6 @@ export const ClientGroupSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-
-export const EnforceMode = Type.Union([Type.Literal(true), Type.Literal(false), Type.Literal('when-available')]);
 
 export const ConfigSchema = Type.Object(
   {
@@ -314,6 +312,5 @@ export const ConfigSchema = Type.Object(
 /** The config after defaults are applied and validated (what the code reads). */
 export type Config = Static<typeof ConfigSchema>;
 export type RegistryEntryConfig = Static<typeof RegistryEntry>;
-export type ServiceTagsEnforce = Config['serviceTags']['enforce'];
 export type ClientGroupConfig = Static<typeof ClientGroupSchema>;
 export type McrConfig = Static<typeof McrSchema>;

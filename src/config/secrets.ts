@@ -11,7 +11,7 @@ export const EXAMPLE_TOKENS: readonly string[] = ['REPLACE-ME-with-a-random-toke
 /** Words that mark a placeholder, whatever surrounds them. */
 const EXAMPLE_WORDS = /replace[-_ ]?me|change[-_ ]?me|placeholder|example|your[-_ ]?token/i;
 
-export function isExampleToken(token: string): boolean {
+function isExampleToken(token: string): boolean {
   return EXAMPLE_TOKENS.includes(token) || EXAMPLE_WORDS.test(token);
 }
 

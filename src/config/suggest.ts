@@ -2,7 +2,7 @@
 // (Levenshtein plus adjacent transpositions). Hand-written: 20 lines, run only on a config error.
 
 /** Edits (insert, delete, substitute, swap two neighbours) that turn a into b. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const rows: number[][] = [];
   for (let i = 0; i <= a.length; i++) rows.push([i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 0; j <= b.length; j++) rows[0]![j] = j;

@@ -13,7 +13,7 @@ const registryValidators: Record<'name' | 'loginServer' | 'endpointsFile', Valid
 };
 
 /** `/registries/0/name` -> `registries[0].name` */
-export function toDisplayPath(instancePath: string, base = ''): string {
+function toDisplayPath(instancePath: string, base = ''): string {
   let out = base;
   for (const raw of instancePath.split('/').slice(1)) {
     const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -129,7 +129,7 @@ export function validateConfigShape(doc: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const registries = doc.registries;
   if (Array.isArray(registries)) {
-    registries.forEach((entry, i) => {
+    registries.forEach((entry: unknown, i) => {
       const kind = registryKind(entry);
       if (kind === null) {
         // A misspelt key that picks the shape (`nmae:`) is the likely mistake: name it.

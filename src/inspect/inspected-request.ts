@@ -179,7 +179,7 @@ export function handleInspectedRequest(
     xfwd: false,
     selfHandleResponse: rs.interceptor !== null,
   };
-  env.proxy.web(req, res, options, (err) => upstreamFailed(rs, res, err as NodeJS.ErrnoException));
+  env.proxy.web(req, res, options, (err) => upstreamFailed(rs, res, err));
   req.on('data', (chunk: Buffer) => (rs.bytesUp += chunk.length));
 }
 
@@ -223,17 +223,6 @@ function learnRedirect(env: RequestEnv, rs: RequestState, upstream: IncomingMess
   const norm = normalizeHost(host);
   if (norm.ok && tunnel.policy.rules.isStorageHost(norm.host))
     env.learned.learn(client, norm.host, tunnel.rules.registry);
-}
-
-/**
- * Relays an upstream response as http-proxy would, without hop-by-hop headers: what an interceptor
- * calls for a response it does not take over.
- */
-export function relayResponse(upstream: IncomingMessage, res: ServerResponse): void {
-  const headers = { ...upstream.headers };
-  stripHopByHop(headers);
-  res.writeHead(upstream.statusCode ?? 502, headers);
-  upstream.pipe(res);
 }
 
 function finish(rs: RequestState, res: ServerResponse): void {

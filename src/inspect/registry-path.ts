@@ -24,12 +24,12 @@ const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 const KEYWORDS = new Set(['manifests', 'blobs', 'uploads', 'tags', 'referrers', '_manifests', '_tags', '_catalog']);
 const MAX_NAME = 255;
 
-export function isDigest(value: string): boolean {
+function isDigest(value: string): boolean {
   return DIGEST.test(value);
 }
 
 /** A repository name by the distribution grammar, with no keyword segment; else why not. */
-export function checkRepositoryName(name: string): string | null {
+function checkRepositoryName(name: string): string | null {
   if (name.length === 0) return 'an empty repository name';
   if (name.length > MAX_NAME) return `a repository name longer than ${MAX_NAME}`;
   for (const part of name.split('/')) {

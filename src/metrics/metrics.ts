@@ -32,7 +32,7 @@ export interface MetricsSources {
 }
 
 /** A TunnelEvents listener that also takes the two latency observations. */
-export interface MetricsTunnelListener extends TunnelEvents {
+interface MetricsTunnelListener extends TunnelEvents {
   decided(seconds: number): void;
   helloWaited(seconds: number): void;
 }

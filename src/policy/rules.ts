@@ -1,13 +1,13 @@
 // Host rules compiled once per config: which names are allowed, under which rule id, needing which
 // service tags. Matching is a Map lookup per shape; no rule list is scanned per connection.
 import type { LoadedConfig } from '../config/load.js';
-import { CLOUDS, type CloudName } from '../config/cloud.js';
+import { CLOUDS } from '../config/cloud.js';
 import { allowKey } from '../config/client-groups.js';
 import { mcrRegistry } from '../config/mcr.js';
 import type { ResolvedRegistry } from '../config/registries.js';
 import type { TagSelector } from '../service-tags/types.js';
 
-export type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'blob-learned' | 'mcr-login' | 'mcr-data' | 'allow';
+type RuleKind = 'login' | 'geo' | 'data' | 'blob' | 'blob-learned' | 'mcr-login' | 'mcr-data' | 'allow';
 
 export interface HostRule {
   /** Rule id (docs/interface.md); for a data endpoint matched by any region, `<region>` is filled at match time. */
@@ -57,7 +57,7 @@ function scoped(base: string, regions: readonly string[]): TagSelector {
 /** Compiles the config's registries, MCR and allow entries into host rules. */
 export function compileRules(loaded: LoadedConfig): CompiledRules {
   const { config, registries } = loaded;
-  const suffix = CLOUDS[config.cloud as CloudName];
+  const suffix = CLOUDS[config.cloud];
   const exact = new Map<string, HostRule>();
   const wildcard = new Map<string, HostRule>(); // key: suffix after the first label
   const anyRegionData = new Map<string, HostRule>(); // key: registry name, for <name>.<region>.data.<acr>

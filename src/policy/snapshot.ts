@@ -8,18 +8,18 @@ import { selectorGaps } from '../service-tags/validate.js';
 import { compileGroups, type ClientGroups } from './groups.js';
 import { compileRules, type CompiledRules, type HostRule } from './rules.js';
 
-export interface BoundTag {
+interface BoundTag {
   readonly name: string;
   readonly ranges: AddressRangeSet;
 }
 
-export interface RuleTags {
+interface RuleTags {
   readonly tags: readonly BoundTag[];
   /** Tags the rule needs that the loaded file lacks (`Base` or `Base.region`): the rule is blocked. */
   readonly missing: readonly string[];
 }
 
-export interface TagBinding {
+interface TagBinding {
   readonly changeNumber: number;
   readonly cloud: string;
   forRule(rule: HostRule): RuleTags;
@@ -51,7 +51,7 @@ function cidrs(list: readonly string[]): CidrList {
   return parsed.list;
 }
 
-export function bindTags(rules: CompiledRules, index: ServiceTagIndex): TagBinding {
+function bindTags(rules: CompiledRules, index: ServiceTagIndex): TagBinding {
   const byRule = new Map<HostRule, RuleTags>();
   for (const rule of rules.list) {
     const tags: BoundTag[] = [];

@@ -28,7 +28,7 @@ export interface ProxySettings {
 }
 
 /** Which per-client limit refused or ended a tunnel; for metrics. */
-export type ClientLimit = 'connections' | 'rate' | 'lifetime';
+type ClientLimit = 'connections' | 'rate' | 'lifetime';
 
 /** The answer of proxy authentication: the user, or why not (never the password). */
 export type AuthResult = { ok: true; user: string } | { ok: false; detail: string };
@@ -142,7 +142,7 @@ export function newContext(mode: ConnectionContext['mode'], peer: string | undef
 }
 
 /** `::ffff:10.0.0.5` -> `10.0.0.5`: clients are recorded and matched as IPv4 when they are. */
-export function clientAddress(raw: string | undefined): string | null {
+function clientAddress(raw: string | undefined): string | null {
   if (raw === undefined) return null;
   return raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
 }

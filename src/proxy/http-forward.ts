@@ -28,7 +28,7 @@ export function createHttpForwarder(
     changeOrigin: false,
     ws: false,
     followRedirects: false,
-  } as httpProxy.ServerOptions);
+  });
 
   // Each forwarded request's state, for the shared proxy's listeners.
   const forwarded = new WeakMap<IncomingMessage, PlainRequest>();

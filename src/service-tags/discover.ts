@@ -2,7 +2,7 @@
 // pages change layout now and then, so this looks for the file name anywhere in the HTML (href,
 // script data) rather than for one element.
 
-export interface FileLink {
+interface FileLink {
   url: string;
   /** The cloud word in the file name: Public, AzureGovernment, China. */
   cloud: string;
@@ -32,7 +32,7 @@ function resolve(text: string, base: string): URL | null {
   }
 }
 
-export function findServiceTagsLinks(html: string, base: string): FileLink[] {
+function findServiceTagsLinks(html: string, base: string): FileLink[] {
   const links = new Map<string, FileLink>();
   for (const m of html.matchAll(FILE_LINK)) {
     const url = resolve(m[0], base);

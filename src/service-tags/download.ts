@@ -1,7 +1,7 @@
 // One download of a config's service-tag source through the gateway's own egress (dns.servers,
 // serviceTags.proxy or HTTPS_PROXY), unless the caller injects a fetch (tests, a fake site).
 import type { Logger } from 'pino';
-import { SERVICE_TAG_CLOUD, type CloudName } from '../config/cloud.js';
+import { SERVICE_TAG_CLOUD } from '../config/cloud.js';
 import type { LoadedConfig } from '../config/load.js';
 import { createEgress } from './egress.js';
 import type { FetchLike } from './fetch.js';
@@ -32,7 +32,7 @@ export async function downloadForConfig(
   try {
     return await downloadServiceTags(
       url,
-      SERVICE_TAG_CLOUD[config.cloud as CloudName],
+      SERVICE_TAG_CLOUD[config.cloud],
       {
         timeoutMs: st.fetchTimeoutMs,
         maxBytes: st.maxBytes,

@@ -24,7 +24,7 @@ export interface Egress {
 }
 
 /** A net.connect lookup that asks only the given DNS servers (A, then AAAA). */
-export function lookupVia(servers: readonly string[], timeoutMs: number): LookupFunction {
+function lookupVia(servers: readonly string[], timeoutMs: number): LookupFunction {
   const resolver = new Resolver({ timeout: timeoutMs, tries: 2 });
   resolver.setServers([...servers]);
   const resolveAll = async (host: string): Promise<{ address: string; family: number }[]> => {
@@ -34,6 +34,7 @@ export function lookupVia(servers: readonly string[], timeoutMs: number): Lookup
     return v6.map((address) => ({ address, family: 6 }));
   };
   return ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+    // Node's lookup contract is a callback: every outcome, a rejection included, reaches it.
     void resolveAll(hostname).then((found) => {
       if (found.length === 0) {
         const err = Object.assign(new Error(`${hostname}: not found via dns.servers`), { code: 'ENOTFOUND', hostname });
@@ -41,7 +42,7 @@ export function lookupVia(servers: readonly string[], timeoutMs: number): Lookup
       }
       if (options.all) return callback(null, found);
       return callback(null, found[0]!.address, found[0]!.family);
-    });
+    }, callback);
   }) as unknown as LookupFunction;
 }
 
@@ -59,6 +60,6 @@ export function createEgress(options: EgressOptions): Egress {
     dispatcher = new EnvHttpProxyAgent({ httpProxy: proxy, httpsProxy: proxy, noProxy, connect, proxyTls: connect });
   }
   const fetch: FetchLike = (url, init) =>
-    undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher }) as unknown as Promise<Response>;
+    undiciFetch(url, { ...(init as Parameters<typeof undiciFetch>[1]), dispatcher });
   return { fetch, proxy: proxy === '' ? null : proxy, close: () => dispatcher.close() };
 }

@@ -2,7 +2,7 @@
 // itself was refused), what the gateway does now (keeps the data in use, or has none) and what to do.
 import type { ErrorCode } from '../errors.js';
 
-export type FailureKind = 'download failed' | 'file unreadable' | 'data refused';
+type FailureKind = 'download failed' | 'file unreadable' | 'data refused';
 
 const DOWNLOAD: ReadonlySet<string> = new Set<ErrorCode>([
   'SERVICE_TAGS_FETCH_FAILED',
@@ -11,7 +11,7 @@ const DOWNLOAD: ReadonlySet<string> = new Set<ErrorCode>([
   'SERVICE_TAGS_LINK_NOT_FOUND',
 ]);
 
-export function failureKind(code: string): FailureKind {
+function failureKind(code: string): FailureKind {
   if (DOWNLOAD.has(code)) return 'download failed';
   if (code === 'SERVICE_TAGS_UNREADABLE') return 'file unreadable';
   return 'data refused';

@@ -26,9 +26,9 @@ export interface Fetched {
   contentType: string;
 }
 
-export const MAX_REDIRECTS = 5;
+const MAX_REDIRECTS = 5;
 
-export function isLoopbackHost(hostname: string): boolean {
+function isLoopbackHost(hostname: string): boolean {
   const host = hostname.toLowerCase();
   return host === 'localhost' || host === '[::1]' || (isIPv4(host) && host.startsWith('127.'));
 }
@@ -148,7 +148,7 @@ async function readCapped(res: Response, maxBytes: number, where: string): Promi
     throw tooLarge(`Content-Length ${declared}`);
   }
   if (res.body === null) return Buffer.alloc(0);
-  const reader = res.body.getReader();
+  const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {

@@ -285,6 +285,7 @@ export class ServiceTagManager {
     const previous = this.#inflight ?? Promise.resolve();
     const run: Promise<RefreshResult> = previous.then(() => this.#refreshOnce(options.force === true));
     this.#inflight = run;
+    // run never rejects (#refreshOnce catches), so this side chain needs no handler.
     void run.finally(() => {
       if (this.#inflight === run) this.#inflight = null;
     });

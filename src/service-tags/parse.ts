@@ -44,6 +44,13 @@ function lineColumn(source: string, at: number): string {
   return `line ${line}, column ${at - lineStart + 1}`;
 }
 
+/** Thrown by locateJsonError's scanner to unwind to its caller with the offset; never escapes. */
+class JsonSyntaxAt extends Error {
+  constructor(readonly offset: number) {
+    super('JSON syntax error');
+  }
+}
+
 /**
  * Offset of the first syntax error, for the JSON.parse messages that do not state one
  * ("Unexpected token 'x'"). Only runs on the error path; -1 when it cannot tell.
@@ -51,7 +58,7 @@ function lineColumn(source: string, at: number): string {
 function locateJsonError(t: string): number {
   let i = 0;
   const fail = (): never => {
-    throw i;
+    throw new JsonSyntaxAt(i);
   };
   const ws = () => {
     while (i < t.length && ' \t\n\r'.includes(t[i]!)) i++;
@@ -106,8 +113,8 @@ function locateJsonError(t: string): number {
     value();
     ws();
     return i < t.length ? i : -1;
-  } catch (at) {
-    return typeof at === 'number' ? at : -1; // RangeError on absurd nesting: position unknown
+  } catch (err) {
+    return err instanceof JsonSyntaxAt ? err.offset : -1; // RangeError on absurd nesting: position unknown
   }
 }
 
@@ -134,7 +141,7 @@ class Problems {
 const show = (v: unknown): string => {
   if (Array.isArray(v)) return 'an array';
   if (v === null || typeof v === 'object') return v === null ? 'null' : 'an object';
-  const text = JSON.stringify(v) ?? String(v);
+  const text = JSON.stringify(v) ?? typeof v; // undefined (a missing key): JSON has no text for it
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 };
 
@@ -190,7 +197,8 @@ function checkProperties(p: unknown, path: string, problems: Problems): void {
   if (!Array.isArray(prefixes))
     return problems.add(`${path}.addressPrefixes`, `expected an array, got ${show(prefixes)}`);
   for (let j = 0; j < prefixes.length; j++) {
-    if (!isValidPrefix(prefixes[j])) {
+    const prefix: unknown = prefixes[j];
+    if (!(typeof prefix === 'string' && isValidPrefix(prefix))) {
       problems.add(`${path}.addressPrefixes[${j}]`, `${show(prefixes[j])} is not a valid IPv4 or IPv6 prefix`);
     }
   }

@@ -59,7 +59,7 @@ function readPrefix(text: string, out: Uint32Array): 0 | 4 | 6 {
   if (family === 4) {
     const mask = wordMask(bits);
     out[0] = out[V4_WORD]! & mask;
-    out[1] = out[0]! | ~mask;
+    out[1] = out[0] | ~mask;
     return 4;
   }
   for (let k = 0; k < 4; k++) {

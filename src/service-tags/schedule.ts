@@ -2,7 +2,7 @@
 // (1 min doubling, capped at the interval) after failures; one unref'd timer, so it never keeps the
 // process alive.
 
-export const FIRST_BACKOFF_MS = 60_000;
+const FIRST_BACKOFF_MS = 60_000;
 // setTimeout fires at once past 2^31-1 ms (~24.8 days); longer delays are re-armed in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -2,7 +2,7 @@
 
 import type { RegionCatalog } from '../config/regions.js';
 
-export interface ServiceTagProperties {
+interface ServiceTagProperties {
   changeNumber: number;
   region: string;
   regionId?: number;

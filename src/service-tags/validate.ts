@@ -2,7 +2,7 @@
 // cloud, and not older than what is in use. A file that lacks a tag some rule needs is still used:
 // that rule alone is blocked (missingTags names it), every other rule keeps its ranges.
 
-import { SERVICE_TAG_CLOUD, type CloudName } from '../config/cloud.js';
+import { SERVICE_TAG_CLOUD } from '../config/cloud.js';
 import type { LoadedConfig } from '../config/load.js';
 import { AcrEgressError, isAcrEgressError } from '../errors.js';
 import { buildServiceTagIndex } from './index.js';
@@ -84,7 +84,7 @@ export function validateServiceTags(raw: string | Buffer, loaded: LoadedConfig, 
 
 function check(raw: string | Buffer, loaded: LoadedConfig, options: ValidateOptions): ValidTags {
   const file = parseServiceTags(raw);
-  const expected = SERVICE_TAG_CLOUD[loaded.config.cloud as CloudName];
+  const expected = SERVICE_TAG_CLOUD[loaded.config.cloud];
   if (file.cloud !== expected) {
     throw new AcrEgressError(
       'SERVICE_TAGS_WRONG_CLOUD',

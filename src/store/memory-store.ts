@@ -76,7 +76,7 @@ export class MemoryStore implements RecordStore {
 }
 
 /** Manifest GETs of inspected tunnels grouped by repository, reference, digest and client. */
-export function summarisePulls(records: Iterable<StoredRecord>, limit: number): PullSummary[] {
+function summarisePulls(records: Iterable<StoredRecord>, limit: number): PullSummary[] {
   const groups = new Map<string, PullSummary>();
   for (const r of records) {
     if (r.kind !== 'request' || r.method !== 'GET' || !r.path?.includes('/manifests/')) continue;

@@ -3,7 +3,7 @@
 import type { SqlClient } from './sql-client.js';
 
 /** Arbitrary, fixed: the advisory lock key every replica takes while migrating. */
-export const MIGRATION_LOCK_KEY = 7_114_301_402;
+const MIGRATION_LOCK_KEY = 7_114_301_402;
 
 export const MIGRATIONS: readonly { version: number; sql: string }[] = [
   {

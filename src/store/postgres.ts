@@ -6,7 +6,7 @@ import type { Query, SqlClient } from './sql-client.js';
 import { SqlStore } from './sql-store.js';
 import type { StoredRecord } from './types.js';
 
-export const NOTIFY_CHANNEL = 'acr_egress_records';
+const NOTIFY_CHANNEL = 'acr_egress_records';
 
 export interface PostgresOptions {
   url: string;
@@ -85,6 +85,7 @@ export class PostgresStore extends SqlStore {
 
   subscribeFleet(listener: (record: StoredRecord) => void): () => void {
     this.#listeners.add(listener);
+    // #connectListener never rejects: a failure goes to #onError and schedules a retry.
     if (this.#listen === null && this.#retry === null) void this.#connectListener();
     return () => this.#listeners.delete(listener);
   }

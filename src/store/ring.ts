@@ -6,7 +6,7 @@ export type RecordListener = (record: DecisionRecord) => void;
 
 export type IndexedField = 'decision' | 'reason' | 'host' | 'client' | 'rule';
 
-export const INDEXED_FIELDS: readonly IndexedField[] = ['decision', 'reason', 'host', 'client', 'rule'];
+const INDEXED_FIELDS: readonly IndexedField[] = ['decision', 'reason', 'host', 'client', 'rule'];
 
 /**
  * The sequence numbers of the records holding one value, oldest first. Positions are absolute (they

@@ -16,7 +16,7 @@ import { idleWriterState, StoreWriter, type WriterState } from './writer.js';
 export type AuditConfig = Config['audit'];
 
 /** How often old days are deleted (also once at start). */
-export const RETENTION_SWEEP_MS = 3_600_000;
+const RETENTION_SWEEP_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
 export interface StoreState extends WriterState {

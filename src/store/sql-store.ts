@@ -88,7 +88,7 @@ const EPOCH = '2000-01-01 00:00:00+00';
 const HOUR_MS = 3_600_000;
 
 /** Records at or above this many bytes are announced by id; NOTIFY payloads stop at 8000 bytes. */
-export const NOTIFY_INLINE_LIMIT = 7900;
+const NOTIFY_INLINE_LIMIT = 7900;
 
 export class SqlStore implements RecordStore {
   readonly backend: StoreBackend;

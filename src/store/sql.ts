@@ -12,7 +12,7 @@ export interface Where {
 }
 
 /** LIKE pattern for "ends with `suffix`", with LIKE's own wildcards escaped. */
-export function endsWithPattern(suffix: string): string {
+function endsWithPattern(suffix: string): string {
   return `%${suffix.replace(/[\\%_]/g, (c) => `\\${c}`)}`;
 }
 

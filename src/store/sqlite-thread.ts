@@ -3,7 +3,7 @@
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { SqliteReply, SqliteRequest } from './sqlite-worker.js';
+import type { SqliteReply } from './sqlite-worker.js';
 
 export type Params = (string | number | bigint | null | Uint8Array)[];
 type Request = { op: 'all' | 'run'; sql: string; params: Params } | { op: 'write'; rows: Params[] } | { op: 'close' };
@@ -58,7 +58,7 @@ export class SqliteThread {
     const id = this.#next++;
     return new Promise<T>((resolve, reject) => {
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.#worker.postMessage({ id, ...req } as SqliteRequest);
+      this.#worker.postMessage({ id, ...req });
     });
   }
 

@@ -5,7 +5,7 @@ import { ok } from 'node:assert/strict';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
 
-export type SqliteRequest =
+type SqliteRequest =
   | { id: number; op: 'all' | 'run'; sql: string; params: SQLInputValue[] }
   | { id: number; op: 'write'; rows: SQLInputValue[][] }
   | { id: number; op: 'close' };
@@ -122,8 +122,8 @@ function write(rows: SQLInputValue[][]): number {
       const hour = Math.floor((r[1] as number) / HOUR_MS) * HOUR_MS;
       for (const [dim, i] of DIMENSIONS) {
         const v = r[i];
-        if (v === null || v === undefined) continue;
-        const key = `${hour}\u0000${dim}\u0000${String(v)}`;
+        if (typeof v !== 'string') continue; // every dimension is a text column; null is not counted
+        const key = `${hour}\u0000${dim}\u0000${v}`;
         counts.set(key, (counts.get(key) ?? 0) + 1);
       }
     }

@@ -23,7 +23,7 @@ export interface LoadedCa extends CaPair {
 export type CaLoad = { ok: true; ca: LoadedCa } | { ok: false; problem: string };
 
 /** Node generates the RSA key natively (forge's pure-JS generator takes seconds); forge builds the cert. */
-export function rsaKeyPem(bits = 2048): string {
+function rsaKeyPem(bits = 2048): string {
   return generateKeyPairSync('rsa', {
     modulusLength: bits,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -34,7 +34,7 @@ export function rsaKeyPem(bits = 2048): string {
 /** A new self-signed CA, valid `days` days, allowed to sign server certificates only (pathlen 0). */
 export function createCa(commonName = 'acr-egress inspection CA', days = 3650): CaPair {
   const keyPem = rsaKeyPem(2048);
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const key = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
@@ -97,7 +97,7 @@ export function parseCa(certPem: string, keyPem: string, label = 'CA'): CaLoad {
       certPem,
       keyPem: pkcs1,
       cert: forge.pki.certificateFromPem(certPem),
-      key: forge.pki.privateKeyFromPem(pkcs1) as forge.pki.rsa.PrivateKey,
+      key: forge.pki.privateKeyFromPem(pkcs1),
       subject: x509.subject.replace(/\n/g, ', '),
       fingerprint256: x509.fingerprint256,
       validTo: new Date(x509.validTo),

@@ -84,7 +84,7 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
     });
     children.push(child);
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const port = await vi.waitFor(
       () => {
         const m = /"listen":\{"address":"127\.0\.0\.1","family":"IPv4","port":(\d+)\}/.exec(stderr);

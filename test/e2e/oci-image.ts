@@ -41,7 +41,7 @@ function tarHeader(name: string, size: number): Buffer {
 }
 
 /** A tar holding one file, padded to 512-byte blocks and closed with two zero blocks. */
-export function tarOneFile(name: string, content: Buffer): Buffer {
+function tarOneFile(name: string, content: Buffer): Buffer {
   const pad = (512 - (content.length % 512)) % 512;
   return Buffer.concat([tarHeader(name, content.length), content, Buffer.alloc(pad), Buffer.alloc(1024)]);
 }

@@ -11,7 +11,6 @@ export interface PemPair {
 }
 
 const DEFAULT_CA_NAME = 'acr-egress test CA';
-const DEFAULT_LEAF_NAMES: readonly string[] = ['localhost', '127.0.0.1', '::1'];
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 // Each CA gets its own key, so a second CA really is a stranger to the first; all leaves share one
@@ -32,7 +31,7 @@ function newCertificate(
   keyPem: string,
   commonName: string,
 ): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const key = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   // A leading 01 keeps the DER integer positive, as RFC 5280 requires.
@@ -91,10 +90,4 @@ export function makeLeaf(ca: PemPair, names: readonly string[]): PemPair {
   const pair = { key: leafKeyPem, cert: forge.pki.certificateToPem(cert) };
   leaves.set(cacheKey, pair);
   return pair;
-}
-
-/** The default CA and a leaf for `names` (localhost and the loopback addresses by default). */
-export function testCerts(names: readonly string[] = DEFAULT_LEAF_NAMES): { ca: PemPair; leaf: PemPair } {
-  const ca = makeCa();
-  return { ca, leaf: makeLeaf(ca, names) };
 }

@@ -13,7 +13,7 @@ const CAPTURE_TIMEOUT_MS = 5000;
  * a complete ClientHello (or anything the parser answers definitely), the client closes, or the
  * timeout passes with some bytes. `startClient` returns a function that stops the client.
  */
-export async function captureFirstFlight(
+async function captureFirstFlight(
   startClient: (port: number) => () => void,
   timeoutMs = CAPTURE_TIMEOUT_MS,
 ): Promise<Buffer> {
@@ -80,10 +80,10 @@ export function hasOpenssl(): boolean {
 
 // ---- synthetic hellos -------------------------------------------------------------------------
 
-export const CONTENT_TYPE_HANDSHAKE = 0x16;
-export const HANDSHAKE_CLIENT_HELLO = 1;
+const CONTENT_TYPE_HANDSHAKE = 0x16;
+const HANDSHAKE_CLIENT_HELLO = 1;
 
-export interface Extension {
+interface Extension {
   type: number;
   data: Uint8Array;
 }
@@ -102,7 +102,7 @@ export interface ClientHelloSpec {
   raw?: { sessionId?: Uint8Array; cipherSuites?: Uint8Array; compression?: Uint8Array; extensions?: Uint8Array };
 }
 
-export function u8(n: number): Buffer {
+function u8(n: number): Buffer {
   return Buffer.from([n & 0xff]);
 }
 
@@ -112,7 +112,7 @@ export function u16(n: number): Buffer {
   return b;
 }
 
-export function u24(n: number): Buffer {
+function u24(n: number): Buffer {
   return Buffer.from([(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
 }
 
@@ -126,7 +126,7 @@ export function vec16(data: Uint8Array): Buffer {
   return Buffer.concat([u16(data.length), data]);
 }
 
-export function encodeExtension({ type, data }: Extension): Buffer {
+function encodeExtension({ type, data }: Extension): Buffer {
   return Buffer.concat([u16(type), vec16(data)]);
 }
 
@@ -188,7 +188,7 @@ export function frameRecords(payload: Uint8Array, sizes: readonly number[] = [16
 }
 
 /** The handshake bytes carried by a run of well-formed records (the inverse of frameRecords). */
-export function handshakePayload(records: Buffer): Buffer {
+function handshakePayload(records: Buffer): Buffer {
   const parts: Buffer[] = [];
   for (let off = 0; off + 5 <= records.length;) {
     const length = records.readUInt16BE(off + 3);

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 
-export interface ConnectLogEntry {
+interface ConnectLogEntry {
   authority: string;
   proxyAuthorization: string | undefined;
 }

@@ -20,7 +20,7 @@ export type FakeMode =
   | 'redirect-loop' // the file route redirects to itself
   | 'redirect-ok'; // the file route redirects once to a loopback mirror that serves it
 
-export interface FakeRequest {
+interface FakeRequest {
   path: string;
   userAgent: string | undefined;
 }

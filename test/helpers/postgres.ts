@@ -11,7 +11,7 @@ import pg from 'pg';
 const VERSIONS = ['17', '16', '15'];
 
 /** The directory with initdb and postgres, or null when PostgreSQL is not installed. */
-export function postgresBin(): string | null {
+function postgresBin(): string | null {
   const fromEnv = process.env.ACR_EGRESS_PG_BIN;
   if (fromEnv && existsSync(join(fromEnv, 'postgres'))) return fromEnv;
   let versions = VERSIONS;
@@ -136,7 +136,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     }
   };
   const stop = async (): Promise<void> => {
-    const s = server as ChildProcess | null;
+    const s = server;
     server = null;
     if (s === null || s.exitCode !== null) return;
     const done = exited(s);

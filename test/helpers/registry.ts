@@ -18,7 +18,7 @@ import { makeCa, makeLeaf } from './certs.js';
 import { createTokenService, type TokenPolicy, type TokenService } from './token-server.js';
 
 /** Debian's package installs it as /usr/bin/docker-registry; found on PATH so a test can hide it. */
-export const REGISTRY_BIN = 'docker-registry';
+const REGISTRY_BIN = 'docker-registry';
 
 export interface TestRegistry {
   /** Login server name the registry's certificate carries, e.g. myregistry.azurecr.io. */
@@ -50,7 +50,7 @@ export interface TestRegistry {
 }
 
 /** One request the front relayed: no header values are kept, only whether it carried a bearer token. */
-export interface FrontRecord {
+interface FrontRecord {
   method: string;
   path: string;
   bearer: boolean;

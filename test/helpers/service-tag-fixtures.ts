@@ -17,7 +17,7 @@ export const SERVICE_TAG_FIXTURES = [
 export type ServiceTagFixture = (typeof SERVICE_TAG_FIXTURES)[number];
 
 /** The newest fixture: what most tests mean by "the real file". */
-export const LATEST_SERVICE_TAGS: ServiceTagFixture = 'ServiceTags_Public_20251106.json';
+const LATEST_SERVICE_TAGS: ServiceTagFixture = 'ServiceTags_Public_20251106.json';
 
 const DIR = fileURLToPath(new URL('../fixtures/service-tags/', import.meta.url));
 const bytes = new Map<ServiceTagFixture, Buffer>();

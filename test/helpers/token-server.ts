@@ -4,9 +4,9 @@ import { createPrivateKey, randomBytes, sign, X509Certificate, type KeyObject } 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { makeCa, makeLeaf } from './certs.js';
 
-export type RegistryAction = 'pull' | 'push';
+type RegistryAction = 'pull' | 'push';
 
-export interface TokenUser {
+interface TokenUser {
   password: string;
   /** Repository name → the actions this user may get a token for. */
   repositories: Record<string, RegistryAction[]>;
@@ -21,14 +21,14 @@ export interface TokenPolicy {
   ttlSeconds?: number;
 }
 
-export interface AccessEntry {
+interface AccessEntry {
   type: 'repository';
   name: string;
   actions: RegistryAction[];
 }
 
 /** What the token endpoint was asked and answered, for tests to count (no secrets kept). */
-export interface TokenRequestRecord {
+interface TokenRequestRecord {
   user: string | null;
   scopes: string[];
   status: number;

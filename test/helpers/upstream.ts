@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
-import { makeCa, makeLeaf, type PemPair } from './certs.js';
+import { makeCa, makeLeaf } from './certs.js';
 
 export interface Upstream {
   readonly host: string;
@@ -29,10 +29,6 @@ export interface UpstreamOptions {
   rawGreeting?: string;
   /** A redirect to answer instead of the 200 (its Location), or null for the usual answer. */
   redirect?: (requestLine: string, sni: string) => string | null;
-}
-
-export function testCa(): PemPair {
-  return makeCa();
 }
 
 export async function startUpstream(opts: UpstreamOptions): Promise<Upstream> {

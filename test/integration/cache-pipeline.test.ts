@@ -225,7 +225,7 @@ async function get(route: Route, entry: Entry, path: string, token: string | nul
   const tls = await open(gw, entry, host);
   const authorization = token === null ? '' : `Authorization: Bearer ${token}\r\n`;
   tls.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${authorization}Connection: close\r\n\r\n`);
-  const raw = await readToEnd(tls as unknown as Socket, 10_000);
+  const raw = await readToEnd(tls, 10_000);
   const end = raw.indexOf('\r\n\r\n');
   const head = raw.subarray(0, end).toString('latin1');
   const record = await gw.waitForRecord(

@@ -4,7 +4,6 @@
 // not allow is refused by that same dial; unclaimed requests are relayed as usual.
 import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -95,7 +94,7 @@ async function get(path: string): Promise<string> {
   expect(answer.status).toBe(200);
   const tls = await tlsOver(answer.socket, HOST, caPem);
   tls.write(`GET ${path} HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
-  return (await readToEnd(tls as unknown as Socket)).toString('latin1');
+  return (await readToEnd(tls)).toString('latin1');
 }
 
 describe('a request interceptor inside an inspected tunnel', () => {

@@ -285,13 +285,13 @@ describe('a bad source never changes the data in use', () => {
     },
   );
 
-  it.each([
+  it.each<{ name: string; mode: FakeMode; source: () => string }>([
     {
       name: 'follows a loopback redirect to a mirror',
-      mode: 'redirect-ok' as FakeMode,
+      mode: 'redirect-ok',
       source: () => fake.detailsUrl(),
     },
-    { name: 'reads a direct JSON URL', mode: 'ok' as FakeMode, source: () => fake.jsonUrl },
+    { name: 'reads a direct JSON URL', mode: 'ok', source: () => fake.jsonUrl },
   ])('accepts a good file when it $name, and `tags update` writes the cache', async ({ mode, source }) => {
     writeFileSync(cache, IN_USE);
     fake.setMode(mode);

@@ -27,7 +27,7 @@ const merge = (extra: Record<string, unknown>): Record<string, unknown> => {
     out[k] =
       v === null || typeof v !== 'object' || Array.isArray(v)
         ? v
-        : { ...((base as Record<string, unknown>)[k] as object), ...(v as object) };
+        : { ...((base as Record<string, unknown>)[k] as object), ...v };
   return out;
 };
 

@@ -9,7 +9,7 @@ import { isFailureReason, outcomeOf } from './outcome';
 const BADGE = { allowed: 'good', blocked: 'bad', failed: 'warn' } as const;
 
 /** Why a record went the way it did, for the table: the detail, else the tag that let it through. */
-export function why(r: Rec): string {
+function why(r: Rec): string {
   if (typeof r.detail === 'string' && r.detail !== '') return r.detail;
   return typeof r.tag === 'string' && r.tag !== '' ? `in ${r.tag}` : '';
 }

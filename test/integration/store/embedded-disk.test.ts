@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAdminApp, type AdminApp } from '../../../src/admin/app.js';
+import { createAdminApp } from '../../../src/admin/app.js';
+import type { AdminApp } from '../../../src/admin/app-types.js';
 import { adminDepsFromGateway } from '../../../src/admin/from-gateway.js';
 import { Gateway } from '../../../src/gateway.js';
 import { openEmbeddedStore } from '../../../src/store/embedded.js';
@@ -75,7 +76,7 @@ describe.skipIf(!mounted)('the embedded store on a full disk', () => {
     expect(
       logs.some((l) => l.msg === 'store write failed; records stay queued' && /full|disk/i.test(String(l.err))),
     ).toBe(true);
-    const state = (await app.inject({ url: '/api/v1/store' })).json() as { healthy: boolean; queued: number };
+    const state = (await app.inject({ url: '/api/v1/store' })).json<{ healthy: boolean; queued: number }>();
     expect(state).toMatchObject({ healthy: false });
     expect(state.queued).toBeGreaterThan(0);
     // Still deciding and answering while the store is down.

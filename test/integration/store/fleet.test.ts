@@ -39,7 +39,7 @@ async function blockedTunnel(n: Node, host: string): Promise<void> {
 async function get<T>(n: Node, url: string): Promise<T> {
   const res = await n.app.inject({ method: 'GET', url });
   expect(res.statusCode, res.body).toBe(200);
-  return res.json() as T;
+  return res.json<T>();
 }
 
 const WAIT = { timeout: 60_000, interval: 50 };

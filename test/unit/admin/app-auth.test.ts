@@ -1,7 +1,8 @@
 // Who gets in: every /api/v1/* route (and unknown paths) needs a bearer token; /healthz and /readyz
 // are open, /metrics unless metricsAuth. No token ever shows up in a log line or an answer.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAdminApp, type AdminApp } from '../../../src/admin/app.js';
+import type { AdminApp } from '../../../src/admin/app-types.js';
+import { createAdminApp } from '../../../src/admin/app.js';
 import { auth, DEFAULT_TOKEN, fakeDeps, OPS_TOKEN, rec, testLoaded } from './fake-deps.js';
 
 type Method = 'GET' | 'POST';

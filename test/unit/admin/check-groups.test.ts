@@ -18,7 +18,7 @@ afterAll(() => app.close());
 
 async function check(body: object): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await app.inject({ method: 'POST', url: '/api/v1/check', headers: auth(), payload: body });
-  return { status: res.statusCode, json: res.json() as Record<string, unknown> };
+  return { status: res.statusCode, json: res.json<Record<string, unknown>>() };
 }
 
 describe('POST /api/v1/check with client groups', () => {

@@ -3,7 +3,8 @@
 import { Writable } from 'node:stream';
 import { monotonicFactory } from 'ulid';
 import pino from 'pino';
-import type { AdminDeps, ReloadOutcome } from '../../../src/admin/deps.js';
+import type { AdminDeps } from '../../../src/admin/deps.js';
+import type { ReloadResult } from '../../../src/gateway.js';
 import type { DecisionRecord } from '../../../src/audit/record.js';
 import { DecisionStore } from '../../../src/store/ring.js';
 import { buildConfig, type LoadedConfig } from '../../../src/config/load.js';
@@ -62,7 +63,7 @@ export interface Fake {
   /** Every log line written, as text. */
   logLines: string[];
   refreshes: number;
-  reloadWith(outcome: ReloadOutcome): void;
+  reloadWith(outcome: ReloadResult): void;
   setReady(r: { ok: boolean; reasons: string[] }): void;
   dns: Map<string, ResolveResult>;
 }
@@ -82,7 +83,7 @@ export function fakeDeps(options: { loaded?: LoadedConfig; capacity?: number; me
       cb();
     },
   });
-  let outcome: ReloadOutcome = { ok: true, version: loaded.version, changed: false };
+  let outcome: ReloadResult = { ok: true, version: loaded.version, changed: false };
   let ready = { ok: true, reasons: [] as string[] };
   const dns = new Map<string, ResolveResult>();
   const fake: Fake = {

@@ -77,7 +77,7 @@ async function get(url: string) {
 async function hosts(query: string): Promise<string[]> {
   const res = await get(`/api/v1/logs?${query}`);
   expect(res.statusCode).toBe(200);
-  return (res.json() as { items: DecisionRecord[] }).items.map((r) => r.host as string);
+  return res.json<{ items: DecisionRecord[] }>().items.map((r) => r.host as string);
 }
 
 describe('GET /api/v1/logs', () => {
@@ -146,7 +146,7 @@ describe('GET /api/v1/logs', () => {
         url: `/api/v1/logs?limit=7${cursor ? `&cursor=${cursor}` : ''}`,
         headers: auth(),
       });
-      const page = res.json() as { items: DecisionRecord[]; nextCursor: string | null };
+      const page: { items: DecisionRecord[]; nextCursor: string | null } = res.json();
       seen.push(...page.items.map((r) => r.id));
       cursor = page.nextCursor;
       for (let i = 0; i < 3; i++) local.store.add(rec({ host: 'new.example.com' })); // arrive between pages
@@ -175,7 +175,7 @@ describe('GET /api/v1/logs', () => {
   ])('answers 400 naming $param for ?$query', async ({ query, param }) => {
     const res = await get(`/api/v1/logs?${query}`);
     expect(res.statusCode).toBe(400);
-    const body = res.json() as { error: string; message: string };
+    const body = res.json<{ error: string; message: string }>();
     expect(body.error).toBe('bad_request');
     expect(body.message).toContain(param);
   });

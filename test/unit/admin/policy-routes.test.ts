@@ -13,7 +13,7 @@ afterAll(() => app.close());
 
 async function check(body: object): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await app.inject({ method: 'POST', url: '/api/v1/check', headers: auth(), payload: body });
-  return { status: res.statusCode, json: res.json() as Record<string, unknown> };
+  return { status: res.statusCode, json: res.json<Record<string, unknown>>() };
 }
 
 describe('GET /api/v1/policy', () => {

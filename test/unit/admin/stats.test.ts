@@ -50,7 +50,7 @@ fake.store.add(
 async function stats(query = ''): Promise<Stats> {
   const res = await app.inject({ method: 'GET', url: `/api/v1/stats${query}`, headers: auth() });
   expect(res.statusCode).toBe(200);
-  return res.json() as Stats;
+  return res.json<Stats>();
 }
 
 describe('GET /api/v1/stats', () => {

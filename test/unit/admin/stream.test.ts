@@ -1,9 +1,9 @@
 // GET /api/v1/logs/stream: matching records as server-sent events once connected, heartbeats,
 // Last-Event-ID replay, and a client that stops reading is dropped instead of buffered.
 import { connect } from 'node:net';
-import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAdminApp, type AdminApp } from '../../../src/admin/app.js';
+import type { AdminApp } from '../../../src/admin/app-types.js';
+import { createAdminApp } from '../../../src/admin/app.js';
 import { auth, DEFAULT_TOKEN, fakeDeps, rec, type Fake } from './fake-deps.js';
 
 let app: AdminApp | undefined;
@@ -22,7 +22,7 @@ async function open(fake: Fake, query = '', headers: Record<string, string> = {}
     payloadAsStream: true,
   });
   let text = '';
-  const stream = res.stream() as Readable;
+  const stream = res.stream();
   stream.on('data', (c: Buffer) => (text += c.toString('utf8')));
   return {
     res,
@@ -103,7 +103,7 @@ describe('GET /api/v1/logs/stream', () => {
   it('ends open streams when the app closes', async () => {
     const fake = fakeDeps();
     const s = await open(fake);
-    const ended = new Promise<void>((resolve) => (s.res.stream() as Readable).on('end', () => resolve()));
+    const ended = new Promise<void>((resolve) => s.res.stream().on('end', () => resolve()));
     await s.until((t) => t.includes(': connected'));
     await app?.close();
     app = undefined;

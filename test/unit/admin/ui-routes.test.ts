@@ -7,7 +7,8 @@ import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from '
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createAdminApp, type AdminApp } from '../../../src/admin/app.js';
+import type { AdminApp } from '../../../src/admin/app-types.js';
+import { createAdminApp } from '../../../src/admin/app.js';
 import { registerUiRoutes, UI_CSP } from '../../../src/admin/ui-routes.js';
 import { fakeDeps } from './fake-deps.js';
 
@@ -35,7 +36,7 @@ afterEach(async () => {
 });
 
 function uiApp(dir: string): AdminApp {
-  app = Fastify().withTypeProvider<TypeBoxTypeProvider>() as unknown as AdminApp;
+  app = Fastify().withTypeProvider<TypeBoxTypeProvider>();
   registerUiRoutes(app, dir);
   return app;
 }

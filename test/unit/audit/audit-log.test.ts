@@ -26,7 +26,7 @@ function opLog(): { log: AuditLogOptions['log']; lines: Line[] } {
     (_obj: unknown, msg?: string): void => {
       lines.push({ level, msg: msg ?? '' });
     };
-  return { log: { error: at('error'), warn: at('warn'), info: at('info') } as never, lines };
+  return { log: { error: at('error'), warn: at('warn'), info: at('info') }, lines };
 }
 
 function hosts(f: string): string[] {

@@ -29,7 +29,7 @@ describe('FairQueue', () => {
       ['user', 'u1'],
       ['other', 'o1'],
     ].map(([client, name]) => ({ client: client!, ...gate(started, name!) }));
-    const results = jobs.map((j) => q.run(j.client, j.job));
+    const results = jobs.map((j) => q.run(j.client, j.job)!);
     await expect.poll(() => started).toEqual(['f1']);
     for (const j of jobs) j.release();
     expect(await Promise.all(results)).toEqual(['f1', 'f2', 'f3', 'f4', 'u1', 'o1']);

@@ -27,7 +27,7 @@ function child(hex: string, source: string, mode = 'fill'): { proc: ChildProcess
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(proc);
-  const rl = createInterface({ input: proc.stdout! });
+  const rl = createInterface({ input: proc.stdout });
   const first = new Promise<string>((resolve, reject) => {
     rl.once('line', resolve);
     proc.once('exit', (code) => reject(new Error(`child exited ${code} without a line`)));

@@ -35,7 +35,7 @@ const dashboard = JSON.parse(read('grafana-dashboard.json')) as {
 };
 
 /** Series names in a PromQL expression: identifiers that are not functions, keywords or label names. */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const stripped = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""') // string literals (label values, regexes)
     .replace(/\{[^}]*\}/g, ' ') // label matchers
@@ -55,7 +55,7 @@ export function metricNames(expr: string): string[] {
 // The gateway's registry as `serve` builds it: createMetrics plus the decision store's metrics.
 const gatewayMetrics = createMetrics();
 registerStoreMetrics(gatewayMetrics.registry, 'memory', () => null);
-const exported = new Set((await gatewayMetrics.registry.getMetricsAsJSON()).map((m) => m.name as string));
+const exported = new Set((await gatewayMetrics.registry.getMetricsAsJSON()).map((m) => m.name));
 const recorded = new Set(recording.map((r) => r.record as string));
 /** Prometheus's own series, present for every scrape target. */
 const BUILTIN = new Set(['up']);

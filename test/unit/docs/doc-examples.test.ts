@@ -91,7 +91,7 @@ function checks(block: Block): string[] {
     if (keys.length > 0 && keys.every((k) => CONFIG_KEYS.has(k))) {
       // ${VAR}s get a value of the right shape; files a config names are the operator's, so a
       // block that reads files is checked for its shape (the problem list names only files).
-      const env = new Proxy({} as NodeJS.ProcessEnv, { get: () => 'c0ffee11d00d4a5e9b7f3e2d1c0b9a88' });
+      const env = new Proxy({}, { get: () => 'c0ffee11d00d4a5e9b7f3e2d1c0b9a88' });
       const { value, unset } = substituteEnv(doc, env);
       try {
         buildConfig(value, block.where, unset);

@@ -52,7 +52,7 @@ describe('LogFilter.parse', () => {
     { params: { until: '5 minutes' }, param: 'until' },
     { params: { since: '1h', until: '2h' }, param: 'since' },
   ])('names $param in the problem for $params', ({ params, param }) => {
-    const f = LogFilter.parse(params as LogFilterParams, NOW);
+    const f = LogFilter.parse(params, NOW);
     expect(f).not.toBeInstanceOf(LogFilter);
     expect((f as { param: string }).param).toBe(param);
   });
@@ -334,7 +334,7 @@ describe('indexed queries agree with a plain scan', () => {
               }),
             );
           }
-          const parsed = LogFilter.parse(params as LogFilterParams, NOW);
+          const parsed = LogFilter.parse(params, NOW);
           if (!(parsed instanceof LogFilter)) return; // since after until
           const naive = [...store.newestFirst()].filter((r) => parsed.matches(r, Date.parse(r.time)));
           const paged: DecisionRecord[] = [];

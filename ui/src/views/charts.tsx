@@ -46,7 +46,7 @@ async function loadRecords(range: Range): Promise<{ items: Rec[]; complete: bool
 }
 
 /** Which registry a record's rule belongs to: registry:<name>:..., mcr:..., allow:<pattern>. */
-export function registryOf(rule: unknown): string | null {
+function registryOf(rule: unknown): string | null {
   if (typeof rule !== 'string') return null;
   const [kind, name] = rule.split(':');
   if (kind === 'registry' && name) return name;

@@ -29,7 +29,7 @@ const BACKENDS: Record<string, string> = {
 };
 
 /** The decision store in words: what it is, whether writes work, what it holds. */
-export function storeWords(s: StoreState): string[] {
+function storeWords(s: StoreState): string[] {
   const words = [
     `${BACKENDS[s.backend] ?? s.backend}, ${s.healthy ? 'writing normally' : 'WRITES FAILING: records are queued'}`,
   ];
