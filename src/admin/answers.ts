@@ -3,7 +3,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { ADMIN_ERRORS, type AdminErrorCode } from '../errors.js';
 
-
 export function sendError(
   reply: FastifyReply,
   code: AdminErrorCode,
