@@ -52,6 +52,7 @@ function row(rec: StoredRecord): Params {
     rec.bytesUp ?? null,
     rec.bytesDown ?? null,
     rec.report === true ? 1 : 0,
+    rec.cache ?? null,
     JSON.stringify(rec),
   ];
 }

@@ -276,9 +276,14 @@ export class SqlStore implements RecordStore {
 
   async cacheBuckets(filter: LogFilter, bucketMs: number): Promise<CacheBucket[]> {
     const seconds = Math.max(1, Math.floor(bucketMs / 1000));
-    const w = whereOf(filter);
+    const w = whereOf(filter, [], this.dialect);
+    // SQLite's times are epoch milliseconds (integer division floors them); the rest is the same SQL.
+    const b =
+      this.dialect === 'sqlite'
+        ? `(time / ${seconds * 1000}) * ${seconds}`
+        : `(floor(extract(epoch FROM time) / ${seconds}) * ${seconds})::float8`;
     const rows = await this.db.query<Record<string, number>>(
-      `SELECT (floor(extract(epoch FROM time) / ${seconds}) * ${seconds})::float8 AS b,
+      `SELECT ${b} AS b,
           count(*) FILTER (WHERE cache = 'hit')::int AS hit, count(*) FILTER (WHERE cache = 'miss')::int AS miss,
           count(*) FILTER (WHERE cache = 'bypass')::int AS bypass,
           coalesce(sum(bytes_down) FILTER (WHERE cache = 'hit'), 0)::float8 AS disk,

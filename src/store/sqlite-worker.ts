@@ -34,6 +34,7 @@ const ROW_COLUMNS = [
   'bytes_up',
   'bytes_down',
   'report',
+  'cache',
   'rec',
 ] as const;
 
@@ -75,19 +76,45 @@ const SCHEMA = [
     n INTEGER NOT NULL, PRIMARY KEY (hour, dim, value))`,
   'CREATE INDEX acr_stats_hourly_top ON acr_stats_hourly (hour, dim, n DESC, value)',
 ];
-/** PRAGMA user_version once SCHEMA is applied; later versions add steps here. */
-const SCHEMA_VERSION = 1;
+/**
+ * The steps after SCHEMA (version 1), by the PRAGMA user_version each leaves; a new database runs
+ * them too, so there is one schema path. As PostgreSQL's migrations (src/store/migrations.ts).
+ */
+const UPGRADES: readonly [version: number, sql: string][] = [
+  [
+    // The layer cache's result on blob GETs (PostgreSQL migration 4), back-filled from the records
+    // written before it; few rows carry it, so the cache panel's buckets read a partial time index.
+    2,
+    `ALTER TABLE acr_records ADD COLUMN cache TEXT;
+    UPDATE acr_records SET cache = rec ->> '$.cache' WHERE kind = 'request' AND rec ->> '$.cache' IS NOT NULL;
+    CREATE INDEX acr_records_cache ON acr_records (time) WHERE cache IS NOT NULL;`,
+  ],
+];
 
 const { file } = workerData as { file: string };
 const db = new DatabaseSync(file);
 // WAL: readers never block the writer, and a commit is one append. synchronous NORMAL in WAL mode
 // loses nothing on a process crash (SIGKILL); only a power cut can cost the last commits.
 db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000');
-if ((db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version < SCHEMA_VERSION) {
+const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+// Each version in its own transaction with its user_version, so a failed step leaves the last good one.
+if (version < 1) {
   db.exec('BEGIN');
   for (const s of SCHEMA) db.exec(s);
-  db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  db.exec('PRAGMA user_version = 1');
   db.exec('COMMIT');
+}
+for (const [v, sql] of UPGRADES) {
+  if (v <= version) continue;
+  db.exec('BEGIN');
+  try {
+    db.exec(sql);
+    db.exec(`PRAGMA user_version = ${v}`);
+    db.exec('COMMIT');
+  } catch (err) {
+    db.exec('ROLLBACK');
+    throw err;
+  }
 }
 
 const insert = db.prepare(

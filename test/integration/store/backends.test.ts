@@ -244,6 +244,9 @@ describe('store back ends answer alike', () => {
       expect({ name, b: await store.cacheBuckets(f(span), HOUR) }).toEqual({ name, b: want });
       const byInstance = await store.cacheBuckets(f({ ...span, instance: 'gw-a' }), HOUR);
       expect({ name, hits: byInstance.map((b) => b.hit) }).toEqual({ name, hits: [2, 1] }); // even minutes
+      // A client CIDR is the dialect's own SQL (inet on PostgreSQL, a byte range on SQLite).
+      const byCidr = await store.cacheBuckets(f({ ...span, client: '10.0.1.0/24' }), HOUR);
+      expect({ name, disk: byCidr.map((b) => b.bytesFromDisk) }).toEqual({ name, disk: [7500, 7000] }); // minutes 1, 4, 130
       const before = f({ since: new Date(base).toISOString(), until: new Date(base + HOUR).toISOString() });
       expect({ name, none: await store.cacheBuckets(before, HOUR) }).toEqual({ name, none: [] });
     }
