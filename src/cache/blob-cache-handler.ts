@@ -107,9 +107,15 @@ export class CachePlan {
   /** Answers the client once the registry has answered its request; resolves with the record's `cache`. */
   async respond(answer: UpstreamAnswer, res: ServerResponse, fetchLocation: FetchLocation): Promise<CacheResult> {
     const h = this.#h;
-    if (REDIRECTS.has(answer.status)) return h.count(await this.#onRedirect(answer, res, fetchLocation));
-    if (answer.status === 200 && this.#range === null && h.smallSize(this.#hex) === null)
-      return h.count(await this.#tee(answer, res, null));
+    try {
+      if (REDIRECTS.has(answer.status)) return h.count(await this.#onRedirect(answer, res, fetchLocation));
+      if (answer.status === 200 && this.#range === null && h.smallSize(this.#hex) === null)
+        return h.count(await this.#tee(answer, res, null));
+    } catch (err) {
+      // The cache's disk failed (open, claim, follow) before this client got anything: it still gets
+      // the registry's answer, untouched, and the record says the cache took no part.
+      if (res.headersSent || answer.body.readableFlowing !== null) throw err;
+    }
     this.#relay(answer, res); // 401, 403, 404, 429, 5xx, a 206: the registry's own answer
     return h.count('bypass');
   }

@@ -277,3 +277,21 @@ describe('the record says what was served', () => {
     }
   });
 });
+
+describe('when the cache disk fails', () => {
+  it.each(['lookup', 'beginFill'] as const)(
+    "a failing %s gives the client the registry's answer, recorded bypass",
+    async (method) => {
+      const s = await standIn(() => ok(big));
+      try {
+        vi.spyOn(s.handler.cache, method).mockRejectedValue(new Error('EIO: i/o error'));
+        const r = await s.get(digest(big));
+        expect(r.status).toBe(307);
+        expect(r.headers.location).toBe('https://storage.example/x?sig=secret');
+        await expect.poll(() => s.results).toEqual(['bypass']);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+});
