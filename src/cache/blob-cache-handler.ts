@@ -133,15 +133,13 @@ export class CachePlan {
       const read = await cache.read(this.#hex, range);
       if (read === null) return this.#pass(answer, res);
       answer.body.resume();
-      this.#serve(read, res, 206, { 'content-range': `bytes ${range.start}-${range.end}/${read.size}` });
-      return 'hit';
+      return this.#serve(read, res, 206, { 'content-range': `bytes ${range.start}-${range.end}/${read.size}` });
     }
     if (size !== null) {
       const read = await cache.read(this.#hex);
       if (read !== null) {
         answer.body.resume();
-        this.#serve(read, res, 200, {});
-        return 'hit';
+        return this.#serve(read, res, 200, {});
       }
     }
     let location: URL;
@@ -158,8 +156,7 @@ export class CachePlan {
       // failed; either way this client gets the registry's redirect and follows it itself.
       if (followed === null) return this.#pass(answer, res);
       answer.body.resume();
-      this.#serve(followed, res, 200, {});
-      return 'hit';
+      return this.#serve(followed, res, 200, {});
     }
     // A fill that found the blob small may have ended between the check above and this claim.
     if (h.smallSize(this.#hex) !== null) {
@@ -260,7 +257,13 @@ export class CachePlan {
     relay(answer, res);
   }
 
-  #serve(read: BlobRead, res: ServerResponse, status: number, extra: Record<string, string>): void {
+  #serve(read: BlobRead, res: ServerResponse, status: number, extra: Record<string, string>): CacheResult {
+    if (res.destroyed) {
+      // The client left while the cache looked or waited for a fill: nothing went out from disk,
+      // and the reader gives its file (and its hold against eviction) back now.
+      read.stream.destroy();
+      return 'bypass';
+    }
     const totals = this.#h.totals;
     const length = extra['content-range'] === undefined ? read.size : rangeLength(extra['content-range']);
     res.writeHead(status, {
@@ -278,6 +281,7 @@ export class CachePlan {
     read.stream.once('error', () => res.destroy());
     res.once('close', () => read.stream.destroy());
     read.stream.pipe(res);
+    return 'hit';
   }
 }
 

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BlobCache } from '../../../src/cache/blob-cache.js';
 import { BlobCacheHandler, type CachePlan, type FetchLocation } from '../../../src/cache/blob-cache-handler.js';
+import { HashingReader } from '../../../src/cache/hashing-reader.js';
 import type { UpstreamAnswer } from '../../../src/cache/relay.js';
 
 const big = randomBytes(200_000);
@@ -149,7 +150,9 @@ async function standIn(fetchLocation: FetchLocation, answer: () => UpstreamAnswe
   const cacheDir = mkdtempSync(join(tmpdir(), 'acr-egress-cache-record-'));
   const h = new BlobCacheHandler(await BlobCache.open({ dir: cacheDir, maxBytes: 1 << 30 }), { minBlobBytes: 1000 });
   const results: string[] = [];
+  let closed = 0;
   const srv = createServer((req, res) => {
+    res.once('close', () => closed++);
     const plan = h.plan(req.method!, req.url!.split('/blobs/')[1] ?? null, req.headers)!;
     void plan.respond(answer(), res, fetchLocation).then((r) => results.push(r));
   });
@@ -158,6 +161,9 @@ async function standIn(fetchLocation: FetchLocation, answer: () => UpstreamAnswe
   return {
     handler: h,
     results,
+    /** Responses closed, answered or not. */
+    closed: () => closed,
+    port: p,
     get: (d: string): ReturnType<typeof send> => sendTo(p, 'GET', `/v2/demo/blobs/${d}`),
     close: async (): Promise<void> => {
       await new Promise((r) => srv.close(r));
@@ -272,6 +278,32 @@ describe('the record says what was served', () => {
       expect((await s.get(digest(big))).body.equals(big)).toBe(true);
       await expect.poll(() => s.results).toEqual(['bypass', 'miss', 'miss']);
       expect(s.handler.totals.bytesDisk).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('a client that leaves while the cache waits', () => {
+  it('records bypass, counts no hit, and gives the followed file back', async () => {
+    const held = gate<UpstreamAnswer>();
+    const s = await standIn(() => held.promise);
+    try {
+      const followSpy = vi.spyOn(s.handler.cache, 'follow');
+      const first = s.get(digest(big));
+      await expect.poll(() => s.handler.cache.fillsInFlight).toBe(1);
+      const leaving = request({ host: '127.0.0.1', port: s.port, path: `/v2/demo/blobs/${digest(big)}`, agent: false });
+      leaving.on('error', () => undefined);
+      leaving.end();
+      await expect.poll(() => followSpy.mock.calls.length).toBe(1);
+      leaving.destroy();
+      await expect.poll(() => s.closed()).toBe(1); // the server saw it go
+      const read = vi.spyOn(HashingReader.prototype, 'destroy');
+      held.open(ok(big));
+      expect((await first).body.equals(big)).toBe(true);
+      await expect.poll(() => s.results.slice().sort()).toEqual(['bypass', 'miss']);
+      expect(s.handler.totals).toMatchObject({ hit: 0, bytesDisk: 0 });
+      expect(read).toHaveBeenCalled(); // the reader of the growing file was closed, not left paused
     } finally {
       await s.close();
     }
