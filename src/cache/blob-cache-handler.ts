@@ -32,11 +32,19 @@ export interface CacheTotals {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** How many sizes of small blobs the handler remembers (about 100 bytes each). */
+const SMALL_SIZES = 10_000;
 
 export class BlobCacheHandler {
   readonly cache: BlobCache;
   readonly totals: CacheTotals = { hit: 0, miss: 0, bypass: 0, bytesDisk: 0, bytesUpstream: 0 };
   readonly #o: Required<CacheHandlerOptions>;
+  /**
+   * Sizes of blobs below minBlobBytes learned by following a redirect (a registry's redirect does not
+   * say the size). Small blobs are never stored, so without this every request would follow again;
+   * with it, a known small blob gets the registry's answer unchanged whoever asks and whenever.
+   */
+  readonly #smallSizes = new Map<string, number>();
 
   constructor(cache: BlobCache, options: CacheHandlerOptions) {
     this.cache = cache;
@@ -58,6 +66,18 @@ export class BlobCacheHandler {
   count(result: CacheResult): CacheResult {
     this.totals[result]++;
     return result;
+  }
+
+  /** A blob's size if it is known to be below minBlobBytes: from the cache or a followed redirect. */
+  smallSize(hex: string, cached: number | null = null): number | null {
+    const size = cached ?? this.#smallSizes.get(hex) ?? null;
+    return size !== null && size < this.#o.minBlobBytes ? size : null;
+  }
+
+  learnSmall(hex: string, size: number): void {
+    if (size >= this.#o.minBlobBytes || this.#smallSizes.has(hex)) return;
+    if (this.#smallSizes.size >= SMALL_SIZES) this.#smallSizes.delete(this.#smallSizes.keys().next().value as string);
+    this.#smallSizes.set(hex, size);
   }
 }
 
@@ -87,72 +107,91 @@ export class CachePlan {
   /** Answers the client once the registry has answered its request; resolves with the record's `cache`. */
   async respond(answer: UpstreamAnswer, res: ServerResponse, fetchLocation: FetchLocation): Promise<CacheResult> {
     const h = this.#h;
-    if (REDIRECTS.has(answer.status)) return h.count(await this.#onRedirect(answer, res, fetchLocation));
-    if (answer.status === 200 && this.#range === null) return h.count(await this.#tee(answer, res, null));
+    try {
+      if (REDIRECTS.has(answer.status)) return h.count(await this.#onRedirect(answer, res, fetchLocation));
+      if (answer.status === 200 && this.#range === null && h.smallSize(this.#hex) === null)
+        return h.count(await this.#tee(answer, res, null));
+    } catch (err) {
+      // The cache's disk failed (open, claim, follow) before this client got anything: it still gets
+      // the registry's answer, untouched, and the record says the cache took no part.
+      if (res.headersSent || answer.body.readableFlowing !== null) throw err;
+    }
     this.#relay(answer, res); // 401, 403, 404, 429, 5xx, a 206: the registry's own answer
     return h.count('bypass');
   }
 
   async #onRedirect(answer: UpstreamAnswer, res: ServerResponse, fetchLocation: FetchLocation): Promise<CacheResult> {
-    const cache = this.#h.cache;
-    const size = await cache.lookup(this.#hex);
+    const h = this.#h;
+    const cache = h.cache;
+    const cached = await cache.lookup(this.#hex);
+    // Below minBlobBytes, once the size is known: the registry's answer as it came, every time.
+    if (h.smallSize(this.#hex, cached) !== null) return this.#pass(answer, res);
+    const size = cached;
     if (this.#range !== null) {
       const range = size === null ? null : parseRange(this.#range, size);
-      if (range === null) {
-        this.#relay(answer, res); // the client follows the redirect itself, uncached
-        return 'bypass';
-      }
+      if (range === null) return this.#pass(answer, res); // the client follows the redirect itself, uncached
       const read = await cache.read(this.#hex, range);
-      if (read === null) {
-        this.#relay(answer, res);
-        return 'bypass';
-      }
+      if (read === null) return this.#pass(answer, res);
       answer.body.resume();
-      this.#serve(read, res, 206, { 'content-range': `bytes ${range.start}-${range.end}/${read.size}` });
-      return 'hit';
+      return this.#serve(read, res, 206, { 'content-range': `bytes ${range.start}-${range.end}/${read.size}` });
     }
     if (size !== null) {
       const read = await cache.read(this.#hex);
       if (read !== null) {
         answer.body.resume();
-        this.#serve(read, res, 200, {});
-        return 'hit';
+        return this.#serve(read, res, 200, {});
       }
     }
     let location: URL;
     try {
       location = new URL(answer.headers.location ?? '');
     } catch {
-      this.#relay(answer, res);
-      return 'bypass';
+      return this.#pass(answer, res);
     }
     const writer = await cache.beginFill(this.#hex);
     if (writer === null) {
       // Another fill of this digest is under way (here or in a replica): read it as it grows.
       const followed = await cache.follow(this.#hex, this.#o.followTimeoutMs);
-      if (followed === null) {
-        this.#relay(answer, res);
-        return 'miss';
-      }
+      // Null: that fill ended without stating a size. It found a small blob (learned above) or it
+      // failed; either way this client gets the registry's redirect and follows it itself.
+      if (followed === null) return this.#pass(answer, res);
       answer.body.resume();
-      this.#serve(followed, res, 200, {});
-      return 'hit';
+      return this.#serve(followed, res, 200, {});
+    }
+    // A fill that found the blob small may have ended between the check above and this claim.
+    if (h.smallSize(this.#hex) !== null) {
+      writer.destroy();
+      return this.#pass(answer, res);
     }
     let stored: UpstreamAnswer;
     try {
       stored = await fetchLocation(location);
     } catch {
       writer.destroy();
-      this.#relay(answer, res); // the client may still follow it; its CONNECT is checked as always
-      return 'miss';
+      return this.#pass(answer, res); // the client may still follow it; its CONNECT is checked as always
+    }
+    const length = Number(stored.headers['content-length'] ?? NaN);
+    if (stored.status === 200 && Number.isSafeInteger(length) && length < this.#o.minBlobBytes) {
+      // Small: learned before the claim ends, so requests waiting on it find the size (no race),
+      // and this client too gets the registry's redirect, like every later one.
+      h.learnSmall(this.#hex, length);
+      writer.destroy();
+      stored.body.destroy();
+      return this.#pass(answer, res);
     }
     answer.body.resume();
     if (stored.status !== 200) {
       writer.destroy();
       this.#relay(stored, res); // what the client would have seen following the redirect itself
-      return 'miss';
+      return 'bypass'; // no blob byte came through the gateway, none went into the cache
     }
     return this.#tee(stored, res, writer);
+  }
+
+  /** Relays the registry's answer as it came: the cache took no part in this response. */
+  #pass(answer: UpstreamAnswer, res: ServerResponse): CacheResult {
+    this.#relay(answer, res);
+    return 'bypass';
   }
 
   /** Streams a 200 body to the client and into the cache at once (small blobs: to the client only). */
@@ -167,6 +206,7 @@ export class CachePlan {
     source.body.once('error', onEarlyError);
     const length = Number(source.headers['content-length'] ?? NaN);
     const small = Number.isSafeInteger(length) && length < this.#o.minBlobBytes;
+    if (small) this.#h.learnSmall(this.#hex, length);
     const writer = small ? null : (claimed ?? (await this.#h.cache.beginFill(this.#hex)));
     if (small) claimed?.destroy();
     if (writer === null) {
@@ -217,7 +257,13 @@ export class CachePlan {
     relay(answer, res);
   }
 
-  #serve(read: BlobRead, res: ServerResponse, status: number, extra: Record<string, string>): void {
+  #serve(read: BlobRead, res: ServerResponse, status: number, extra: Record<string, string>): CacheResult {
+    if (res.destroyed) {
+      // The client left while the cache looked or waited for a fill: nothing went out from disk,
+      // and the reader gives its file (and its hold against eviction) back now.
+      read.stream.destroy();
+      return 'bypass';
+    }
     const totals = this.#h.totals;
     const length = extra['content-range'] === undefined ? read.size : rangeLength(extra['content-range']);
     res.writeHead(status, {
@@ -235,6 +281,7 @@ export class CachePlan {
     read.stream.once('error', () => res.destroy());
     res.once('close', () => read.stream.destroy());
     read.stream.pipe(res);
+    return 'hit';
   }
 }
 

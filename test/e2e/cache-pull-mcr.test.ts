@@ -67,6 +67,12 @@ describe.skipIf(missing.length > 0)(`MCR layer cache with anonymous tokens${skip
     registry.registryRequests.filter(
       (r) => r.method === 'GET' && r.path === blobUrl(digest) && r.bearer && r.status === 307,
     ).length;
+  /** The client's status and the record's cache field of each blob GET of one digest. */
+  const blobRecords = (gw: TestGateway, digest: string): { status: unknown; cache: unknown }[] =>
+    gw
+      .records()
+      .filter((r) => r.kind === 'request' && r.method === 'GET' && r.path === blobUrl(digest))
+      .map((r) => ({ status: r.status, cache: r.cache ?? 'none' }));
 
   function pull(gw: TestGateway): Promise<{ ok: boolean; stderr: string; out: string }> {
     const out = mkdtempSync(join(work, 'pulled-'));
@@ -196,5 +202,15 @@ describe.skipIf(missing.length > 0)(`MCR layer cache with anonymous tokens${skip
     const pulls = await Promise.all(Array.from({ length: 16 }, () => pull(gw)));
     for (const p of pulls) expect(p.ok, p.stderr).toBe(true);
     image.layers.forEach((l, i) => expect(served(l.digest)).toBe(before[i]! + 1));
+    for (const layer of image.layers) {
+      const caches = blobRecords(gw, layer.digest).map((r) => r.cache);
+      expect(caches.filter((c) => c === 'miss')).toHaveLength(1);
+      expect(caches.filter((c) => c === 'hit')).toHaveLength(15);
+    }
+    // The config blob is below minBlobBytes: MCR's redirect reached every client as it came.
+    expect(image.config.size).toBeLessThan(4096);
+    await expect
+      .poll(() => blobRecords(gw, image.config.digest))
+      .toEqual(Array.from({ length: 16 }, () => ({ status: 307, cache: 'bypass' })));
   }, 120_000);
 });

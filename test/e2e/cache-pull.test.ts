@@ -306,6 +306,21 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
       // Every pull still asked the registry for every layer with its own token.
       expect(authorized(l.digest)).toBe(asked[i]! + 16);
     });
+    // Each layer: one fill, the other 15 read it from disk (as it grew or once it landed).
+    for (const layer of image.layers) {
+      const records = cacheRecords(gw, layer.digest);
+      expect(records.filter((c) => c === 'miss')).toHaveLength(1);
+      expect(records.filter((c) => c === 'hit')).toHaveLength(15);
+    }
+    // The config blob is below minBlobBytes: every pull got the registry's redirect as it came, and
+    // every record says bypass, however the 16 requests interleaved.
+    expect(image.config.size).toBeLessThan(4096);
+    await expect.poll(() => cacheRecords(gw, image.config.digest)).toEqual(Array<string>(16).fill('bypass'));
+    const redirected = gw
+      .records()
+      .filter((r) => r.kind === 'request' && r.method === 'GET' && r.path === blobUrl(image.config.digest))
+      .map((r) => r.status);
+    expect(redirected).toEqual(Array<number>(16).fill(307));
   }, 120_000);
 
   it('two gateway processes sharing one cache.dir make one fill per layer and both serve hits', async () => {

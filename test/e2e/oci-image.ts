@@ -10,6 +10,8 @@ export interface OciImage {
   readonly tag: string;
   /** The compressed layers as in the manifest: sha256:<hex> and size in bytes. */
   readonly layers: readonly { digest: string; size: number }[];
+  /** The config blob (a few hundred bytes, below any sensible cache.minBlobBytes). */
+  readonly config: { digest: string; size: number };
   readonly manifestDigest: string;
 }
 
@@ -100,5 +102,5 @@ export function writeOciImage(dir: string, tag: string, layerBytes: readonly num
     }),
   );
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  return { dir, tag, layers, manifestDigest };
+  return { dir, tag, layers, config: { digest: configDigest, size: config.length }, manifestDigest };
 }
