@@ -18,6 +18,7 @@ import { GATEWAY_CLI, ROOT, setAltNode, type TargetName } from './lib/targets.js
 import { startBenchUpstream, type BenchUpstream } from './lib/upstream.js';
 import { runIdleTunnels } from './scenarios/idle-tunnels.js';
 import { runInspectedPull } from './scenarios/inspected-pull.js';
+import { runLayerCache } from './scenarios/layer-cache.js';
 import { runManyPulls } from './scenarios/many-pulls.js';
 import { runPolicy } from './scenarios/policy.js';
 import { runSetupRate } from './scenarios/setup-rate.js';
@@ -30,6 +31,7 @@ const TITLES: Record<number, string> = {
   4: 'Many pulls',
   5: 'Policy micro-benchmarks',
   6: 'Inspected pull',
+  7: 'Layer cache',
 };
 
 function toolVersion(cmd: string, args: string[], pattern: RegExp): string {
@@ -55,8 +57,15 @@ function runScenario(id: number, args: BenchArgs, ctx: BenchContext): Promise<Sc
       return runPolicy(ctx, { iterations: args.iterations, quick: args.quick });
     case 6:
       return runInspectedPull(ctx, { pulls: args.pulls, layerBytes: args.layerBytes, rounds: args.pullRounds });
+    case 7:
+      return runLayerCache(ctx, {
+        pulls: args.cachePulls,
+        layers: args.cacheLayers,
+        imageBytes: args.cacheImageBytes,
+        warmRounds: args.cacheRounds,
+      });
     default:
-      throw new Error(`no scenario ${id} (1..6)`);
+      throw new Error(`no scenario ${id} (1..7)`);
   }
 }
 
@@ -97,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
     setAltNode(args.node, v);
     versions[`second Node (--node)`] = `v${v}`;
   }
-  const needsProxies = args.only.some((id) => id <= 4 || id === 6);
+  const needsProxies = args.only.some((id) => id <= 4 || id >= 6);
   if (needsProxies) {
     for (const [tool, v] of Object.entries({ Squid: versions.Squid, curl: versions.curl })) {
       if (v === 'missing') {
@@ -190,6 +199,7 @@ async function main(argv: string[]): Promise<number> {
     for (const [sub, title] of [
       ['throughput', 'CPU profile of acr-egress during scenario 1'],
       ['setup', 'CPU profile of acr-egress during scenario 2'],
+      ['layer-cache', 'CPU profile of acr-egress with the cache during scenario 7 (cold burst and warm pulls)'],
     ] as const) {
       const s = summariseProfileDir(join(profileDir, sub));
       if (s) extra.push(profileMarkdown(title, s));

@@ -20,6 +20,11 @@ export interface BenchArgs {
   pulls: number;
   layerBytes: number;
   pullRounds: number;
+  /** Scenario 7: concurrent cold pulls, layers, the image's size, warm rounds. */
+  cachePulls: number;
+  cacheLayers: number;
+  cacheImageBytes: number;
+  cacheRounds: number;
   /** Scenario 5: iterations per micro-benchmark row. */
   iterations: number;
   /** Global deadline in minutes. */
@@ -59,13 +64,15 @@ function list(text: string): number[] {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --only 1,2,3,4,5,6    scenarios to run (default: all; 6 = inspected pull, sized like 4)
+  --only 1,2,3,4,5,6,7  scenarios to run (default: all; 6 = inspected pull, sized like 4; 7 = layer cache)
   --size 1g             scenario 1 body size          --rounds 5
   --tunnels 1500        scenario 2 tunnels per round  --concurrency 8,64,256  --setup-rounds 3
   --idle 1000,max       scenario 3 levels (max: the most RLIMIT_NOFILE allows)  --idle-rounds 1
   --pulls 16            scenario 4 concurrent pulls   --layer 2m  --pull-rounds 3
   --iterations 200000   scenario 5 iterations per row
-  --deadline 25         global deadline, minutes
+  --cache-pulls 16      scenario 7 concurrent cold pulls  --cache-layers 5  --cache-image 200m
+  --cache-rounds 3      scenario 7 warm pulls (each beside a pull with no WAN)
+  --deadline 45         global deadline, minutes
   --node [PATH]         also run acr-egress under this Node binary; alone, the other of Node 24 and 26
                         at the version .ci/run pins (installed from the node package on first use)
   --profile             acr-egress under --cpu-prof in scenarios 1 and 2
@@ -98,6 +105,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       layer: { type: 'string' },
       'pull-rounds': { type: 'string' },
       iterations: { type: 'string' },
+      'cache-pulls': { type: 'string' },
+      'cache-layers': { type: 'string' },
+      'cache-image': { type: 'string' },
+      'cache-rounds': { type: 'string' },
       deadline: { type: 'string' },
       profile: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -114,7 +125,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   const num = (v: string | undefined, full: number, small: number): number =>
     v === undefined ? (quick ? small : full) : (list(v)[0] as number);
   return {
-    only: values.only === undefined ? [1, 2, 3, 4, 5, 6] : list(values.only),
+    only: values.only === undefined ? [1, 2, 3, 4, 5, 6, 7] : list(values.only),
     size: values.size === undefined ? (quick ? 4 * 2 ** 20 : 2 ** 30) : parseSize(values.size),
     rounds: num(values.rounds, 5, 1),
     tunnels: num(values.tunnels, 1500, 20),
@@ -126,7 +137,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     layerBytes: values.layer === undefined ? (quick ? 64 * 1024 : 2 * 2 ** 20) : parseSize(values.layer),
     pullRounds: num(values['pull-rounds'], 3, 1),
     iterations: num(values.iterations, 200_000, 2_000),
-    deadlineMin: num(values.deadline, 25, 5),
+    cachePulls: num(values['cache-pulls'], 16, 2),
+    cacheLayers: num(values['cache-layers'], 5, 2),
+    cacheImageBytes:
+      values['cache-image'] === undefined ? (quick ? 512 * 1024 : 200 * 2 ** 20) : parseSize(values['cache-image']),
+    cacheRounds: num(values['cache-rounds'], 3, 1),
+    deadlineMin: num(values.deadline, 45, 5),
     profile: values.profile === true,
     out: values['no-write'] === true ? null : (values.out ?? 'docs/benchmarks.md'),
     quick,

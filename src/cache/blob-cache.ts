@@ -265,7 +265,7 @@ export class BlobCache {
         hex,
         size,
         range: null,
-        waitForMore: () => this.#stillFilling(hex, token, deadline),
+        waitForMore: (position, wanted) => this.#stillFilling(hex, token, deadline, position + wanted),
         onEnd: () => undefined,
       });
       return { size, stream };
@@ -273,26 +273,42 @@ export class BlobCache {
     return null;
   }
 
-  /** After a wait: true while the fill is alive or has landed in place (the open file is the final one). */
-  async #stillFilling(hex: string, token: string, deadline: number): Promise<boolean> {
-    await this.#wait(hex);
+  /**
+   * After a wait (for the fill to reach `until` bytes, when it runs in this process): true while the
+   * fill is alive or has landed in place (the open file is the final one). A fill of this process
+   * with the same token is alive without reading its marker: followers catch up with the writer at
+   * every chunk, and a marker read (two file-system calls) each time cost more than the bytes.
+   */
+  async #stillFilling(hex: string, token: string, deadline: number, until: number): Promise<boolean> {
+    await this.#wait(hex, until);
     if (Date.now() > deadline) return false;
+    if (this.#fills.get(hex)?.token === token) return true;
     const marker = await readMarker(this.dir, hex, this.#staleMs);
     if (marker !== null) return !marker.stale && marker.body.token === token;
     return (await this.lookup(hex)) !== null;
   }
 
-  #wait(hex: string): Promise<void> {
-    if (!this.#fills.has(hex)) return sleep(this.#pollMs);
+  /**
+   * Waits for an in-process fill to have written `until` bytes (or to end), at most 4 poll periods;
+   * for a fill in another process, one poll period. Waking each follower at every write of the
+   * filler instead made each of them read, hash and send the file in slivers.
+   */
+  #wait(hex: string, until = 0): Promise<void> {
+    const writer = this.#fills.get(hex);
+    if (writer === undefined) return sleep(this.#pollMs);
+    if (writer.written >= until && until > 0) return Promise.resolve();
     return new Promise((resolve) => {
+      const progress = (): void => {
+        if (writer.written >= until) done();
+      };
       const done = (): void => {
-        this.#events.off(`progress:${hex}`, done);
+        this.#events.off(`progress:${hex}`, progress);
         this.#events.off(`end:${hex}`, done);
         clearTimeout(timer);
         resolve();
       };
       const timer = setTimeout(done, this.#pollMs * 4);
-      this.#events.once(`progress:${hex}`, done);
+      this.#events.on(`progress:${hex}`, progress);
       this.#events.once(`end:${hex}`, done);
     });
   }

@@ -40,6 +40,11 @@ export class FillWriter extends Writable {
     return this.#written;
   }
 
+  /** The fill marker's token: readers following this fill in this process know it alive by it. */
+  get token(): string {
+    return this.#o.marker.token;
+  }
+
   /** The length the upstream states (Content-Length); published to readers following the fill. */
   async expectSize(size: number): Promise<void> {
     this.#expected = size;

@@ -17,8 +17,12 @@ export interface HashingReaderOptions {
   readonly hex: string;
   readonly size: number;
   readonly range: ByteRange | null;
-  /** Called at a premature end of file: resolves true when more bytes may now be there. */
-  readonly waitForMore: () => Promise<boolean>;
+  /**
+   * Called at a premature end of file with the position read to and the bytes wanted from there:
+   * resolves true when more bytes may now be there (a fill in progress of this process answers once
+   * that many have landed, or it ended, not at every write).
+   */
+  readonly waitForMore: (position: number, wanted: number) => Promise<boolean>;
   /** Called once with the outcome: 'ok', 'mismatch' (wrong hash or length) or 'failed' (I/O, abandoned). */
   readonly onEnd: (outcome: 'ok' | 'mismatch' | 'failed') => void;
 }
@@ -49,12 +53,17 @@ export class HashingReader extends Readable {
     const { file, size, range } = this.#o;
     for (;;) {
       if (this.#pos >= size) return this.#finish();
+      // A whole chunk per push, waiting for a growing file to have it: reading a fill in progress as
+      // it came (a sliver per write of the filler) cost a read, a hash update and a TLS record each.
       const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - this.#pos));
-      const { bytesRead } = await file.read(buf, 0, buf.length, this.#pos);
-      if (bytesRead === 0) {
-        if (await this.#o.waitForMore()) continue;
-        return this.#fail(new MismatchError(`file ended at ${this.#pos} of ${size} bytes`), 'mismatch');
+      let bytesRead = 0;
+      while (bytesRead < buf.length) {
+        const r = await file.read(buf, bytesRead, buf.length - bytesRead, this.#pos + bytesRead);
+        if (r.bytesRead > 0) bytesRead += r.bytesRead;
+        else if (!(await this.#o.waitForMore(this.#pos + bytesRead, buf.length - bytesRead))) break;
       }
+      if (bytesRead === 0)
+        return this.#fail(new MismatchError(`file ended at ${this.#pos} of ${size} bytes`), 'mismatch');
       const data = buf.subarray(0, bytesRead);
       this.#hash.update(data);
       const from = this.#pos;

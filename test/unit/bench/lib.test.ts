@@ -28,7 +28,7 @@ describe('bench flags', () => {
 
   it('defaults to the full run: 1 GiB, every scenario, 8/64/256 concurrent, 1,000 and the most idle tunnels', () => {
     expect(parseBenchArgs([])).toMatchObject({
-      only: [1, 2, 3, 4, 5, 6],
+      only: [1, 2, 3, 4, 5, 6, 7],
       size: 2 ** 30,
       concurrency: [8, 64, 256],
       idle: [1000, MAX_LEVEL],
@@ -44,6 +44,21 @@ describe('bench flags', () => {
       idle: [MAX_LEVEL],
       node: '/opt/node24/bin/node',
     });
+  });
+
+  it('sizes the layer-cache scenario like the issue: 16 pulls of a 5-layer, 200 MiB image', () => {
+    expect(parseBenchArgs([])).toMatchObject({
+      cachePulls: 16,
+      cacheLayers: 5,
+      cacheImageBytes: 200 * 2 ** 20,
+      deadlineMin: 45,
+    });
+    expect(parseBenchArgs(['--cache-pulls', '4', '--cache-image', '20m', '--cache-layers', '2'])).toMatchObject({
+      cachePulls: 4,
+      cacheLayers: 2,
+      cacheImageBytes: 20 * 2 ** 20,
+    });
+    expect(parseBenchArgs(['--quick']).cacheImageBytes).toBeLessThan(2 ** 20);
   });
 
   it('shrinks everything with --quick and prints only with --no-write', () => {

@@ -123,6 +123,54 @@ describe('BlobCache', () => {
     expect(await cache.lookup(sha(data))).toBe(data.length);
   });
 
+  it('wakes a follower once a whole chunk has landed, not at every write of the fill', async () => {
+    // Long poll period: only the fill's own progress wakes the follower.
+    const cache = await BlobCache.open({ dir, maxBytes: 8 << 20, pollMs: 10_000 });
+    const data = randomBytes(2 << 20);
+    const w = (await cache.beginFill(sha(data)))!;
+    await w.expectSize(data.length);
+    w.write(data.subarray(0, 4096));
+    const followed = (await cache.follow(sha(data), 30_000))!;
+    const chunks: number[] = [];
+    followed.stream.on('data', (c: Buffer) => chunks.push(c.length));
+    const ended = new Promise((resolve, reject) => followed.stream.on('end', resolve).on('error', reject));
+    const stored = new Promise((resolve, reject) => w.on('finish', resolve).on('error', reject));
+    for (let at = 4096; at < data.length; at += 4096) w.write(data.subarray(at, at + 4096));
+    w.end();
+    await ended;
+    await stored;
+    expect(chunks.reduce((a, b) => a + b, 0)).toBe(data.length);
+    // 511 writes of 4 KiB; the follower reads 256 KiB at a time (8 of them, give or take the first).
+    expect(chunks.length).toBeLessThanOrEqual(9);
+  });
+
+  it('still catches bytes corrupted on disk during a fill: in the follower, and in the next serve', async () => {
+    const cache = await BlobCache.open({ dir, maxBytes: 8 << 20, pollMs: 5 });
+    const data = randomBytes(600_000);
+    const hex = sha(data);
+    const w = (await cache.beginFill(hex))!;
+    await w.expectSize(data.length);
+    await new Promise<void>((resolve, reject) =>
+      w.write(data.subarray(0, 300_000), (e) => (e ? reject(e) : resolve())),
+    );
+    // Something other than the writer changes the file under it; the writer hashed what it was given.
+    writeFileSync(partPath(dir, hex, w.token), Buffer.alloc(1000, 7), { flag: 'r+' });
+    const followed = (await cache.follow(hex, 5_000))!;
+    const got = collect(followed.stream);
+    const stored = new Promise((resolve) => w.on('finish', resolve).on('error', resolve));
+    w.end(data.subarray(300_000));
+    const { data: sent, error } = await got;
+    expect(error?.message).toMatch(/does not match its digest/);
+    expect(sent.length).toBeLessThan(data.length);
+    await stored;
+    // The corrupted file landed (the writer's hash was of the bytes it was handed); the first serve
+    // that reads it hashes it, fails before the last byte, and removes it.
+    const read = (await cache.read(hex))!;
+    expect((await collect(read.stream)).error).not.toBeNull();
+    expect(existsSync(blobPath(dir, hex))).toBe(false);
+    expect(cache.counters.verifyFailures).toBe(1);
+  });
+
   it('fails a follower when the fill it follows is abandoned', async () => {
     const cache = await BlobCache.open({ dir, maxBytes: 1 << 20, pollMs: 5 });
     const data = randomBytes(300_000);
