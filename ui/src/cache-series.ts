@@ -1,16 +1,9 @@
-// The cache panel's time series: every bucket of the range (aligned as the store aligns them, epoch
-// multiples of the step), hit ratio per bucket and the bytes served from disk against fetched upstream.
-// Small and local on purpose: ui/src/buckets.ts on main does the general fill for the other charts.
+// The cache panel's time series: every bucket of the range (the shared fill in buckets.ts), hit ratio
+// per bucket and the bytes served from disk against fetched upstream.
+import { bucketStarts, fillBuckets } from './buckets.js';
+import type { CacheBucket } from '../../src/store/cache-buckets.js';
 
-/** One bucket as GET /api/v1/cache?bucket= sends it (only buckets holding a blob GET are sent). */
-export interface CacheBucket {
-  start: string;
-  hit: number;
-  miss: number;
-  bypass: number;
-  bytesFromDisk: number;
-  bytesFromUpstream: number;
-}
+export type { CacheBucket };
 
 export interface CacheSeries {
   /** Bucket starts in seconds, one per bucket of the range. */
@@ -23,18 +16,15 @@ export interface CacheSeries {
   bytesFromUpstream: number[];
 }
 
+const FIELDS = ['hit', 'miss', 'bytesFromDisk', 'bytesFromUpstream'] as const;
+type Field = (typeof FIELDS)[number];
+
 export function cacheSeries(buckets: readonly CacheBucket[], from: number, to: number, step: number): CacheSeries {
-  const first = Math.floor(from / step) * step;
-  const starts: number[] = [];
-  for (let t = first; t <= to; t += step) starts.push(t);
-  const at = new Map<number, CacheBucket>();
-  for (const b of buckets) {
-    const t = Date.parse(b.start);
-    if (!Number.isNaN(t)) at.set(t, b);
-  }
-  const pick = (f: (b: CacheBucket) => number): number[] => starts.map((t) => (at.has(t) ? f(at.get(t)!) : 0));
-  const hits = pick((b) => b.hit);
-  const misses = pick((b) => b.miss);
+  const starts = bucketStarts(from, to, step);
+  const filled = fillBuckets(buckets, starts, FIELDS, (b, name) => b[name as Field]);
+  const pick = (name: Field): number[] => filled.get(name) ?? [];
+  const hits = pick('hit');
+  const misses = pick('miss');
   return {
     times: starts.map((t) => Math.round(t / 1000)),
     hitRatio: hits.map((h, i) => {
@@ -43,14 +33,7 @@ export function cacheSeries(buckets: readonly CacheBucket[], from: number, to: n
     }),
     hits,
     misses,
-    bytesFromDisk: pick((b) => b.bytesFromDisk),
-    bytesFromUpstream: pick((b) => b.bytesFromUpstream),
+    bytesFromDisk: pick('bytesFromDisk'),
+    bytesFromUpstream: pick('bytesFromUpstream'),
   };
-}
-
-const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `5m`, `1h`, `1d` in ms, as the server reads a bucket. */
-export function stepMs(bucket: string): number {
-  return Math.max(60_000, Number(bucket.slice(0, -1)) * (UNITS[bucket.slice(-1)] ?? 60_000));
 }

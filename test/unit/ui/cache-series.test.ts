@@ -1,7 +1,8 @@
 // The cache panel's series: every bucket of the range, zeros where the API sent none, and a hit ratio
 // only where there were hits or misses.
 import { describe, expect, it } from 'vitest';
-import { cacheSeries, stepMs, type CacheBucket } from '../../../ui/src/cache-series.js';
+import { bucketMs } from '../../../src/admin/bucket-ms.js';
+import { cacheSeries, type CacheBucket } from '../../../ui/src/cache-series.js';
 
 const M5 = 5 * 60_000;
 const T0 = Date.parse('2026-12-07T10:00:00Z');
@@ -41,11 +42,11 @@ describe('cacheSeries', () => {
   });
 });
 
-describe('stepMs', () => {
+describe("bucketMs, the panel's bucket lengths", () => {
   it.each([
     ['5m', M5],
     ['1h', 3_600_000],
     ['6h', 6 * 3_600_000],
     ['1d', 86_400_000],
-  ])('%s is %d ms', (b, ms) => expect(stepMs(b)).toBe(ms));
+  ])('%s is %d ms', (b, ms) => expect(bucketMs(b)).toBe(ms));
 });

@@ -2,7 +2,8 @@
 // hit ratio and bytes from disk against upstream over the selected range, from GET /api/v1/cache?bucket=.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, query } from '../api';
-import { cacheSeries, stepMs, type CacheBucket } from '../cache-series';
+import { bucketMs } from '../../../src/admin/bucket-ms.js';
+import { cacheSeries, type CacheBucket } from '../cache-series';
 import { TimeChart, type Series } from '../chart';
 import { ErrorBox, Section } from '../components';
 import { bytes } from '../format';
@@ -54,7 +55,7 @@ export function CacheView() {
   }, [range, tick]);
 
   const data = useMemo(() => {
-    const step = stepMs(BUCKET[range]);
+    const step = bucketMs(BUCKET[range]);
     const s = cacheSeries(cache?.buckets ?? [], loadedAt - RANGES[range], loadedAt, step);
     return {
       times: s.times,
