@@ -5,12 +5,10 @@ import { api, ApiError, query } from '../api';
 import { bucketMs } from '../../../src/admin/bucket-ms.js';
 import { cacheSeries, type CacheBucket } from '../cache-series';
 import { TimeChart, type Series } from '../chart';
+import { RANGE_BUCKET, RANGES, RangeActions, type Range } from '../range';
 import { ErrorBox, Section } from '../components';
 import { bytes } from '../format';
 
-const RANGES = { '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 } as const;
-type Range = keyof typeof RANGES;
-const BUCKET: Record<Range, string> = { '1h': '5m', '6h': '15m', '24h': '1h', '7d': '6h' };
 const MIB = 1024 * 1024;
 
 interface CacheAnswer {
@@ -28,7 +26,7 @@ interface CacheAnswer {
 /** The figures and buckets; null when the gateway has no cache route at all (older than the cache). */
 async function loadCache(range: Range): Promise<CacheAnswer | null> {
   try {
-    return await api<CacheAnswer>(`/api/v1/cache${query({ since: range, bucket: BUCKET[range] })}`);
+    return await api<CacheAnswer>(`/api/v1/cache${query({ since: range, bucket: RANGE_BUCKET[range] })}`);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return null;
     // A gateway whose cache route takes no bucket: the figures alone.
@@ -55,7 +53,7 @@ export function CacheView() {
   }, [range, tick]);
 
   const data = useMemo(() => {
-    const step = bucketMs(BUCKET[range]);
+    const step = bucketMs(RANGE_BUCKET[range]);
     const s = cacheSeries(cache?.buckets ?? [], loadedAt - RANGES[range], loadedAt, step);
     return {
       times: s.times,
@@ -76,20 +74,7 @@ export function CacheView() {
     <>
       <Section
         title="Layer cache"
-        actions={
-          <div class="actions">
-            <select aria-label="range" value={range} onChange={(e) => setRange(e.currentTarget.value as Range)}>
-              {Object.keys(RANGES).map((r) => (
-                <option key={r} value={r}>
-                  last {r}
-                </option>
-              ))}
-            </select>
-            <button type="button" onClick={() => setTick(tick + 1)}>
-              Refresh
-            </button>
-          </div>
-        }
+        actions={<RangeActions range={range} onRange={setRange} onRefresh={() => setTick(tick + 1)} />}
       >
         <ErrorBox error={error} />
         {off && (

@@ -5,6 +5,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, query, type Rec } from '../api';
 import { TimeChart, type Series } from '../chart';
+import { RANGE_BUCKET, RANGES, RangeActions, type Range } from '../range';
 import { Bars, ErrorBox, Section } from '../components';
 import { bytes } from '../format';
 import { bucketIndex, bucketStarts, fillBuckets } from '../buckets';
@@ -12,9 +13,6 @@ import type { Static } from '@sinclair/typebox';
 import type { StatsSchema } from '../../../src/admin/schemas.js';
 import { bucketMs } from '../../../src/admin/bucket-ms.js';
 
-const RANGES = { '1h': 3600e3, '6h': 6 * 3600e3, '24h': 24 * 3600e3, '7d': 7 * 24 * 3600e3 } as const;
-type Range = keyof typeof RANGES;
-const BUCKET: Record<Range, string> = { '1h': '5m', '6h': '15m', '24h': '1h', '7d': '6h' };
 const MAX_PAGES = 5;
 
 /** The stats answer, as the server types it. */
@@ -24,7 +22,7 @@ type Bucket = NonNullable<Stats['buckets']>[number];
 /** Asks for bucketed stats; a gateway without them refuses the parameter, then plain stats. */
 async function loadStats(range: Range): Promise<Stats> {
   try {
-    return await api<Stats>(`/api/v1/stats${query({ since: range, bucket: BUCKET[range] })}`);
+    return await api<Stats>(`/api/v1/stats${query({ since: range, bucket: RANGE_BUCKET[range] })}`);
   } catch (err) {
     if (err instanceof ApiError && err.status === 400) return api<Stats>(`/api/v1/stats${query({ since: range })}`);
     throw err;
@@ -57,7 +55,7 @@ function registryOf(rule: unknown): string | null {
 
 function series(range: Range, stats: Stats | null, recs: Rec[]) {
   // One grid for both charts: the range cut into the buckets the stats were asked for, empty ones as 0.
-  const step = bucketMs(BUCKET[range]);
+  const step = bucketMs(RANGE_BUCKET[range]);
   const now = Date.now();
   const starts = bucketStarts(now - RANGES[range], now, step);
   const times = starts.map((t) => Math.round(t / 1000));
@@ -127,20 +125,7 @@ export function Charts() {
     <>
       <Section
         title="Overview"
-        actions={
-          <div class="actions">
-            <select aria-label="range" value={range} onChange={(e) => setRange(e.currentTarget.value as Range)}>
-              {Object.keys(RANGES).map((r) => (
-                <option key={r} value={r}>
-                  last {r}
-                </option>
-              ))}
-            </select>
-            <button type="button" onClick={() => setTick(tick + 1)}>
-              Refresh
-            </button>
-          </div>
-        }
+        actions={<RangeActions range={range} onRange={setRange} onRefresh={() => setTick(tick + 1)} />}
       >
         <ErrorBox error={error} />
         {stats !== null && (
