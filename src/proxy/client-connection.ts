@@ -10,26 +10,22 @@
 //   refused                 REFUSAL_LINGER_MS for the client to read the answer      socket destroyed
 import type { Socket } from 'node:net';
 import type { Decision } from '../policy/decide.js';
-import { newContext, recordOf, type ConnectionContext, type ProxyDeps } from './context.js';
+import { Admitted } from './admitted.js';
+import { newContext, type ConnectionContext, type ProxyDeps } from './context.js';
 import { linger, refuseSocket } from './responses.js';
 
 export type ConnectionState =
   'proxy_header' | 'request' | 'deciding' | 'client_hello' | 'tunnel' | 'refused' | 'handed_over' | 'closed';
 
-export class ClientConnection {
+export class ClientConnection extends Admitted {
   readonly socket: Socket;
-  readonly ctx: ConnectionContext;
-  readonly #deps: ProxyDeps;
   #state: ConnectionState;
-  #recorded = false;
-  #release: (() => void) | null = null;
   /** The dialled upstream until the tunnel owns it; destroyed by finish() if still here. */
   upstream: Socket | null = null;
 
   constructor(deps: ProxyDeps, socket: Socket, mode: ConnectionContext['mode'], state: ConnectionState) {
-    this.#deps = deps;
+    super(deps.recorder, newContext(mode, socket.remoteAddress));
     this.socket = socket;
-    this.ctx = newContext(mode, socket.remoteAddress);
     this.#state = state;
     // Every socket error also ends in 'close', which each state observes; never crash on one.
     socket.on('error', ignore);
@@ -41,19 +37,6 @@ export class ClientConnection {
 
   enter(state: ConnectionState): void {
     this.#state = state;
-  }
-
-  /** Something to give back when the connection ends (its per-client slot); one at a time. */
-  hold(release: () => void): void {
-    this.#release = release;
-  }
-
-  /** Writes the decision record, once, with the bytes a tunnel carried. */
-  record(decision: Decision, bytesUp: number | null = null, bytesDown: number | null = null): void {
-    if (this.#recorded) return;
-    this.#recorded = true;
-    this.ctx.decision = decision;
-    this.#deps.recorder.record(recordOf(this.ctx, { decision, bytesUp, bytesDown }));
   }
 
   /**
@@ -89,9 +72,7 @@ export class ClientConnection {
     const state = this.#state;
     if (state === 'closed') return;
     this.#state = 'closed';
-    const release = this.#release;
-    this.#release = null;
-    release?.();
+    this.releaseSlot();
     this.upstream?.destroy();
     this.upstream = null;
     // A refused socket is already lingering (responses.ts) or destroyed; http.Server owns a handed-over one.

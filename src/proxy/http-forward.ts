@@ -7,8 +7,8 @@ import httpProxy from 'http-proxy';
 import { refuse, type Decision } from '../policy/decide.js';
 import type { Reason } from '../policy/reasons.js';
 import { stripHopByHop } from '../net/hop-by-hop.js';
-import type { Admittee } from './admit.js';
-import { newContext, recordOf, type ConnectionContext, type ProxyDeps } from './context.js';
+import { Admitted } from './admitted.js';
+import { newContext, type ProxyDeps } from './context.js';
 import { admitToRoute } from './pipeline.js';
 import { blockBody, PROXY_AUTHENTICATE, statusFor } from './responses.js';
 import { SPLICE } from './splice-handler.js';
@@ -59,39 +59,20 @@ export function createHttpForwarder(
 }
 
 /** One plain request: its context (the source of its record), its per-client slot, its bytes. */
-class PlainRequest implements Admittee {
-  readonly ctx: ConnectionContext;
-  readonly #deps: ProxyDeps;
-  #release: (() => void) | null = null;
-  #recorded = false;
+class PlainRequest extends Admitted {
   bytesUp = 0;
   bytesDown = 0;
   /** Set when the upstream exchange failed after the dial: the record says so instead of allowed. */
   failed: Decision | null = null;
 
   constructor(deps: ProxyDeps, peer: string | undefined, proxiedClient: string | undefined) {
-    this.#deps = deps;
-    this.ctx = newContext('http', peer);
+    super(deps.recorder, newContext('http', peer));
     if (proxiedClient !== undefined) this.ctx.client = proxiedClient;
-  }
-
-  hold(release: () => void): void {
-    this.#release = release;
-  }
-
-  /** Writes the request's record, once, through the one record builder. */
-  record(decision: Decision, bytesUp: number | null = null, bytesDown: number | null = null): void {
-    if (this.#recorded) return;
-    this.#recorded = true;
-    this.ctx.decision = decision;
-    this.#deps.recorder.record(recordOf(this.ctx, { decision, bytesUp, bytesDown }));
   }
 
   /** Gives the per-client slot back, exactly once. */
   finish(): void {
-    const release = this.#release;
-    this.#release = null;
-    release?.();
+    this.releaseSlot();
   }
 }
 
