@@ -14,6 +14,18 @@ export interface BucketRow {
   n: number;
 }
 
+/** A row as the SQL back ends select it: the bucket start, which dimension, its value, its count. */
+export interface DimRow {
+  b: number;
+  dim: string;
+  value: string;
+  n: number;
+}
+
+/** DimRows as BucketRows: the value under its dimension's name; the count a number (a driver may send a bigint as text). */
+export const toBucketRows = (rows: readonly DimRow[]): BucketRow[] =>
+  rows.map((r) => ({ b: r.b, [r.dim]: r.value, n: Number(r.n) }));
+
 type Dim = 'reasons' | 'hosts' | 'clients' | 'rules' | 'instances';
 const DIMS: [keyof BucketRow, Dim][] = [
   ['reason', 'reasons'],

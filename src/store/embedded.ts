@@ -4,7 +4,7 @@ import { AcrEgressError } from '../errors.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogFilter, LogPage } from './query.js';
-import { tallyBuckets, type BucketRow } from './buckets.js';
+import { tallyBuckets, toBucketRows, type DimRow } from './buckets.js';
 import { ipBytes } from './ip-range.js';
 import type { Query, SqlClient } from './sql-client.js';
 import { SqlStore, timeWindow } from './sql-store.js';
@@ -57,14 +57,6 @@ function row(rec: StoredRecord): Params {
   ];
 }
 
-interface DimRow {
-  b: number;
-  dim: string;
-  value: string;
-  n: number;
-}
-const toBucketRows = (rows: readonly DimRow[]): BucketRow[] =>
-  rows.map((r) => ({ b: r.b, [r.dim]: r.value, n: Number(r.n) }));
 const HOUR_MS = 3_600_000;
 const iso = (ms: unknown): string => new Date(Number(ms)).toISOString();
 

@@ -5,7 +5,7 @@ import { LogFilter, type LogPage } from './query.js';
 import type { Stats } from './memory-stats.js';
 import { whereOf, type Dialect } from './sql.js';
 import type { SqlClient } from './sql-client.js';
-import { tallyBuckets, type BucketRow } from './buckets.js';
+import { tallyBuckets, toBucketRows, type DimRow } from './buckets.js';
 import { emptyCacheBucket, type CacheBucket } from './cache-buckets.js';
 import type {
   Gap,
@@ -56,16 +56,6 @@ function row(rec: StoredRecord, text: string): Record<string, unknown> {
 const iso = (v: unknown): string =>
   (v instanceof Date ? v : new Date(typeof v === 'number' ? v : String(v))).toISOString();
 const asRecord = (v: unknown): StoredRecord => (typeof v === 'string' ? JSON.parse(v) : v) as StoredRecord;
-
-interface DimRow {
-  b: number;
-  dim: string;
-  value: string;
-  n: number;
-}
-
-const toBucketRows = (rows: readonly DimRow[]): BucketRow[] =>
-  rows.map((r) => ({ b: r.b, [r.dim]: r.value, n: Number(r.n) }));
 
 /** A filter on time only: records with `time` in [fromMs, toMs] (either end open when null). */
 export function timeWindow(fromMs: number | null, toMs: number | null): LogFilter {
