@@ -4,18 +4,17 @@
 // Needs `apt-get install skopeo docker-registry curl`.
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobPath } from '../../src/cache/layout.js';
-import { createCa } from '../../src/tls/ca.js';
-import { startConnectProxy } from '../helpers/connect-proxy.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
+import { pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
 
 const REPO = 'dotnet/runtime';
 const LAYER_BYTES = [1024 * 1024, 300 * 1024];
@@ -118,29 +117,12 @@ describe.skipIf(missing.length > 0)(`MCR layer cache with anonymous tokens${skip
         anonymousPull: [REPO],
       },
     });
-    caDir = join(work, 'ca');
-    mkdirSync(caDir);
-    const ca = createCa('e2e mcr cache CA');
-    writeFileSync(join(caDir, 'ca.crt'), ca.certPem);
-    writeFileSync(join(caDir, 'ca.key'), ca.keyPem, { mode: 0o600 });
-    certDir = join(work, 'certs');
-    mkdirSync(certDir);
-    copyFileSync(join(caDir, 'ca.crt'), join(certDir, 'gateway-ca.crt'));
-    // Redirects the gateway relays (small blobs) send skopeo to the data host itself, as on MCR.
-    copyFileSync(join(registry.certDir, 'ca.crt'), join(certDir, 'registry-ca.crt'));
+    // certDir trusts the registry's CA too: redirects the gateway relays (small blobs) send skopeo to
+    // the data host itself, as on MCR.
+    ({ caDir, certDir } = writeInspectTrust(work, registry, 'e2e mcr cache CA'));
     image = writeOciImage(join(work, 'src'), '8.0', LAYER_BYTES);
     tagsFile = writeTagsFile(loopbackTags(), 1, work);
-    const pushProxy = await startConnectProxy({ [registry.loginServer]: registry.registryIp });
-    const push = await skopeoCopy({
-      from: `oci:${image.dir}:8.0`,
-      to: `docker://${registry.loginServer}:${registry.port}/${REPO}:8.0`,
-      destCertDir: registry.certDir,
-      destCreds: PUBLISHER,
-      proxy: pushProxy.url,
-      workDir: mkdtempSync(join(work, 'skopeo-')),
-    });
-    await pushProxy.close();
-    if (!push.ok) throw new Error(`skopeo push failed (${push.code}):\n${push.stderr}\n${registry.log()}`);
+    await pushToLoginServer(registry, image, REPO, '8.0', PUBLISHER, work);
   }, 60_000);
 
   afterAll(async () => {

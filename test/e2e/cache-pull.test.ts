@@ -6,18 +6,17 @@
 // Needs `apt-get install skopeo docker-registry curl`.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { blobPath } from '../../src/cache/layout.js';
-import { createCa } from '../../src/tls/ca.js';
-import { startConnectProxy } from '../helpers/connect-proxy.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
+import { pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
 
 const LAYER_BYTES = [1536 * 1024, 640 * 1024];
 const USER = 'alice:s3cret';
@@ -161,29 +160,10 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
         },
       },
     });
-    caDir = join(work, 'ca');
-    mkdirSync(caDir);
-    const ca = createCa('e2e cache CA');
-    writeFileSync(join(caDir, 'ca.crt'), ca.certPem);
-    writeFileSync(join(caDir, 'ca.key'), ca.keyPem, { mode: 0o600 });
-    certDir = join(work, 'certs');
-    mkdirSync(certDir);
-    copyFileSync(join(caDir, 'ca.crt'), join(certDir, 'gateway-ca.crt'));
-    copyFileSync(join(registry.certDir, 'ca.crt'), join(certDir, 'registry-ca.crt'));
+    ({ caDir, certDir } = writeInspectTrust(work, registry, 'e2e cache CA'));
     image = writeOciImage(join(work, 'src'), '1', LAYER_BYTES);
     tagsFile = writeTagsFile(loopbackTags(), 1, work);
-    // The realm names the login server, so the push goes through a plain CONNECT proxy that knows it.
-    const pushProxy = await startConnectProxy({ [registry.loginServer]: registry.registryIp });
-    const push = await skopeoCopy({
-      from: `oci:${image.dir}:1`,
-      to: `docker://${registry.loginServer}:${registry.port}/demo:1`,
-      destCertDir: registry.certDir,
-      destCreds: USER,
-      proxy: pushProxy.url,
-      workDir: mkdtempSync(join(work, 'skopeo-')),
-    });
-    await pushProxy.close();
-    if (!push.ok) throw new Error(`skopeo push failed (${push.code}):\n${push.stderr}\n${registry.log()}`);
+    await pushToLoginServer(registry, image, 'demo', '1', USER, work);
   }, 60_000);
 
   afterAll(async () => {

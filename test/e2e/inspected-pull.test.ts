@@ -5,7 +5,7 @@
 // Needs `apt-get install skopeo docker-registry curl`.
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +14,13 @@ import pino from 'pino';
 import { createAdminApp } from '../../src/admin/app.js';
 import { adminDepsFromGateway } from '../../src/admin/from-gateway.js';
 import { Gateway } from '../../src/gateway.js';
-import { createCa } from '../../src/tls/ca.js';
 import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
 import { connectThrough, tlsOver } from '../helpers/raw.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy, type SkopeoResult } from './skopeo.js';
+import { writeInspectTrust } from './inspect-setup.js';
 
 const LAYER_BYTES = [2 * 1024 * 1024, 512 * 1024];
 const missing = missingRegistryTools();
@@ -122,15 +122,7 @@ describe.skipIf(missing.length > 0)(`inspected pulls through the gateway${skipNo
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'acr-egress-inspect-e2e-'));
     registry = await startRegistry();
-    caDir = join(work, 'ca');
-    mkdirSync(caDir);
-    const ca = createCa('e2e inspection CA');
-    writeFileSync(join(caDir, 'ca.crt'), ca.certPem);
-    writeFileSync(join(caDir, 'ca.key'), ca.keyPem, { mode: 0o600 });
-    certDir = join(work, 'certs');
-    mkdirSync(certDir);
-    copyFileSync(join(caDir, 'ca.crt'), join(certDir, 'gateway-ca.crt'));
-    copyFileSync(join(registry.certDir, 'ca.crt'), join(certDir, 'registry-ca.crt'));
+    ({ caDir, certDir } = writeInspectTrust(work, registry, 'e2e inspection CA'));
     image = writeOciImage(join(work, 'src'), '1', LAYER_BYTES);
     tagsFile = writeTagsFile(loopbackTags(), 1, work);
     for (const repo of ['demo', 'secret/app']) {

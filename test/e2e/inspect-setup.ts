@@ -1,0 +1,55 @@
+// The setup the inspected-pull e2e tests share: the gateway's inspection CA and the cert dir skopeo
+// trusts, and the push of the test image to the registry by its login-server name.
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCa } from '../../src/tls/ca.js';
+import { startConnectProxy } from '../helpers/connect-proxy.js';
+import type { TestRegistry } from '../helpers/registry.js';
+import type { OciImage } from './oci-image.js';
+import { skopeoCopy } from './skopeo.js';
+
+/**
+ * Writes a fresh inspection CA to work/ca (ca.crt, ca.key) and work/certs, the --src-cert-dir a client
+ * pulling through the gateway uses: the gateway's CA and the registry's (for redirects it follows itself).
+ */
+export function writeInspectTrust(
+  work: string,
+  registry: TestRegistry,
+  caName: string,
+): { caDir: string; certDir: string } {
+  const caDir = join(work, 'ca');
+  mkdirSync(caDir);
+  const ca = createCa(caName);
+  writeFileSync(join(caDir, 'ca.crt'), ca.certPem);
+  writeFileSync(join(caDir, 'ca.key'), ca.keyPem, { mode: 0o600 });
+  const certDir = join(work, 'certs');
+  mkdirSync(certDir);
+  copyFileSync(join(caDir, 'ca.crt'), join(certDir, 'gateway-ca.crt'));
+  copyFileSync(join(registry.certDir, 'ca.crt'), join(certDir, 'registry-ca.crt'));
+  return { caDir, certDir };
+}
+
+/**
+ * Pushes image:tag to repo:tag on the registry as `creds`. The token realm names the login server, so
+ * the push goes through a plain CONNECT proxy that knows it.
+ */
+export async function pushToLoginServer(
+  registry: TestRegistry,
+  image: OciImage,
+  repo: string,
+  tag: string,
+  creds: string,
+  work: string,
+): Promise<void> {
+  const pushProxy = await startConnectProxy({ [registry.loginServer]: registry.registryIp });
+  const push = await skopeoCopy({
+    from: `oci:${image.dir}:${tag}`,
+    to: `docker://${registry.loginServer}:${registry.port}/${repo}:${tag}`,
+    destCertDir: registry.certDir,
+    destCreds: creds,
+    proxy: pushProxy.url,
+    workDir: mkdtempSync(join(work, 'skopeo-')),
+  });
+  await pushProxy.close();
+  if (!push.ok) throw new Error(`skopeo push failed (${push.code}):\n${push.stderr}\n${registry.log()}`);
+}
