@@ -2,7 +2,7 @@
 // tokens from its /oauth2/token, layer GETs redirected to a storage stand-in posing as
 // eastus.data.mcr.microsoft.com), reached through `mcr: {inspect: true, cache: true}`.
 // Needs `apt-get install skopeo docker-registry curl`.
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpe
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
+import { curlThrough, type Fetched } from './curl.js';
 import { pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
 
 const REPO = 'dotnet/runtime';
@@ -84,16 +85,10 @@ describe.skipIf(missing.length > 0)(`MCR layer cache with anonymous tokens${skip
     }).then((r) => ({ ok: r.ok, stderr: r.stderr, out }));
   }
 
-  function curl(gw: TestGateway, path: string, bearer: string | null): Promise<{ status: number; body: Buffer }> {
-    const out = join(mkdtempSync(join(work, 'curl-')), 'body');
-    const args = ['-sS', '--max-time', '20', '--proxy', gw.proxyUrl, '--cacert', join(caDir, 'ca.crt')];
-    if (bearer !== null) args.push('-H', `Authorization: Bearer ${bearer}`);
-    args.push('-o', out, '-w', '%{http_code}', `https://${registry.loginServer}:${registry.port}${path}`);
-    return new Promise((resolve) => {
-      execFile('curl', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (_err, stdout) => {
-        resolve({ status: Number(stdout), body: existsSync(out) ? readFileSync(out) : Buffer.alloc(0) });
-      });
-    });
+  function curl(gw: TestGateway, path: string, bearer: string | null): Promise<Fetched> {
+    const args = bearer === null ? [] : ['-H', `Authorization: Bearer ${bearer}`];
+    const url = `https://${registry.loginServer}:${registry.port}${path}`;
+    return curlThrough(gw.proxyUrl, join(caDir, 'ca.crt'), url, args, work);
   }
 
   /** An anonymous pull token for repo, asked of MCR's /oauth2/token through the gateway. */

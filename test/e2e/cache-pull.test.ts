@@ -4,7 +4,7 @@
 // redirected to a blob host posing as Azure Storage, which counts the blob bodies it serves.
 // A cached layer goes out only after the registry said yes to that very request.
 // Needs `apt-get install skopeo docker-registry curl`.
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpe
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
+import { curlThrough, type Fetched } from './curl.js';
 import { pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
 
 const LAYER_BYTES = [1536 * 1024, 640 * 1024];
@@ -30,12 +31,6 @@ const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).dige
 
 /** How a curl request authenticates: a bearer token, Basic credentials, or not at all. */
 type Auth = { bearer: string } | { basic: string } | null;
-
-interface Fetched {
-  status: number;
-  body: Buffer;
-  exit: number;
-}
 
 describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`, () => {
   let registry: TestRegistry;
@@ -100,17 +95,11 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
     registry.blobRequests.filter((r) => r.startsWith('GET ') && r.includes(`/${digest.slice(7)}/data`)).length;
 
   function curl(gw: { proxyUrl: string }, path: string, auth: Auth): Promise<Fetched> {
-    const out = join(mkdtempSync(join(work, 'curl-')), 'body');
-    const args = ['-sS', '--max-time', '20', '--proxy', gw.proxyUrl, '--cacert', join(caDir, 'ca.crt')];
+    const args: string[] = [];
     if (auth !== null && 'basic' in auth) args.push('-u', auth.basic);
     if (auth !== null && 'bearer' in auth) args.push('-H', `Authorization: Bearer ${auth.bearer}`);
-    args.push('-o', out, '-w', '%{http_code}', `https://${registry.loginServer}:${registry.port}${path}`);
-    return new Promise((resolve) => {
-      execFile('curl', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }, (err, stdout) => {
-        const exit = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-        resolve({ status: Number(stdout), body: existsSync(out) ? readFileSync(out) : Buffer.alloc(0), exit });
-      });
-    });
+    const url = `https://${registry.loginServer}:${registry.port}${path}`;
+    return curlThrough(gw.proxyUrl, join(caDir, 'ca.crt'), url, args, work);
   }
 
   const blobUrl = (digest: string, repo = 'demo'): string => `/v2/${repo}/blobs/${digest}`;
