@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobPath } from '../../src/cache/layout.js';
-import { startGateway, testConfig, type TestGateway } from '../helpers/gateway.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
 import { curlThrough, type Fetched } from './curl.js';
-import { pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
+import { cacheGatewayConfig, pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
 
 const REPO = 'dotnet/runtime';
 const LAYER_BYTES = [1024 * 1024, 300 * 1024];
@@ -38,22 +38,12 @@ describe.skipIf(missing.length > 0)(`MCR layer cache with anonymous tokens${skip
 
   async function gatewayFor(cacheDir: string): Promise<TestGateway> {
     const gw = await startGateway(
-      testConfig({
-        proxy: { listen: '127.0.0.1:0', ports: [registry.port], connectTimeoutMs: 2000, drainTimeoutMs: 500 },
-        registries: [],
-        mcr: { inspect: true, cache: true },
-        inspect: {
-          caCertFile: join(caDir, 'ca.crt'),
-          caKeyFile: join(caDir, 'ca.key'),
-          upstreamCaFile: join(registry.certDir, 'ca.crt'),
-        },
-        cache: { dir: cacheDir, maxBytes: 64 * 1024 * 1024, minBlobBytes: 4096 },
-        serviceTags: { enforce: true, source: tagsFile, cacheFile: null },
-        dns: {
-          servers: ['127.0.0.1:1'],
-          timeoutMs: 300,
-          overrides: { [registry.loginServer]: [registry.registryIp], [registry.blobHost]: [registry.blobIp] },
-        },
+      cacheGatewayConfig({
+        registry,
+        caDir,
+        tagsFile,
+        cacheDir,
+        targets: { registries: [], mcr: { inspect: true, cache: true } },
       }),
     );
     gateways.push(gw);

@@ -1,9 +1,11 @@
 // The setup the inspected-pull e2e tests share: the gateway's inspection CA and the cert dir skopeo
-// trusts, and the push of the test image to the registry by its login-server name.
+// trusts, the push of the test image to the registry by its login-server name, and the cache tests'
+// gateway config.
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCa } from '../../src/tls/ca.js';
 import { startConnectProxy } from '../helpers/connect-proxy.js';
+import { testConfig } from '../helpers/gateway.js';
 import type { TestRegistry } from '../helpers/registry.js';
 import type { OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
@@ -52,4 +54,36 @@ export async function pushToLoginServer(
   });
   await pushProxy.close();
   if (!push.ok) throw new Error(`skopeo push failed (${push.code}):\n${push.stderr}\n${registry.log()}`);
+}
+
+/**
+ * A gateway that inspects and caches what `targets` name: the CA in caDir, the registry's CA upstream,
+ * a 64 MiB cache in cacheDir (blobs from 4 KiB), loopback service tags, and the login server and blob
+ * host resolved by override only.
+ */
+export function cacheGatewayConfig(o: {
+  registry: TestRegistry;
+  caDir: string;
+  tagsFile: string;
+  cacheDir: string;
+  /** The `registries` and `mcr` keys: what the gateway lets through. */
+  targets: Record<string, unknown>;
+}): Record<string, unknown> {
+  const { registry } = o;
+  return testConfig({
+    proxy: { listen: '127.0.0.1:0', ports: [registry.port], connectTimeoutMs: 2000, drainTimeoutMs: 500 },
+    ...o.targets,
+    inspect: {
+      caCertFile: join(o.caDir, 'ca.crt'),
+      caKeyFile: join(o.caDir, 'ca.key'),
+      upstreamCaFile: join(registry.certDir, 'ca.crt'),
+    },
+    cache: { dir: o.cacheDir, maxBytes: 64 * 1024 * 1024, minBlobBytes: 4096 },
+    serviceTags: { enforce: true, source: o.tagsFile, cacheFile: null },
+    dns: {
+      servers: ['127.0.0.1:1'],
+      timeoutMs: 300,
+      overrides: { [registry.loginServer]: [registry.registryIp], [registry.blobHost]: [registry.blobIp] },
+    },
+  });
 }
