@@ -273,14 +273,19 @@ export class CachePlan {
       'accept-ranges': 'bytes',
       ...extra,
     });
-    read.stream.on('data', (chunk: Buffer) => {
+    const stream = read.stream;
+    // pipe() with one difference: each chunk goes back to the reader once written, for its next
+    // read to reuse (HashingReader.release says why).
+    stream.on('data', (chunk: Buffer) => {
       totals.bytesDisk += chunk.length;
       this.bytesSent += chunk.length;
+      if (!res.write(chunk, () => stream.release(chunk))) stream.pause();
     });
+    res.on('drain', () => stream.resume());
+    stream.once('end', () => res.end());
     // A mismatch found while serving aborts the response before its last byte (hashing-reader.ts).
-    read.stream.once('error', () => res.destroy());
-    res.once('close', () => read.stream.destroy());
-    read.stream.pipe(res);
+    stream.once('error', () => res.destroy());
+    res.once('close', () => stream.destroy());
     return 'hit';
   }
 }

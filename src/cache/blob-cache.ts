@@ -5,7 +5,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, open, readdir, stat, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { FillMarker, readMarker } from './fill-marker.js';
 import { FillWriter, type FillOutcome } from './fill-writer.js';
 import { HashingReader, type ByteRange } from './hashing-reader.js';
@@ -37,7 +36,7 @@ export interface CacheCounters {
 
 export interface BlobRead {
   readonly size: number;
-  readonly stream: Readable;
+  readonly stream: HashingReader;
 }
 
 interface Entry {

@@ -32,6 +32,8 @@ class MismatchError extends Error {
 }
 
 const CHUNK = 256 * 1024;
+/** Chunks in flight at once with backpressure: the one held back, the one being written, one read ahead. */
+const SPARES = 4;
 
 export class HashingReader extends Readable {
   readonly #o: HashingReaderOptions;
@@ -39,6 +41,9 @@ export class HashingReader extends Readable {
   #pos = 0;
   #held: Buffer | null = null;
   #ended = false;
+  /** Read buffers given back by the consumer (release()), and which memory is this reader's own. */
+  readonly #spare: Buffer[] = [];
+  readonly #own = new WeakSet<ArrayBufferLike>();
 
   constructor(options: HashingReaderOptions) {
     super({ highWaterMark: CHUNK });
@@ -55,12 +60,13 @@ export class HashingReader extends Readable {
       if (this.#pos >= size) return this.#finish();
       // A whole chunk per push, waiting for a growing file to have it: reading a fill in progress as
       // it came (a sliver per write of the filler) cost a read, a hash update and a TLS record each.
-      const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - this.#pos));
+      const buf = this.#buffer();
+      const want = Math.min(CHUNK, size - this.#pos);
       let bytesRead = 0;
-      while (bytesRead < buf.length) {
-        const r = await file.read(buf, bytesRead, buf.length - bytesRead, this.#pos + bytesRead);
+      while (bytesRead < want) {
+        const r = await file.read(buf, bytesRead, want - bytesRead, this.#pos + bytesRead);
         if (r.bytesRead > 0) bytesRead += r.bytesRead;
-        else if (!(await this.#o.waitForMore(this.#pos + bytesRead, buf.length - bytesRead))) break;
+        else if (!(await this.#o.waitForMore(this.#pos + bytesRead, want - bytesRead))) break;
       }
       if (bytesRead === 0)
         return this.#fail(new MismatchError(`file ended at ${this.#pos} of ${size} bytes`), 'mismatch');
@@ -79,6 +85,29 @@ export class HashingReader extends Readable {
         return;
       }
     }
+  }
+
+  /**
+   * Gives back a chunk this reader pushed, once its consumer is wholly done with it (its write
+   * called back): the next read reuses the memory. A fresh 256 KiB buffer per chunk made the
+   * process's external memory grow by every byte served, and V8 answers that with full
+   * mark-compact collections, whose cost grows with the gateway's heap: in a long-running gateway
+   * those collections cost more than the hashing. A consumer that never releases (a plain pipe)
+   * only gets fresh buffers.
+   */
+  release(chunk: Buffer): void {
+    if (!this.#own.has(chunk.buffer) || this.#spare.length >= SPARES) return;
+    const whole = Buffer.from(chunk.buffer, 0, CHUNK);
+    if (!this.#spare.some((b) => b.buffer === whole.buffer)) this.#spare.push(whole);
+  }
+
+  #buffer(): Buffer {
+    const spare = this.#spare.pop();
+    if (spare !== undefined) return spare;
+    // Its own memory (not a slice of Node's pool) so that release() can tell it is this reader's.
+    const buf = Buffer.allocUnsafeSlow(CHUNK);
+    this.#own.add(buf.buffer);
+    return buf;
   }
 
   #finish(): void {
