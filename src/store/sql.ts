@@ -41,11 +41,16 @@ export function whereOf(filter: LogFilter, params: unknown[] = [], dialect: Dial
     terms.push(filter.hostSuffix ? `host LIKE ${p(endsWithPattern(filter.host))}` : `host = ${p(filter.host)}`);
   }
   if (filter.clientCidr !== null) {
-    if (filter.client !== null) terms.push(`client = ${p(filter.client)}`);
-    else if (dialect === 'postgres') terms.push(`client_ip <<= ${p(filter.clientCidr)}::inet`);
-    else {
+    if (dialect === 'postgres') {
+      if (filter.client !== null) terms.push(`client = ${p(filter.client)}`);
+      else terms.push(`client_ip <<= ${p(filter.clientCidr)}::inet`);
+    } else {
+      // SQLite keeps one client index, (client_ip, id): one address is an equality on its bytes, so
+      // the index also gives the page's id order; a wider CIDR is a range of it.
       const range = ipRange(filter.clientCidr);
-      terms.push(range === null ? 'FALSE' : `client_ip BETWEEN ${p(range.low)} AND ${p(range.high)}`);
+      if (range === null) terms.push('FALSE');
+      else if (Buffer.compare(range.low, range.high) === 0) terms.push(`client_ip = ${p(range.low)}`);
+      else terms.push(`client_ip BETWEEN ${p(range.low)} AND ${p(range.high)}`);
     }
   }
   if (filter.since !== null) terms.push(`time >= ${p(new Date(filter.since))}`);

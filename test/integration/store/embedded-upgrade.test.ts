@@ -49,25 +49,33 @@ const filter = LogFilter.parse(
   at + 3 * HOUR,
 ) as LogFilter;
 
-/** A database as a version-1 store left it: records written, no `cache` column, no index on it. */
+/**
+ * A database as a version-1 store left it: records written, no `cache` column, no index on it, and
+ * its two client indexes.
+ */
 async function versionOneDatabase(records: readonly StoredRecord[]): Promise<string> {
   const dir = join(root, String(dirs++));
   const store = await openEmbeddedStore(dir);
   await store.write(records);
   await store.close();
   const db = new DatabaseSync(join(dir, 'acr-egress.sqlite'));
-  db.exec('DROP INDEX acr_records_cache; ALTER TABLE acr_records DROP COLUMN cache; PRAGMA user_version = 1');
+  db.exec(`DROP INDEX acr_records_cache; ALTER TABLE acr_records DROP COLUMN cache;
+    DROP INDEX acr_records_client_ip; CREATE INDEX acr_records_client_ip ON acr_records (client_ip);
+    CREATE INDEX acr_records_client ON acr_records (client, id); PRAGMA user_version = 1`);
   db.close();
   return dir;
 }
 
-function schemaOf(dir: string): { version: number; columns: string[]; indexes: string[] } {
+function schemaOf(dir: string): { version: number; columns: string[]; indexes: string[]; clientIp: string[] } {
   const db = new DatabaseSync(join(dir, 'acr-egress.sqlite'), { readOnly: true });
   try {
     return {
       version: (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version,
       columns: (db.prepare('PRAGMA table_info(acr_records)').all() as { name: string }[]).map((c) => c.name),
       indexes: (db.prepare('PRAGMA index_list(acr_records)').all() as { name: string }[]).map((i) => i.name),
+      clientIp: (db.prepare("PRAGMA index_info('acr_records_client_ip')").all() as { name: string }[]).map(
+        (c) => c.name,
+      ),
     };
   } finally {
     db.close();
@@ -87,9 +95,16 @@ describe('the embedded store upgrades an older database', () => {
     const store = await openEmbeddedStore(dir);
     try {
       const after = schemaOf(dir);
-      expect(after.version).toBe(2);
+      expect(after.version).toBe(3);
       expect(after.columns).toContain('cache');
       expect(after.indexes).toContain('acr_records_cache');
+      // Step 3: one client index, ordered by id within an address.
+      expect(after.indexes).not.toContain('acr_records_client');
+      expect(after.clientIp).toEqual(['client_ip', 'id']);
+      const byClient = await store.logs(LogFilter.parse({ client: '10.0.0.1' }, at + 3 * HOUR) as LogFilter, {
+        limit: 10,
+      });
+      expect(byClient.items).toHaveLength(4);
       expect(await store.cacheBuckets(filter, HOUR)).toEqual([
         { start: new Date(at).toISOString(), hit: 1, miss: 1, bypass: 1, bytesFromDisk: 4000, bytesFromUpstream: 4000 },
       ]);
@@ -105,7 +120,7 @@ describe('the embedded store upgrades an older database', () => {
     // Opening again runs no step twice.
     const again = await openEmbeddedStore(dir);
     await again.close();
-    expect(schemaOf(dir).version).toBe(2);
+    expect(schemaOf(dir).version).toBe(3);
   });
 
   it('a step that fails leaves the database at its last version and the open says what to do', async () => {
