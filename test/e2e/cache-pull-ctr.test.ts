@@ -13,7 +13,15 @@ import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpe
 import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { containerdUnavailable, startContainerd, type Containerd, type CtrResult } from './containerd.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
-import { cacheGatewayConfig, pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
+import {
+  cacheGatewayConfig,
+  pushToLoginServer,
+  writeInspectTrust,
+  TOKEN_USERS,
+  bodiesServed,
+  authorizedRedirects,
+  cacheResults,
+} from './inspect-setup.js';
 
 const LAYER_BYTES = [1536 * 1024, 640 * 1024];
 const USER = 'alice:s3cret';
@@ -75,30 +83,14 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway with ctr${s
       .filter((l) => l !== '');
   }
 
-  const blobUrl = (digest: string): string => `/v2/demo/blobs/${digest}`;
-  /** Blob bodies the storage stand-in served for one layer. */
-  const served = (digest: string): number =>
-    registry.blobRequests.filter((r) => r.startsWith('GET ') && r.includes(`/${digest.slice(7)}/data`)).length;
-  /** Layer GETs the registry itself answered with its redirect, each carrying a bearer token. */
-  const authorized = (digest: string): number =>
-    registry.registryRequests.filter(
-      (r) => r.method === 'GET' && r.path === blobUrl(digest) && r.bearer && r.status === 307,
-    ).length;
-  const cacheRecords = (gw: TestGateway, digest: string): string[] =>
-    gw
-      .records()
-      .filter((r) => r.kind === 'request' && r.method === 'GET' && r.path === blobUrl(digest))
-      .map((r) => r.cache ?? 'none');
+  const served = (digest: string): number => bodiesServed(registry, digest);
+  const authorized = (digest: string): number => authorizedRedirects(registry, 'demo', digest);
+  const cacheRecords = (gw: TestGateway, digest: string): string[] => cacheResults(gw, 'demo', digest);
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'acr-egress-ctr-e2e-'));
     registry = await startRegistry({
-      token: {
-        users: {
-          alice: { password: 's3cret', repositories: { demo: ['pull', 'push'] } },
-          bob: { password: 'hunter2', repositories: { other: ['pull'] } },
-        },
-      },
+      token: { users: TOKEN_USERS },
     });
     const trust = writeInspectTrust(work, registry, 'e2e ctr cache CA');
     caDir = trust.caDir;

@@ -15,7 +15,14 @@ import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
 import { curlThrough, type Fetched } from './curl.js';
-import { cacheGatewayConfig, pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
+import {
+  cacheGatewayConfig,
+  pushToLoginServer,
+  writeInspectTrust,
+  registryBlobPath,
+  bodiesServed,
+  authorizedRedirects,
+} from './inspect-setup.js';
 
 const REPO = 'dotnet/runtime';
 const LAYER_BYTES = [1024 * 1024, 300 * 1024];
@@ -50,13 +57,9 @@ describe.skipIf(missing.length > 0)(`MCR layer cache with anonymous tokens${skip
     return gw;
   }
 
-  const blobUrl = (digest: string, repo = REPO): string => `/v2/${repo}/blobs/${digest}`;
-  const served = (digest: string): number =>
-    registry.blobRequests.filter((r) => r.startsWith('GET ') && r.includes(`/${digest.slice(7)}/data`)).length;
-  const authorized = (digest: string): number =>
-    registry.registryRequests.filter(
-      (r) => r.method === 'GET' && r.path === blobUrl(digest) && r.bearer && r.status === 307,
-    ).length;
+  const blobUrl = (digest: string, repo = REPO): string => registryBlobPath(repo, digest);
+  const served = (digest: string): number => bodiesServed(registry, digest);
+  const authorized = (digest: string): number => authorizedRedirects(registry, REPO, digest);
   /** The client's status and the record's cache field of each blob GET of one digest. */
   const blobRecords = (gw: TestGateway, digest: string): { status: unknown; cache: unknown }[] =>
     gw

@@ -17,7 +17,16 @@ import { loopbackTags, writeTagsFile } from '../helpers/tags.js';
 import { writeOciImage, type OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
 import { curlThrough, type Fetched } from './curl.js';
-import { cacheGatewayConfig, pushToLoginServer, writeInspectTrust } from './inspect-setup.js';
+import {
+  cacheGatewayConfig,
+  pushToLoginServer,
+  writeInspectTrust,
+  TOKEN_USERS,
+  registryBlobPath,
+  bodiesServed,
+  authorizedRedirects,
+  cacheResults,
+} from './inspect-setup.js';
 
 const LAYER_BYTES = [1536 * 1024, 640 * 1024];
 const USER = 'alice:s3cret';
@@ -84,8 +93,7 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
   }
 
   /** Blob bodies the storage stand-in served for one layer. */
-  const served = (digest: string): number =>
-    registry.blobRequests.filter((r) => r.startsWith('GET ') && r.includes(`/${digest.slice(7)}/data`)).length;
+  const served = (digest: string): number => bodiesServed(registry, digest);
 
   function curl(gw: { proxyUrl: string }, path: string, auth: Auth): Promise<Fetched> {
     const args: string[] = [];
@@ -95,7 +103,7 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
     return curlThrough(gw.proxyUrl, join(caDir, 'ca.crt'), url, args, work);
   }
 
-  const blobUrl = (digest: string, repo = 'demo'): string => `/v2/${repo}/blobs/${digest}`;
+  const blobUrl = (digest: string, repo = 'demo'): string => registryBlobPath(repo, digest);
 
   /** A pull token from the login server's /oauth2/token, fetched through the gateway as a client does. */
   async function token(gw: { proxyUrl: string }, creds: string, repo = 'demo'): Promise<{ bearer: string }> {
@@ -106,10 +114,7 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
   }
 
   /** Layer GETs the registry itself answered with its redirect, each carrying a bearer token. */
-  const authorized = (digest: string, repo = 'demo'): number =>
-    registry.registryRequests.filter(
-      (r) => r.method === 'GET' && r.path === blobUrl(digest, repo) && r.bearer && r.status === 307,
-    ).length;
+  const authorized = (digest: string, repo = 'demo'): number => authorizedRedirects(registry, repo, digest);
 
   function pull(
     gw: TestGateway,
@@ -126,21 +131,12 @@ describe.skipIf(missing.length > 0)(`layer cache through the gateway${skipNote}`
     }).then((r) => ({ ok: r.ok, stderr: r.stderr, out }));
   }
 
-  const cacheRecords = (gw: TestGateway, digest: string): string[] =>
-    gw
-      .records()
-      .filter((r) => r.kind === 'request' && r.method === 'GET' && r.path === blobUrl(digest))
-      .map((r) => r.cache ?? 'none');
+  const cacheRecords = (gw: TestGateway, digest: string): string[] => cacheResults(gw, 'demo', digest);
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'acr-egress-cache-e2e-'));
     registry = await startRegistry({
-      token: {
-        users: {
-          alice: { password: 's3cret', repositories: { demo: ['pull', 'push'] } },
-          bob: { password: 'hunter2', repositories: { other: ['pull'] } },
-        },
-      },
+      token: { users: TOKEN_USERS },
     });
     ({ caDir, certDir } = writeInspectTrust(work, registry, 'e2e cache CA'));
     image = writeOciImage(join(work, 'src'), '1', LAYER_BYTES);

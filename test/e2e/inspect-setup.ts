@@ -1,12 +1,13 @@
 // The setup the inspected-pull e2e tests share: the gateway's inspection CA and the cert dir skopeo
 // trusts, the push of the test image to the registry by its login-server name, and the cache tests'
-// gateway config.
+// gateway config, the token users they pull as, and the counts they read from the fixture and records.
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCa } from '../../src/tls/ca.js';
 import { startConnectProxy } from '../helpers/connect-proxy.js';
-import { testConfig } from '../helpers/gateway.js';
+import { testConfig, type TestGateway } from '../helpers/gateway.js';
 import type { TestRegistry } from '../helpers/registry.js';
+import type { TokenUser } from '../helpers/token-server.js';
 import type { OciImage } from './oci-image.js';
 import { skopeoCopy } from './skopeo.js';
 
@@ -86,4 +87,33 @@ export function cacheGatewayConfig(o: {
       overrides: { [registry.loginServer]: [registry.registryIp], [registry.blobHost]: [registry.blobIp] },
     },
   });
+}
+
+/** The ACR-like token users: alice may push and pull demo; bob may pull only other. */
+export const TOKEN_USERS: Record<string, TokenUser> = {
+  alice: { password: 's3cret', repositories: { demo: ['pull', 'push'] } },
+  bob: { password: 'hunter2', repositories: { other: ['pull'] } },
+};
+
+export const registryBlobPath = (repo: string, digest: string): string => `/v2/${repo}/blobs/${digest}`;
+
+/** Blob bodies the storage stand-in served for one layer. */
+export function bodiesServed(registry: TestRegistry, digest: string): number {
+  return registry.blobRequests.filter((r) => r.startsWith('GET ') && r.includes(`/${digest.slice(7)}/data`)).length;
+}
+
+/** Layer GETs the registry itself answered with its redirect, each carrying a bearer token. */
+export function authorizedRedirects(registry: TestRegistry, repo: string, digest: string): number {
+  const path = registryBlobPath(repo, digest);
+  return registry.registryRequests.filter((r) => r.method === 'GET' && r.path === path && r.bearer && r.status === 307)
+    .length;
+}
+
+/** The record's cache field of each blob GET of one layer, in order. */
+export function cacheResults(gw: TestGateway, repo: string, digest: string): string[] {
+  const path = registryBlobPath(repo, digest);
+  return gw
+    .records()
+    .filter((r) => r.kind === 'request' && r.method === 'GET' && r.path === path)
+    .map((r) => r.cache ?? 'none');
 }

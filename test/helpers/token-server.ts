@@ -6,7 +6,7 @@ import { makeCa, makeLeaf } from './certs.js';
 
 type RegistryAction = 'pull' | 'push';
 
-interface TokenUser {
+export interface TokenUser {
   password: string;
   /** Repository name → the actions this user may get a token for. */
   repositories: Record<string, RegistryAction[]>;
