@@ -6,3 +6,4 @@ export declare function newestInput(root: string, paths?: string[]): number;
 export declare function staleReason(root: string): string | null;
 export declare function writeStamp(root: string, startedMs: number): void;
 export declare function build(root: string): number;
+export declare function nodeRefused(version: string): boolean;

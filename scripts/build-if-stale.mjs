@@ -74,13 +74,21 @@ export function build(root) {
   return r.status ?? 1;
 }
 
+/**
+ * Whether the gateway refuses this Node version: the floor of src/runtime.ts, restated because this
+ * script runs before anything is compiled (a unit test keeps the two in step).
+ */
+export function nodeRefused(version) {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major < 22 || (major === 22 && minor < 13);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..');
   const reason = process.argv.includes('--always') ? 'npm install' : staleReason(root);
   // On a Node the gateway refuses (the floor in src/runtime.ts), a rebuild is wasted: with a built
   // dist/ the entry point then prints its one line; without one, the build runs and it prints it after.
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  const refused = major < 22 || (major === 22 && minor < 13);
+  const refused = nodeRefused(process.versions.node);
   if (reason !== null && !(refused && reason !== 'npm install' && existsSync(join(root, OUTPUTS[0])))) {
     process.stderr.write(`acr-egress: building dist/ (${reason})\n`);
     process.exitCode = build(root);

@@ -4,7 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OUTPUTS, STAMP, newestInput, staleReason, writeStamp } from '../../../scripts/build-if-stale.mjs';
+import { OUTPUTS, STAMP, newestInput, nodeRefused, staleReason, writeStamp } from '../../../scripts/build-if-stale.mjs';
+import { runtimeProblem } from '../../../src/runtime.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 let root: string;
@@ -80,4 +81,13 @@ describe('package scripts', () => {
   it('keeps the stamp inside dist/, which git and the image build ignore', () => {
     expect(STAMP.startsWith('dist')).toBe(true);
   });
+});
+
+describe('nodeRefused', () => {
+  it.each(['18.20.4', '20.20.2', '22.12.0', '22.13.0', '22.23.3', '23.0.0', '24.21.0', '26.10.0'])(
+    'agrees with the CLI on Node %s',
+    (version) => {
+      expect(nodeRefused(version)).toBe(runtimeProblem(version) !== null);
+    },
+  );
 });
